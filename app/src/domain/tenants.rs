@@ -1,0 +1,109 @@
+use sqlx::Row;
+
+use super::error::Thing;
+use super::{Db, Error, Result};
+use crate::model::Tier;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub tier: Tier,
+    pub time_zone: String,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewTenant {
+    pub name: String,
+    pub tier: Tier,
+    pub time_zone: String,
+}
+
+impl NewTenant {
+    /// A new tenant starts on `free` in UTC.
+    pub fn named(name: impl Into<String>) -> Self {
+        Self {
+            name: name.into(),
+            tier: Tier::Free,
+            time_zone: "UTC".into(),
+        }
+    }
+}
+
+const COLUMNS: &str = "id, name, tier, time_zone, created_at";
+
+fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant> {
+    let tier: String = row.try_get("tier")?;
+    Ok(Tenant {
+        id: row.try_get("id")?,
+        name: row.try_get("name")?,
+        tier: tier.parse().map_err(Error::Internal)?,
+        time_zone: row.try_get("time_zone")?,
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
+    let name = new.name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 {
+        return Err(Error::Invalid(
+            "tenant name must be 1 to 100 characters".into(),
+        ));
+    }
+    let tenant = Tenant {
+        id: uuid::Uuid::new_v4().to_string(),
+        name,
+        tier: new.tier,
+        time_zone: new.time_zone,
+        created_at: now,
+    };
+    sqlx::query(
+        "INSERT INTO tenants (id, name, tier, time_zone, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&tenant.id)
+    .bind(&tenant.name)
+    .bind(tenant.tier.as_str())
+    .bind(&tenant.time_zone)
+    .bind(tenant.created_at)
+    .execute(&db.pool)
+    .await
+    .map_err(|e| {
+        Error::on_unique_violation(e, || {
+            format!("a tenant named {:?} already exists", tenant.name)
+        })
+    })?;
+    Ok(tenant)
+}
+
+pub async fn find(db: &Db, id: &str) -> Result<Tenant> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(Error::NotFound(Thing::Tenant))?;
+    from_row(&row)
+}
+
+/// Operators name a tenant by id or by (case-insensitive) name.
+pub async fn find_by_id_or_name(db: &Db, key: &str) -> Result<Tenant> {
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tenants WHERE id = $1 OR lower(name) = lower($1)"
+    ))
+    .bind(key.trim())
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::NotFound(Thing::Tenant))?;
+    from_row(&row)
+}
+
+pub async fn list(db: &Db) -> Result<Vec<Tenant>> {
+    sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM tenants ORDER BY created_at, name"
+    ))
+    .fetch_all(&db.pool)
+    .await?
+    .iter()
+    .map(from_row)
+    .collect()
+}

@@ -1,0 +1,54 @@
+//! The portal's pages, components and server functions, compiled twice:
+//! with `ssr` for the server and with `hydrate` for the browser's islands.
+
+pub mod components;
+pub mod model;
+pub mod pages;
+pub mod session;
+
+#[cfg(feature = "ssr")]
+pub mod domain;
+
+use leptos::prelude::*;
+use leptos_meta::{provide_meta_context, MetaTags, Title};
+use leptos_router::components::{Route, Router, Routes};
+use leptos_router::{path, SsrMode};
+
+pub const PRODUCT_NAME: &str = "Agent ID Portal";
+
+/// The HTML document around every page.
+pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    view! {
+        <!DOCTYPE html>
+        <html lang="en">
+            <head>
+                <meta charset="utf-8"/>
+                <meta name="viewport" content="width=device-width, initial-scale=1"/>
+                <meta name="color-scheme" content="light dark"/>
+                <link rel="stylesheet" href=css/>
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
+                <MetaTags/>
+            </head>
+            <body>
+                <App/>
+            </body>
+        </html>
+    }
+}
+
+#[component]
+pub fn App() -> impl IntoView {
+    provide_meta_context();
+    view! {
+        <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}")/>
+        <Router>
+            <Routes fallback=pages::not_found::NotFound>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
+                <Route path=path!("/analytics") view=pages::analytics::AnalyticsPage ssr=SsrMode::Async/>
+                <Route path=path!("/agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
+                <Route path=path!("/settings/tier") view=pages::tier::TierPage ssr=SsrMode::Async/>
+            </Routes>
+        </Router>
+    }
+}

@@ -1,0 +1,5 @@
+pub mod agents;
+pub mod analytics;
+pub mod login;
+pub mod not_found;
+pub mod tier;

@@ -1,0 +1,60 @@
+//! What the pages know about the signed-in member. The server's auth guard
+//! puts a [`CurrentMember`] into the request before any page renders.
+
+use crate::model::CurrentMember;
+
+/// The member of the request being rendered (server side only).
+pub fn current_member() -> Option<CurrentMember> {
+    #[cfg(feature = "ssr")]
+    {
+        use leptos::prelude::use_context;
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<CurrentMember>().cloned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+/// Where to go after signing in: only same-site relative paths are honoured.
+pub fn safe_next(next: Option<&str>) -> String {
+    const HOME: &str = "/analytics";
+    let Some(next) = next.map(str::trim).filter(|n| !n.is_empty()) else {
+        return HOME.into();
+    };
+    let same_site = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.starts_with("/\\")
+        && !next.chars().any(|c| c.is_control() || c == '\\')
+        && !next.starts_with("/login");
+    if same_site {
+        next.into()
+    } else {
+        HOME.into()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_relative_same_site_paths_are_followed() {
+        assert_eq!(safe_next(Some("/settings/tier")), "/settings/tier");
+        assert_eq!(safe_next(Some("/analytics?days=7")), "/analytics?days=7");
+        for bad in [
+            "https://evil.example",
+            "//evil.example/x",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "evil",
+            "/login?next=/x",
+            "/a\nb",
+            "",
+        ] {
+            assert_eq!(safe_next(Some(bad)), "/analytics", "{bad:?} followed");
+        }
+        assert_eq!(safe_next(None), "/analytics");
+    }
+}

@@ -1,0 +1,75 @@
+//! The `portal` command line: `serve` plus the operators' subcommands.
+
+pub mod demo;
+pub mod member;
+pub mod tenant;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::Config;
+
+const EXIT_CODES: &str = "Exit codes: 0 success, 1 the operation failed or was refused \
+(duplicate, unknown tenant, database unreachable), 2 invalid usage or input.";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "portal",
+    version,
+    about = "Tenant portal of the agent identity provider",
+    after_help = EXIT_CODES
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub config: Config,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web portal.
+    Serve {
+        /// Demo mode: fill an empty database with demo tenants, members and
+        /// usage, and show the demo sign-in details.
+        #[arg(long, env = "PORTAL_DEMO")]
+        demo: bool,
+    },
+    /// Manage tenants.
+    #[command(subcommand)]
+    Tenant(tenant::TenantCommand),
+    /// Manage the members (admin logins) of tenants.
+    #[command(subcommand)]
+    Member(member::MemberCommand),
+    /// Demo data.
+    #[command(subcommand)]
+    Demo(demo::DemoCommand),
+}
+
+/// A CLI failure with the exit code it deserves.
+#[derive(Debug)]
+pub struct CliError {
+    pub code: u8,
+    pub message: String,
+}
+
+impl From<app::domain::Error> for CliError {
+    fn from(e: app::domain::Error) -> Self {
+        let code = match e {
+            app::domain::Error::Invalid(_) => 2,
+            _ => 1,
+        };
+        CliError {
+            code,
+            message: e.to_string(),
+        }
+    }
+}
+
+impl From<anyhow::Error> for CliError {
+    fn from(e: anyhow::Error) -> Self {
+        CliError {
+            code: 1,
+            message: format!("{e:#}"),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+use clap::Subcommand;
+
+use app::domain::tenants::{self, NewTenant};
+use app::domain::{Clock, Db};
+use app::model::Tier;
+
+use super::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum TenantCommand {
+    /// Create a tenant; prints its id.
+    Create {
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "free")]
+        tier: Tier,
+        /// IANA time zone used for the tenant's charts.
+        #[arg(long, default_value = "UTC")]
+        time_zone: String,
+    },
+    /// List tenants.
+    List,
+}
+
+pub async fn run(cmd: TenantCommand, db: &Db, clock: &dyn Clock) -> Result<(), CliError> {
+    match cmd {
+        TenantCommand::Create {
+            name,
+            tier,
+            time_zone,
+        } => {
+            let tenant = tenants::create(
+                db,
+                NewTenant {
+                    name,
+                    tier,
+                    time_zone,
+                },
+                clock.now(),
+            )
+            .await?;
+            println!("{}", tenant.id);
+            eprintln!(
+                "created tenant {:?} on the {} tier",
+                tenant.name, tenant.tier
+            );
+        }
+        TenantCommand::List => {
+            println!("{:<36}  {:<10}  {:<12}  NAME", "ID", "TIER", "TIME ZONE");
+            for t in tenants::list(db).await? {
+                println!(
+                    "{:<36}  {:<10}  {:<12}  {}",
+                    t.id, t.tier, t.time_zone, t.name
+                );
+            }
+        }
+    }
+    Ok(())
+}

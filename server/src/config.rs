@@ -1,0 +1,107 @@
+//! The one configuration struct, read from the command line and the environment.
+//! `portal --help` lists every variable.
+
+use std::net::SocketAddr;
+
+use clap::builder::BoolishValueParser;
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct Config {
+    /// Database: sqlite://PATH (created on start) or postgres://USER@HOST:PORT/DB.
+    #[arg(
+        long,
+        env = "DATABASE_URL",
+        default_value = "sqlite://data/portal.db",
+        global = true
+    )]
+    pub database_url: String,
+
+    /// Address the web server listens on.
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ADDR",
+        default_value = "127.0.0.1:3000",
+        global = true
+    )]
+    pub site_addr: SocketAddr,
+
+    /// Folder with the built CSS, JS and wasm (`cargo leptos build` writes it).
+    #[arg(
+        long,
+        env = "LEPTOS_SITE_ROOT",
+        default_value = "target/site",
+        global = true
+    )]
+    pub site_root: String,
+
+    /// Public base URL of the portal, for links handed to Stripe and for the
+    /// Origin check of form posts [default: http://<site-addr>].
+    #[arg(long, env = "PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
+
+    /// Mark the session cookie Secure [default: on unless the address is loopback].
+    #[arg(long, env = "SESSION_SECURE", value_parser = BoolishValueParser::new(), global = true)]
+    pub session_secure: Option<bool>,
+
+    /// Minutes of inactivity after which a session expires.
+    #[arg(
+        long,
+        env = "SESSION_IDLE_MINUTES",
+        default_value_t = 720,
+        global = true
+    )]
+    pub session_idle_minutes: u32,
+
+    /// Stripe secret key; unset in demo mode, where the local Stripe test double is used.
+    #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
+    pub stripe_secret_key: Option<String>,
+
+    /// Stripe price id of the Pro plan.
+    #[arg(long, env = "STRIPE_PRO_PRICE_ID", global = true)]
+    pub stripe_pro_price_id: Option<String>,
+
+    /// Signing secret of the Stripe webhook endpoint (whsec_...).
+    #[arg(
+        long,
+        env = "STRIPE_WEBHOOK_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Base URL of the Stripe API (for a test double) [default: Stripe's].
+    #[arg(long, env = "STRIPE_API_BASE", global = true)]
+    pub stripe_api_base: Option<String>,
+}
+
+impl Config {
+    /// Defaults only; tests start from this and change what they need.
+    pub fn for_database(database_url: impl Into<String>) -> Self {
+        Config {
+            database_url: database_url.into(),
+            site_addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            site_root: "target/site".into(),
+            public_url: None,
+            session_secure: None,
+            session_idle_minutes: 720,
+            stripe_secret_key: None,
+            stripe_pro_price_id: None,
+            stripe_webhook_secret: None,
+            stripe_api_base: None,
+        }
+    }
+
+    pub fn session_secure(&self) -> bool {
+        self.session_secure
+            .unwrap_or_else(|| !self.site_addr.ip().is_loopback())
+    }
+
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{}", self.site_addr))
+            .trim_end_matches('/')
+            .to_owned()
+    }
+}

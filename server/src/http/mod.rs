@@ -1,0 +1,50 @@
+//! The axum router: where every request goes.
+
+pub mod error;
+pub mod guard;
+pub mod security;
+pub mod sign_in;
+
+use axum::middleware;
+use axum::response::Redirect;
+use axum::routing::{get, post};
+use axum::Router;
+use leptos::prelude::provide_context;
+use leptos_axum::{generate_route_list, LeptosRoutes};
+use tower_http::compression::CompressionLayer;
+
+use crate::sessions::PortalSessionStore;
+use crate::state::AppState;
+
+pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
+    let routes = generate_route_list(app::App);
+    let session_layer = sessions.layer(&state.config);
+    let demo = state.demo.clone();
+    let options = state.leptos.clone();
+    Router::new()
+        .route("/", get(|| async { Redirect::to("/analytics") }))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/login", post(sign_in::sign_in))
+        .route("/logout", post(sign_in::sign_out))
+        .leptos_routes_with_context(
+            &state,
+            routes,
+            move || {
+                if let Some(demo) = demo.clone() {
+                    provide_context(demo);
+                }
+            },
+            move || app::shell(options.clone()),
+        )
+        .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
+            app::shell,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            guard::require_member,
+        ))
+        .layer(session_layer)
+        .layer(middleware::from_fn(security::headers))
+        .layer(CompressionLayer::new())
+        .with_state(state)
+}

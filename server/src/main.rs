@@ -1,0 +1,69 @@
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::Parser;
+use tracing_subscriber::EnvFilter;
+
+use app::domain::{Db, SystemClock};
+use server::cli::{self, Cli, CliError, Command};
+use server::startup;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+async fn run(args: Cli) -> Result<(), CliError> {
+    let clock = SystemClock;
+    match args.command {
+        Command::Serve { demo } => {
+            let accounts = if demo {
+                let db = Db::connect(&args.config.database_url).await?;
+                if cli::demo::seed(&db, &clock).await? > 0 {
+                    tracing::info!("demo data written");
+                }
+                cli::demo::print_accounts();
+                Some(cli::demo::accounts())
+            } else {
+                None
+            };
+            let addr = args.config.site_addr;
+            let router = startup::build(args.config, Arc::new(clock), accounts).await?;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError {
+                    code: 1,
+                    message: format!("cannot listen on {addr}: {e}"),
+                })?;
+            tracing::info!("portal listening on http://{addr}");
+            startup::serve(listener, router)
+                .await
+                .map_err(|e| CliError {
+                    code: 1,
+                    message: e.to_string(),
+                })
+        }
+        Command::Tenant(cmd) => {
+            cli::tenant::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+        }
+        Command::Member(cmd) => {
+            cli::member::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+        }
+        Command::Demo(cmd) => {
+            cli::demo::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+        }
+    }
+}

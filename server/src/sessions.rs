@@ -1,0 +1,120 @@
+//! Server-side sessions in the portal's own database, whichever backend it is.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use tower_sessions::cookie::SameSite;
+use tower_sessions::session::{Id, Record};
+use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
+use tower_sessions::{Expiry, SessionManagerLayer};
+use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
+
+use app::domain::db::{sqlite_url_creating_file, Backend};
+
+use crate::config::Config;
+
+/// Key under which the session keeps the signed-in member's id.
+pub const MEMBER_ID: &str = "member_id";
+
+#[derive(Debug, Clone)]
+pub enum PortalSessionStore {
+    Sqlite(SqliteStore),
+    Postgres(PostgresStore),
+}
+
+impl PortalSessionStore {
+    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+        let store = match Backend::from_url(database_url) {
+            Some(Backend::Sqlite) => {
+                let options =
+                    SqliteConnectOptions::from_str(&sqlite_url_creating_file(database_url)?)?
+                        .journal_mode(SqliteJournalMode::Wal)
+                        .busy_timeout(Duration::from_secs(10));
+                let pool = SqlitePoolOptions::new()
+                    .max_connections(4)
+                    .connect_with(options)
+                    .await?;
+                let store = SqliteStore::new(pool);
+                store.migrate().await?;
+                Self::Sqlite(store)
+            }
+            Some(Backend::Postgres) => {
+                let pool = PgPoolOptions::new()
+                    .max_connections(4)
+                    .connect(database_url)
+                    .await?;
+                let store = PostgresStore::new(pool);
+                store.migrate().await?;
+                Self::Postgres(store)
+            }
+            None => anyhow::bail!("unsupported DATABASE_URL {database_url:?}"),
+        };
+        Ok(store)
+    }
+
+    pub fn layer(self, config: &Config) -> SessionManagerLayer<Self> {
+        SessionManagerLayer::new(self)
+            .with_name("portal_session")
+            .with_http_only(true)
+            .with_same_site(SameSite::Lax)
+            .with_secure(config.session_secure())
+            .with_path("/")
+            .with_expiry(Expiry::OnInactivity(time::Duration::minutes(
+                config.session_idle_minutes.into(),
+            )))
+    }
+
+    /// Removes expired sessions every `period`, for as long as the server runs.
+    pub fn spawn_expiry_sweeper(self, period: Duration) {
+        tokio::spawn(async move {
+            let mut interval = tokio::time::interval(period);
+            loop {
+                interval.tick().await;
+                if let Err(e) = self.delete_expired().await {
+                    tracing::warn!(error = %e, "could not delete expired sessions");
+                }
+            }
+        });
+    }
+}
+
+#[async_trait]
+impl SessionStore for PortalSessionStore {
+    async fn create(&self, record: &mut Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(s) => s.create(record).await,
+            Self::Postgres(s) => s.create(record).await,
+        }
+    }
+    async fn save(&self, record: &Record) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(s) => s.save(record).await,
+            Self::Postgres(s) => s.save(record).await,
+        }
+    }
+    async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
+        match self {
+            Self::Sqlite(s) => s.load(id).await,
+            Self::Postgres(s) => s.load(id).await,
+        }
+    }
+    async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(s) => s.delete(id).await,
+            Self::Postgres(s) => s.delete(id).await,
+        }
+    }
+}
+
+#[async_trait]
+impl ExpiredDeletion for PortalSessionStore {
+    async fn delete_expired(&self) -> session_store::Result<()> {
+        match self {
+            Self::Sqlite(s) => s.delete_expired().await,
+            Self::Postgres(s) => s.delete_expired().await,
+        }
+    }
+}

@@ -1,0 +1,62 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use app::domain::clock::SharedClock;
+use app::domain::Db;
+use app::pages::login::DemoAccounts;
+use axum::Router;
+use leptos::config::LeptosOptions;
+
+use crate::config::Config;
+use crate::sessions::PortalSessionStore;
+use crate::state::AppState;
+
+/// Connects to the database (migrating it) and builds the whole router.
+pub async fn build(
+    config: Config,
+    clock: SharedClock,
+    demo: Option<DemoAccounts>,
+) -> anyhow::Result<Router> {
+    let db = Db::connect(&config.database_url).await?;
+    let sessions = PortalSessionStore::connect(&config.database_url).await?;
+    sessions
+        .clone()
+        .spawn_expiry_sweeper(Duration::from_secs(600));
+    let leptos = LeptosOptions::builder()
+        .output_name("portal")
+        .site_root(config.site_root.clone())
+        .site_pkg_dir("pkg")
+        .site_addr(config.site_addr)
+        .build();
+    let state = AppState {
+        db,
+        clock,
+        config: Arc::new(config),
+        leptos,
+        demo,
+    };
+    Ok(crate::http::router(state, sessions))
+}
+
+/// Serves `router` on `listener` until the process is asked to stop.
+pub async fn serve(listener: tokio::net::TcpListener, router: Router) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let terminate = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+}
