@@ -1,0 +1,33 @@
+# The two commands of the README: `make run` and `make test`.
+SHELL := /bin/bash
+export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+
+.PHONY: run test tools test-tools build lint unit e2e bench
+
+## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000
+run: tools build
+	./target/release/portal serve --demo
+
+## Every check CI runs: format, lint, unit + integration tests (SQLite and PostgreSQL), Playwright
+test: tools test-tools lint unit build e2e
+
+tools:
+	@scripts/install-tools.sh
+
+test-tools:
+	@scripts/install-test-tools.sh
+
+build:
+	cargo leptos build --release
+
+lint:
+	cargo fmt --all --check
+	cargo clippy --all-targets --locked -- -D warnings
+	cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
+
+unit:
+	scripts/with-postgres.sh cargo test --locked
+
+e2e:
+	cd end2end && npx playwright test

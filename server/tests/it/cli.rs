@@ -1,0 +1,324 @@
+//! The `portal` binary's subcommands, run as an operator would.
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use std::time::Duration;
+
+use crate::common::TestDb;
+use crate::on_both_backends;
+
+on_both_backends!(
+    TestDb =>
+    tenant_create_and_list,
+    member_add_with_stdin_or_generated_password,
+    member_add_errors,
+    demo_seed_is_idempotent,
+    serve_answers_on_its_address,
+);
+
+fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(args)
+        .env("DATABASE_URL", &db.url)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("portal runs");
+    if let Some(input) = stdin {
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.as_bytes())
+            .unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().unwrap()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+async fn tenant_create_and_list(db: TestDb) {
+    let out = portal(
+        &db,
+        &[
+            "tenant",
+            "create",
+            "--name",
+            "Acme Robotics",
+            "--tier",
+            "pro",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let id = text(&out.stdout).trim().to_owned();
+    assert!(uuid::Uuid::parse_str(&id).is_ok(), "prints the id: {id}");
+
+    let dup = portal(&db, &["tenant", "create", "--name", "acme robotics"], None);
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(
+        text(&dup.stderr).contains("already exists"),
+        "{}",
+        text(&dup.stderr)
+    );
+
+    let bad = portal(
+        &db,
+        &["tenant", "create", "--name", "X", "--tier", "gold"],
+        None,
+    );
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(text(&bad.stderr).contains("unknown tier"));
+
+    let list = portal(&db, &["tenant", "list"], None);
+    let listed = text(&list.stdout);
+    assert!(listed.contains(&id) && listed.contains("pro") && listed.contains("Acme Robotics"));
+}
+
+async fn member_add_with_stdin_or_generated_password(db: TestDb) {
+    portal(&db, &["tenant", "create", "--name", "Acme"], None);
+    let out = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "Ada@Acme.example",
+            "--role",
+            "owner",
+            "--password-stdin",
+        ],
+        Some("s3cret passphrase\n"),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("s3cret"),
+        "a given password is never echoed"
+    );
+
+    let out = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "bob@acme.example",
+        ],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let generated = stderr
+        .lines()
+        .find_map(|l| l.strip_prefix("password (shown once): "))
+        .expect("generated password printed")
+        .to_owned();
+
+    let list = text(&portal(&db, &["member", "list", "--tenant", "Acme"], None).stdout);
+    assert!(list.contains("owner     ada@acme.example"), "{list}");
+    assert!(list.contains("admin     bob@acme.example"), "{list}");
+
+    // Both passwords sign in to the real portal.
+    let app = crate::common::TestApp::start_on(db).await;
+    for (email, password) in [
+        ("ada@acme.example", "s3cret passphrase"),
+        ("bob@acme.example", generated.as_str()),
+    ] {
+        let res = app
+            .sign_in(&app.client(), email, password, "/analytics")
+            .await;
+        assert_eq!(res.status(), reqwest::StatusCode::SEE_OTHER, "{email}");
+    }
+}
+
+async fn member_add_errors(db: TestDb) {
+    portal(&db, &["tenant", "create", "--name", "Acme"], None);
+    let unknown = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Nope",
+            "--email",
+            "a@b.example",
+        ],
+        None,
+    );
+    assert_eq!(unknown.status.code(), Some(1));
+    assert!(text(&unknown.stderr).contains("tenant not found"));
+
+    portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "a@b.example",
+        ],
+        None,
+    );
+    let dup = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "A@B.example",
+        ],
+        None,
+    );
+    assert_eq!(dup.status.code(), Some(1));
+    assert!(text(&dup.stderr).contains("already exists"));
+
+    let short = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "c@b.example",
+            "--password-stdin",
+        ],
+        Some("short"),
+    );
+    assert_eq!(short.status.code(), Some(2));
+    assert!(text(&short.stderr).contains("at least 8 characters"));
+
+    let bad_email = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "not-an-email",
+        ],
+        None,
+    );
+    assert_eq!(bad_email.status.code(), Some(2));
+
+    let bad_role = portal(
+        &db,
+        &[
+            "member",
+            "add",
+            "--tenant",
+            "Acme",
+            "--email",
+            "d@b.example",
+            "--role",
+            "god",
+        ],
+        None,
+    );
+    assert_eq!(bad_role.status.code(), Some(2));
+}
+
+async fn demo_seed_is_idempotent(db: TestDb) {
+    let first = portal(&db, &["demo", "seed"], None);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(text(&first.stderr).contains("owner@acme.example"));
+    let second = portal(&db, &["demo", "seed"], None);
+    assert_eq!(second.status.code(), Some(0));
+    assert!(text(&second.stderr).contains("already present"));
+    let list = text(&portal(&db, &["tenant", "list"], None).stdout);
+    assert_eq!(list.lines().count(), 4, "header + 3 tenants: {list}");
+    for tier in ["free", "pro", "enterprise"] {
+        assert!(list.contains(tier), "{list}");
+    }
+}
+
+async fn serve_answers_on_its_address(db: TestDb) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["serve", "--demo"])
+        .env("DATABASE_URL", &db.url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let mut up = false;
+    for _ in 0..100 {
+        if let Ok(res) = client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+        {
+            up = res.status().is_success();
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let login = client
+        .post(format!("http://127.0.0.1:{port}/login"))
+        .form(&[
+            ("email", "owner@globex.example"),
+            ("password", "portal-demo"),
+        ])
+        .send()
+        .await;
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(up, "serve answers /healthz");
+    assert_eq!(
+        login.unwrap().status(),
+        reqwest::StatusCode::SEE_OTHER,
+        "demo owner signs in"
+    );
+}
+
+#[test]
+fn help_lists_every_subcommand_and_variable() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("--help")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    let help = text(&out.stdout);
+    for word in [
+        "serve",
+        "tenant",
+        "member",
+        "demo",
+        "DATABASE_URL",
+        "LEPTOS_SITE_ADDR",
+        "SESSION_SECURE",
+        "SESSION_IDLE_MINUTES",
+        "STRIPE_SECRET_KEY",
+        "STRIPE_PRO_PRICE_ID",
+        "STRIPE_WEBHOOK_SECRET",
+    ] {
+        assert!(help.contains(word), "--help lacks {word}:\n{help}");
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("frobnicate")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

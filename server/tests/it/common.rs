@@ -1,0 +1,176 @@
+use std::sync::Arc;
+
+use app::domain::clock::ManualClock;
+use app::domain::tenants::{self, NewTenant};
+use app::domain::{members, Clock, Db};
+use app::model::{Role, Tier};
+use server::config::Config;
+
+#[derive(Debug, Clone, Copy)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A fresh, empty database of one backend.
+pub struct TestDb {
+    pub url: String,
+    _dir: tempfile::TempDir,
+}
+
+impl TestDb {
+    /// `None` when PostgreSQL is not available and not required (plain
+    /// `cargo test` outside `make test`).
+    pub async fn start(backend: Backend) -> Option<TestDb> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = match backend {
+            Backend::Sqlite => format!("sqlite://{}/portal.db", dir.path().display()),
+            Backend::Postgres => {
+                let Ok(admin) = std::env::var("PORTAL_TEST_PG_URL") else {
+                    assert!(
+                        std::env::var_os("PORTAL_TEST_REQUIRE_PG").is_none(),
+                        "PORTAL_TEST_REQUIRE_PG is set but PORTAL_TEST_PG_URL is not"
+                    );
+                    eprintln!("PostgreSQL tests skipped: run them with scripts/with-postgres.sh");
+                    return None;
+                };
+                let name = format!("portal_{}", uuid::Uuid::new_v4().simple());
+                use sqlx::Connection;
+                let mut conn = sqlx::PgConnection::connect(&admin)
+                    .await
+                    .expect("connect to test cluster");
+                sqlx::query(&format!("CREATE DATABASE {name}"))
+                    .execute(&mut conn)
+                    .await
+                    .expect("create database");
+                let base = admin.rsplit_once('/').expect("url has a database").0;
+                format!("{base}/{name}")
+            }
+        };
+        Some(TestDb { url, _dir: dir })
+    }
+}
+
+/// The portal running on a random loopback port, with a clock the test moves.
+pub struct TestApp {
+    pub base: String,
+    pub db: Db,
+    pub clock: Arc<ManualClock>,
+    /// Keeps the temp dir of a SQLite database alive.
+    _database: TestDb,
+}
+
+pub const PASSWORD: &str = "correct horse battery";
+
+impl TestApp {
+    pub async fn start(backend: Backend) -> Option<TestApp> {
+        Some(Self::start_on(TestDb::start(backend).await?).await)
+    }
+
+    pub async fn start_on(database: TestDb) -> TestApp {
+        let config = Config::for_database(&database.url);
+        let clock = Arc::new(ManualClock::new(
+            time::OffsetDateTime::now_utc().unix_timestamp(),
+        ));
+        let router = server::startup::build(config, clock.clone(), None)
+            .await
+            .expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(server::startup::serve(listener, router));
+        let db = Db::connect(&database.url).await.unwrap();
+        TestApp {
+            base,
+            db,
+            clock,
+            _database: database,
+        }
+    }
+
+    /// A browser-like client: its own cookie jar, redirects not followed.
+    pub fn client(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .cookie_store(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .unwrap()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    pub async fn tenant(&self, name: &str, tier: Tier) -> String {
+        tenants::create(
+            &self.db,
+            NewTenant {
+                tier,
+                ..NewTenant::named(name)
+            },
+            self.clock.now(),
+        )
+        .await
+        .unwrap()
+        .id
+    }
+
+    pub async fn member(&self, tenant_id: &str, email: &str, role: Role) {
+        members::add(
+            &self.db,
+            tenant_id,
+            email,
+            role,
+            PASSWORD.into(),
+            self.clock.now(),
+        )
+        .await
+        .unwrap();
+    }
+
+    pub async fn sign_in(
+        &self,
+        client: &reqwest::Client,
+        email: &str,
+        password: &str,
+        next: &str,
+    ) -> reqwest::Response {
+        client
+            .post(self.url("/login"))
+            .form(&[("email", email), ("password", password), ("next", next)])
+            .send()
+            .await
+            .unwrap()
+    }
+}
+
+pub fn location(res: &reqwest::Response) -> String {
+    res.headers()
+        .get("location")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+/// Runs each named `async fn(Fixture)` once against SQLite and once against
+/// PostgreSQL, where the fixture is `TestApp` or `TestDb`.
+#[macro_export]
+macro_rules! on_both_backends {
+    ($fixture:ident => $($case:ident),* $(,)?) => {
+        $(
+            mod $case {
+                use $crate::common::{Backend, $fixture};
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn sqlite() {
+                    if let Some(fixture) = $fixture::start(Backend::Sqlite).await {
+                        super::$case(fixture).await
+                    }
+                }
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn postgres() {
+                    if let Some(fixture) = $fixture::start(Backend::Postgres).await {
+                        super::$case(fixture).await
+                    }
+                }
+            }
+        )*
+    };
+}

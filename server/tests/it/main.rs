@@ -1,0 +1,7 @@
+//! Integration tests: the real router on a random port, against SQLite and
+//! against PostgreSQL (a throw-away cluster, see scripts/with-postgres.sh).
+
+mod common;
+
+mod cli;
+mod sign_in;
