@@ -70,7 +70,7 @@ mod tests {
     #[test]
     fn origin_must_name_the_host() {
         let host = (header::HOST, "portal.example:3000");
-        assert!(is_same_origin(&headers(&[host.clone()])));
+        assert!(is_same_origin(&headers(std::slice::from_ref(&host))));
         assert!(is_same_origin(&headers(&[
             host.clone(),
             (header::ORIGIN, "https://portal.example:3000")
