@@ -5,6 +5,7 @@ pub mod components;
 pub mod model;
 pub mod pages;
 pub mod session;
+pub mod tiers;
 
 #[cfg(feature = "ssr")]
 pub mod domain;

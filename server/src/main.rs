@@ -62,6 +62,9 @@ async fn run(args: Cli) -> Result<(), CliError> {
         Command::Member(cmd) => {
             cli::member::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
         }
+        Command::Agent(cmd) => {
+            cli::agent::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+        }
         Command::Demo(cmd) => {
             cli::demo::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
         }

@@ -2,6 +2,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::domain::clock::SharedClock;
+use app::domain::keys::ServerKeys;
+use app::domain::metering::Meter;
 use app::domain::Db;
 use app::pages::login::DemoAccounts;
 use axum::Router;
@@ -28,12 +30,16 @@ pub async fn build(
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
+    let keys = Arc::new(ServerKeys::load_or_create(&db, clock.now()).await?);
+    let meter = Meter::start(db.clone(), clock.clone());
     let state = AppState {
         db,
         clock,
         config: Arc::new(config),
         leptos,
         demo,
+        keys,
+        meter,
     };
     Ok(crate::http::router(state, sessions))
 }

@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
 use app::domain::clock::SharedClock;
+use app::domain::keys::ServerKeys;
+use app::domain::metering::Meter;
 use app::domain::Db;
 use app::pages::login::DemoAccounts;
 use axum::extract::FromRef;
@@ -16,11 +18,18 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
     pub demo: Option<DemoAccounts>,
+    pub keys: Arc<ServerKeys>,
+    pub meter: Meter,
 }
 
 impl AppState {
     pub fn now(&self) -> i64 {
         self.clock.now()
+    }
+
+    /// The `iss` of our tokens: the portal's public base URL.
+    pub fn issuer(&self) -> String {
+        self.config.public_url()
     }
 }
 

@@ -15,6 +15,24 @@ pub enum Error {
     InvalidCredentials,
     #[error("Too many failed sign-in attempts. Try again in {} minute(s).", (retry_after_secs + 59) / 60)]
     SignInThrottled { retry_after_secs: i64 },
+    #[error("The {} tier allows {limit} live agents; decommission one or upgrade your plan.", tier.display_name())]
+    AgentLimitReached {
+        tier: crate::model::Tier,
+        limit: u64,
+    },
+    /// Client authentication failed (unknown client, wrong secret, agent not active).
+    #[error("Client authentication failed.")]
+    InvalidClient,
+    #[error("The requested scope is invalid: {0}.")]
+    InvalidScope(String),
+    /// A bearer token that is malformed, expired, revoked or not ours.
+    #[error("The access token is invalid, expired or revoked.")]
+    InvalidToken,
+    #[error("Daily limit reached: {} of {} per UTC day.", kind.limit_name(), quota.limit.unwrap_or_default())]
+    QuotaExceeded {
+        kind: super::metering::UsageKind,
+        quota: super::metering::Quota,
+    },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -28,12 +46,14 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Thing {
     Tenant,
+    Agent,
 }
 
 impl fmt::Display for Thing {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Thing::Tenant => "tenant",
+            Thing::Agent => "agent",
         })
     }
 }

@@ -1,13 +1,17 @@
 //! The rules of the portal, one module per concept. Server-only (`ssr`).
 //! The web layer (server functions, axum handlers) only calls in here.
 
+pub mod agents;
 pub mod clock;
 pub mod db;
 pub mod error;
+pub mod keys;
 pub mod members;
+pub mod metering;
 pub mod passwords;
 pub mod sign_in;
 pub mod tenants;
+pub mod tokens;
 
 pub use clock::{Clock, SystemClock};
 pub use db::Db;

@@ -1,5 +1,6 @@
 //! The `portal` command line: `serve` plus the operators' subcommands.
 
+pub mod agent;
 pub mod demo;
 pub mod member;
 pub mod tenant;
@@ -40,6 +41,9 @@ pub enum Command {
     /// Manage the members (admin logins) of tenants.
     #[command(subcommand)]
     Member(member::MemberCommand),
+    /// Manage the agents (OAuth clients) of tenants.
+    #[command(subcommand)]
+    Agent(agent::AgentCommand),
     /// Demo data.
     #[command(subcommand)]
     Demo(demo::DemoCommand),

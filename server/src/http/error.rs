@@ -51,6 +51,11 @@ pub fn status_of(e: &Error) -> (StatusCode, &'static str) {
         Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
         Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
         Error::SignInThrottled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
+        Error::AgentLimitReached { .. } => (StatusCode::CONFLICT, "agent_limit_reached"),
+        Error::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
+        Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
+        Error::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+        Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
         Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
             (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
         }

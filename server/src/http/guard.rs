@@ -17,7 +17,13 @@ use crate::sessions::MEMBER_ID;
 use crate::state::AppState;
 
 fn is_public(path: &str) -> bool {
-    path == "/login" || path == "/healthz" || path == "/favicon.svg" || path.starts_with("/pkg/")
+    path == "/login"
+        || path == "/healthz"
+        || path == "/favicon.svg"
+        || path.starts_with("/pkg/")
+        // Agents authenticate these themselves (client credentials or bearer token).
+        || path.starts_with("/api/v1/")
+        || path.starts_with("/.well-known/")
 }
 
 /// The member a session points at, if any (a session whose member is gone is

@@ -1,7 +1,10 @@
 //! The axum router: where every request goes.
 
+pub mod api_v1;
 pub mod error;
 pub mod guard;
+pub mod oauth;
+pub mod rate_limit;
 pub mod security;
 pub mod sign_in;
 
@@ -21,7 +24,24 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
     let session_layer = sessions.layer(&state.config);
     let demo = state.demo.clone();
     let options = state.leptos.clone();
+    let agent_api = Router::new()
+        .route("/agents/me", get(api_v1::agent_me))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            api_v1::require_agent,
+        ));
+    let api_v1 = Router::new()
+        .route("/token", post(oauth::token))
+        .route("/token/introspect", post(oauth::introspect))
+        .route("/token/revoke", post(oauth::revoke))
+        .merge(agent_api);
     Router::new()
+        .nest("/api/v1", api_v1)
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
         .route("/", get(|| async { Redirect::to("/analytics") }))
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", post(sign_in::sign_in))

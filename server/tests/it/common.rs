@@ -68,15 +68,18 @@ impl TestApp {
     }
 
     pub async fn start_on(database: TestDb) -> TestApp {
-        let config = Config::for_database(&database.url);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        let config = Config {
+            site_addr: listener.local_addr().unwrap(),
+            ..Config::for_database(&database.url)
+        };
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         let router = server::startup::build(config, clock.clone(), None)
             .await
             .expect("app builds");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(server::startup::serve(listener, router));
         let db = Db::connect(&database.url).await.unwrap();
         TestApp {
@@ -125,6 +128,46 @@ impl TestApp {
         )
         .await
         .unwrap();
+    }
+
+    /// Registers an agent; returns (client id, client secret).
+    pub async fn agent(&self, tenant_id: &str, capabilities: &str) -> (String, String) {
+        let keys = app::domain::keys::ServerKeys::load_or_create(&self.db, self.clock.now())
+            .await
+            .unwrap();
+        let new = app::domain::agents::NewAgent {
+            name: "test agent".into(),
+            agent_type: "assistant".into(),
+            version: "1.0.0".into(),
+            capabilities: vec![capabilities.into()],
+            owner: "tests".into(),
+            environment: "production".into(),
+        };
+        let (agent, secret) =
+            app::domain::agents::create(&self.db, &keys, tenant_id, new, self.clock.now())
+                .await
+                .unwrap();
+        (agent.id, secret.0)
+    }
+
+    /// `POST /api/v1/token` with HTTP Basic client authentication.
+    pub async fn token(
+        &self,
+        client_id: &str,
+        secret: &str,
+        scope: Option<&str>,
+    ) -> reqwest::Response {
+        let mut form = vec![("grant_type", "client_credentials")];
+        if let Some(scope) = scope {
+            form.push(("scope", scope));
+        }
+        reqwest::Client::new()
+            .post(self.url("/api/v1/token"))
+            .basic_auth(client_id, Some(secret))
+            .form(&form)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn sign_in(

@@ -5,3 +5,4 @@ mod common;
 
 mod cli;
 mod sign_in;
+mod tokens;

@@ -1,0 +1,265 @@
+//! OAuth 2.0 client-credentials tokens (RFC 6749 §4.4): EdDSA-signed JWTs
+//! that any JWT library verifies from the published JWKS alone.
+
+use jsonwebtoken::{Algorithm, Header, Validation};
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::agents;
+use super::keys::ServerKeys;
+use super::metering::{Admission, Meter, Quota, UsageKind};
+use super::{Db, Error, Result};
+use crate::model::{Agent, AgentStatus};
+
+/// Tokens are short-lived: 15 minutes.
+pub const TOKEN_TTL_SECS: i64 = 900;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Claims {
+    pub iss: String,
+    pub sub: String,
+    pub tenant_id: String,
+    pub scope: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub jti: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct IssuedToken {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub scope: String,
+    pub quota: Quota,
+}
+
+pub struct ClientCredentials<'a> {
+    pub client_id: &'a str,
+    pub client_secret: &'a str,
+}
+
+/// The agent behind valid client credentials, if it may get tokens.
+pub async fn authenticate_client(
+    db: &Db,
+    keys: &ServerKeys,
+    creds: &ClientCredentials<'_>,
+) -> Result<Agent> {
+    let found = agents::for_client(db, creds.client_id.trim()).await?;
+    match found {
+        Some((agent, hash))
+            if agents::secret_matches(keys, creds.client_secret, &hash)
+                && agent.status == AgentStatus::Active =>
+        {
+            Ok(agent)
+        }
+        _ => Err(Error::InvalidClient),
+    }
+}
+
+/// The granted scope: the requested one when every part is a capability of the
+/// agent (`resource:*` covers any action), or all capabilities when none is asked.
+pub fn granted_scope(agent: &Agent, requested: Option<&str>) -> Result<String> {
+    let requested: Vec<&str> = requested
+        .map(|s| s.split_whitespace().collect())
+        .unwrap_or_default();
+    if requested.is_empty() {
+        return Ok(agent.capabilities.join(" "));
+    }
+    let covered = |want: &str| {
+        agent.capabilities.iter().any(|have| {
+            have == want
+                || have.strip_suffix(":*").is_some_and(|resource| {
+                    want.split_once(':').is_some_and(|(r, _)| r == resource)
+                })
+        })
+    };
+    if let Some(bad) = requested.iter().find(|s| !covered(s)) {
+        return Err(Error::InvalidScope(format!(
+            "{bad:?} is not among the agent's capabilities"
+        )));
+    }
+    let mut granted: Vec<&str> = Vec::new();
+    for s in requested {
+        if !granted.contains(&s) {
+            granted.push(s);
+        }
+    }
+    Ok(granted.join(" "))
+}
+
+pub async fn issue(
+    db: &Db,
+    keys: &ServerKeys,
+    meter: &Meter,
+    issuer: &str,
+    creds: ClientCredentials<'_>,
+    requested_scope: Option<&str>,
+    now: i64,
+) -> Result<IssuedToken> {
+    let agent = authenticate_client(db, keys, &creds).await?;
+    let scope = granted_scope(&agent, requested_scope)?;
+    let quota = match meter
+        .admit(&agent.tenant_id, &agent.id, UsageKind::TokenIssued)
+        .await?
+    {
+        Admission::Admitted(q) => q,
+        Admission::Refused(quota) => {
+            return Err(Error::QuotaExceeded {
+                kind: UsageKind::TokenIssued,
+                quota,
+            })
+        }
+    };
+    let claims = Claims {
+        iss: issuer.to_owned(),
+        sub: agent.id.clone(),
+        tenant_id: agent.tenant_id.clone(),
+        scope: scope.clone(),
+        iat: now,
+        exp: now + TOKEN_TTL_SECS,
+        jti: uuid::Uuid::new_v4().to_string(),
+    };
+    let key = keys.current();
+    let mut header = Header::new(Algorithm::EdDSA);
+    header.kid = Some(key.kid.clone());
+    let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
+        .map_err(|e| Error::Internal(format!("signing token: {e}")))?;
+    Ok(IssuedToken {
+        access_token,
+        expires_in: TOKEN_TTL_SECS,
+        scope,
+        quota,
+    })
+}
+
+/// Checks signature, issuer and expiry (against the injected clock), then
+/// that the token is not revoked and its agent is still active.
+pub async fn verify(
+    db: &Db,
+    keys: &ServerKeys,
+    issuer: &str,
+    token: &str,
+    now: i64,
+) -> Result<Claims> {
+    let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.by_kid(kid))
+        .ok_or(Error::InvalidToken)?;
+    let mut validation = Validation::new(Algorithm::EdDSA);
+    validation.set_issuer(&[issuer]);
+    validation.validate_exp = false;
+    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
+        .map_err(|_| Error::InvalidToken)?
+        .claims;
+    if claims.exp <= now {
+        return Err(Error::InvalidToken);
+    }
+    let row = sqlx::query(
+        "SELECT a.status, (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = $2) AS revoked \
+         FROM agents a WHERE a.id = $1 AND a.tenant_id = $3",
+    )
+    .bind(&claims.sub)
+    .bind(&claims.jti)
+    .bind(&claims.tenant_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::InvalidToken)?;
+    let active = row.try_get::<String, _>("status")? == AgentStatus::Active.as_str();
+    if !active || row.try_get::<i64, _>("revoked")? > 0 {
+        return Err(Error::InvalidToken);
+    }
+    Ok(claims)
+}
+
+/// RFC 7662: what the token is, for an agent of the same tenant; any other
+/// token is simply "not active".
+pub async fn introspect(
+    db: &Db,
+    keys: &ServerKeys,
+    issuer: &str,
+    caller: &Agent,
+    token: &str,
+    now: i64,
+) -> Result<Option<Claims>> {
+    match verify(db, keys, issuer, token, now).await {
+        Ok(claims) if claims.tenant_id == caller.tenant_id => Ok(Some(claims)),
+        Ok(_) | Err(Error::InvalidToken) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// RFC 7009: an agent revokes its own tokens; anything else is ignored.
+pub async fn revoke(
+    db: &Db,
+    keys: &ServerKeys,
+    issuer: &str,
+    caller: &Agent,
+    token: &str,
+    now: i64,
+) -> Result<()> {
+    match verify(db, keys, issuer, token, now).await {
+        Ok(claims) if claims.sub == caller.id => {
+            sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
+                .bind(&claims.jti)
+                .bind(claims.exp)
+                .execute(&db.pool)
+                .await?;
+            // Entries are only needed while their token could still be used.
+            sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
+                .bind(now)
+                .execute(&db.pool)
+                .await?;
+            Ok(())
+        }
+        Ok(_) | Err(Error::InvalidToken) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Environment;
+
+    fn agent(caps: &[&str]) -> Agent {
+        Agent {
+            id: "a".into(),
+            tenant_id: "t".into(),
+            name: "n".into(),
+            agent_type: "x".into(),
+            version: "1".into(),
+            capabilities: caps.iter().map(|s| s.to_string()).collect(),
+            owner: "o".into(),
+            environment: Environment::Production,
+            status: AgentStatus::Active,
+            created_at: 0,
+            updated_at: 0,
+            last_token_at: None,
+        }
+    }
+
+    #[test]
+    fn scope_must_be_a_subset_of_the_capabilities() {
+        let a = agent(&["tokens:read", "files:*"]);
+        assert_eq!(granted_scope(&a, None).unwrap(), "tokens:read files:*");
+        assert_eq!(
+            granted_scope(&a, Some("tokens:read")).unwrap(),
+            "tokens:read"
+        );
+        assert_eq!(
+            granted_scope(&a, Some("files:write files:write")).unwrap(),
+            "files:write"
+        );
+        assert!(matches!(
+            granted_scope(&a, Some("tokens:write")),
+            Err(Error::InvalidScope(_))
+        ));
+        assert!(matches!(
+            granted_scope(&a, Some("tokens:read admin:all")),
+            Err(Error::InvalidScope(_))
+        ));
+    }
+}
