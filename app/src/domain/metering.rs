@@ -70,6 +70,12 @@ pub struct Counts {
 }
 
 impl Counts {
+    fn merge(&mut self, other: Counts) {
+        self.tokens_issued += other.tokens_issued;
+        self.api_calls += other.api_calls;
+        self.refused += other.refused;
+    }
+
     fn add(&mut self, kind: UsageKind, admitted: bool) {
         match (admitted, kind) {
             (false, _) => self.refused += 1,
@@ -310,8 +316,93 @@ async fn add_daily(
     Ok(())
 }
 
-/// Writes counts for a past hour without admission: back-filled history (the
-/// demo seeder) goes through the same rollups as live traffic.
+/// Counts of one agent for one past hour.
+#[derive(Debug, Clone)]
+pub struct PastUsage {
+    pub tenant_id: String,
+    pub agent_id: String,
+    /// Any time within the hour.
+    pub at: i64,
+    pub counts: Counts,
+}
+
+/// Writes past usage without admission, in one transaction: back-filled
+/// history (the demo seeder, tests) goes through the same rollups as live
+/// traffic.
+pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
+    let mut hourly: HashMap<(&str, &str, i64), Counts> = HashMap::new();
+    let mut daily: HashMap<(&str, i64), Counts> = HashMap::new();
+    let mut last_token: HashMap<&str, i64> = HashMap::new();
+    for e in entries {
+        let hour = e.at - e.at.rem_euclid(3600);
+        hourly
+            .entry((&e.tenant_id, &e.agent_id, hour))
+            .or_default()
+            .merge(e.counts);
+        daily
+            .entry((&e.tenant_id, utc_day_start(e.at)))
+            .or_default()
+            .merge(e.counts);
+        if e.counts.tokens_issued > 0 {
+            let last = last_token.entry(&e.agent_id).or_insert(e.at);
+            *last = (*last).max(e.at);
+        }
+    }
+    let mut tx = db.pool.begin().await?;
+    // Many rows per statement: one round trip per chunk, not per hour.
+    let hourly: Vec<_> = hourly.into_iter().collect();
+    for chunk in hourly.chunks(500) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                let p = i * 6;
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${})",
+                    p + 1,
+                    p + 2,
+                    p + 3,
+                    p + 4,
+                    p + 5,
+                    p + 6
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO usage_hourly (tenant_id, agent_id, hour, tokens_issued, api_calls, refused) \
+             VALUES {} ON CONFLICT (tenant_id, agent_id, hour) DO UPDATE SET \
+             tokens_issued = usage_hourly.tokens_issued + excluded.tokens_issued, \
+             api_calls = usage_hourly.api_calls + excluded.api_calls, \
+             refused = usage_hourly.refused + excluded.refused",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for ((tenant_id, agent_id, hour), c) in chunk {
+            query = query
+                .bind(*tenant_id)
+                .bind(*agent_id)
+                .bind(*hour)
+                .bind(c.tokens_issued)
+                .bind(c.api_calls)
+                .bind(c.refused);
+        }
+        query.execute(&mut *tx).await?;
+    }
+    for ((tenant_id, day), counts) in daily {
+        add_daily(&mut tx, tenant_id, day, counts).await?;
+    }
+    for (agent_id, at) in last_token {
+        sqlx::query(
+            "UPDATE agents SET last_token_at = $1 WHERE id = $2 AND (last_token_at IS NULL OR last_token_at < $1)",
+        )
+        .bind(at)
+        .bind(agent_id)
+        .execute(&mut *tx)
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// One past hour of one agent (see `record_history`).
 pub async fn record_past_hour(
     db: &Db,
     tenant_id: &str,
@@ -319,25 +410,13 @@ pub async fn record_past_hour(
     at: i64,
     counts: Counts,
 ) -> Result<()> {
-    let mut tx = db.pool.begin().await?;
-    add_hourly(
-        &mut tx,
-        tenant_id,
-        agent_id,
-        at - at.rem_euclid(3600),
+    let entry = PastUsage {
+        tenant_id: tenant_id.to_owned(),
+        agent_id: agent_id.to_owned(),
+        at,
         counts,
-    )
-    .await?;
-    add_daily(&mut tx, tenant_id, utc_day_start(at), counts).await?;
-    if counts.tokens_issued > 0 {
-        sqlx::query("UPDATE agents SET last_token_at = $1 WHERE id = $2 AND (last_token_at IS NULL OR last_token_at < $1)")
-            .bind(at)
-            .bind(agent_id)
-            .execute(&mut *tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(())
+    };
+    record_history(db, std::slice::from_ref(&entry)).await
 }
 
 /// A tenant's counters for the UTC day containing `now`.

@@ -1,12 +1,23 @@
 //! Demo data: three tenants (free, pro, enterprise), each with an owner and an
-//! admin login (and a viewer on the pro one), all with the same password.
+//! admin login (and a viewer on the pro one), all with the same password, a
+//! realistic set of agents and 35 days of usage written through the metering
+//! code (weekday and office-hour rhythm, a few busy agents, some idle ones).
 
 use clap::Subcommand;
 
+use std::collections::HashMap;
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use app::domain::agents::{self, NewAgent};
+use app::domain::keys::ServerKeys;
+use app::domain::metering::{self, Counts, PastUsage};
 use app::domain::tenants::{self, NewTenant};
 use app::domain::{members, Clock, Db, Error};
-use app::model::{Role, Tier};
+use app::model::{AgentStatus, Role, Tier};
 use app::pages::login::DemoAccounts;
+use app::tiers::{utc_day_start, TierLimits, SECONDS_PER_DAY};
 
 use super::CliError;
 
@@ -16,6 +27,9 @@ pub struct DemoTenant {
     pub name: &'static str,
     pub tier: Tier,
     pub members: &'static [(&'static str, Role)],
+    pub agents: usize,
+    /// Tokens an average agent gets in a busy weekday hour.
+    pub hourly_tokens: f64,
 }
 
 pub const DEMO_TENANTS: [DemoTenant; 3] = [
@@ -26,6 +40,8 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
             ("owner@northwind.example", Role::Owner),
             ("admin@northwind.example", Role::Admin),
         ],
+        agents: 7,
+        hourly_tokens: 5.0,
     },
     DemoTenant {
         name: "Acme Robotics",
@@ -35,6 +51,8 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
             ("admin@acme.example", Role::Admin),
             ("viewer@acme.example", Role::Viewer),
         ],
+        agents: 28,
+        hourly_tokens: 60.0,
     },
     DemoTenant {
         name: "Globex Research",
@@ -43,6 +61,8 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
             ("owner@globex.example", Role::Owner),
             ("admin@globex.example", Role::Admin),
         ],
+        agents: 45,
+        hourly_tokens: 140.0,
     },
 ];
 
@@ -94,6 +114,7 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<usize, Error> {
             )
             .await?;
         }
+        seed_agents_and_usage(db, clock, &tenant, demo).await?;
         created += 1;
     }
     Ok(created)
@@ -121,4 +142,165 @@ pub fn print_accounts() {
     for (email, what) in accounts().accounts {
         eprintln!("  {email:<26} {what}");
     }
+}
+
+const HISTORY_DAYS: i64 = 35;
+
+/// (name, agent type, capabilities)
+const AGENT_KINDS: [(&str, &str, &str); 16] = [
+    (
+        "support-triage",
+        "assistant",
+        "tickets:read tickets:write kb:read",
+    ),
+    (
+        "invoice-reconciler",
+        "workflow",
+        "invoices:read ledger:write",
+    ),
+    ("code-reviewer", "coding", "repos:read pulls:write"),
+    ("lead-enricher", "workflow", "crm:read crm:write"),
+    ("doc-summarizer", "retrieval", "docs:read"),
+    (
+        "incident-responder",
+        "monitoring",
+        "alerts:read pager:write runbooks:read",
+    ),
+    (
+        "data-pipeline",
+        "workflow",
+        "warehouse:read warehouse:write",
+    ),
+    (
+        "meeting-scheduler",
+        "assistant",
+        "calendar:read calendar:write",
+    ),
+    (
+        "compliance-auditor",
+        "monitoring",
+        "audit:read policies:read",
+    ),
+    ("search-indexer", "retrieval", "docs:read index:write"),
+    ("fraud-screener", "monitoring", "payments:read risk:write"),
+    ("onboarding-guide", "assistant", "users:read kb:read"),
+    (
+        "demand-forecaster",
+        "workflow",
+        "inventory:read forecasts:write",
+    ),
+    ("email-drafter", "assistant", "mail:read mail:write"),
+    ("security-scanner", "coding", "repos:read findings:write"),
+    ("contract-analyst", "retrieval", "contracts:read"),
+];
+
+const OWNERS: [&str; 5] = [
+    "platform-team@example.com",
+    "support-ops@example.com",
+    "finance-eng@example.com",
+    "data-team@example.com",
+    "security@example.com",
+];
+
+struct SeededAgent {
+    id: String,
+    /// Relative activity: a few busy agents, most moderate, some idle.
+    weight: f64,
+    /// Usage stops after this time (decommissioned or retired agents).
+    active_until: i64,
+}
+
+async fn seed_agents_and_usage(
+    db: &Db,
+    clock: &dyn Clock,
+    tenant: &tenants::Tenant,
+    demo: &DemoTenant,
+) -> Result<(), Error> {
+    let now = clock.now();
+    let keys = ServerKeys::load_or_create(db, now).await?;
+    // Same data on every machine: the seed depends only on the tenant's name.
+    let mut rng = StdRng::seed_from_u64(demo.name.bytes().map(u64::from).sum());
+    let mut seeded = Vec::new();
+    for i in 0..demo.agents {
+        let (kind, agent_type, capabilities) = AGENT_KINDS[i % AGENT_KINDS.len()];
+        let name = match i / AGENT_KINDS.len() {
+            0 => kind.to_owned(),
+            n => format!("{kind}-{}", n + 1),
+        };
+        let environment = ["production", "production", "staging", "development"][i % 4];
+        let new = NewAgent {
+            name,
+            agent_type: agent_type.into(),
+            version: format!("{}.{}.{}", 1 + i % 3, (i * 7) % 10, (i * 3) % 5),
+            capabilities: vec![capabilities.into()],
+            owner: OWNERS[i % OWNERS.len()].into(),
+            environment: environment.into(),
+        };
+        let created = now - (HISTORY_DAYS + 5) * SECONDS_PER_DAY;
+        let (agent, _secret) = agents::create(db, &keys, &tenant.id, new, created).await?;
+        let (weight, active_until, status) = match i {
+            0 | 3 => (4.0, now, AgentStatus::Active), // the busy ones
+            _ if i % 9 == 8 => (0.0, now, AgentStatus::Active), // registered, never used
+            _ if i % 11 == 5 => (1.0, now - 12 * SECONDS_PER_DAY, AgentStatus::Suspended),
+            _ if i % 13 == 6 => (1.2, now - 5 * SECONDS_PER_DAY, AgentStatus::Decommissioned),
+            _ => (rng.gen_range(0.3..1.6), now, AgentStatus::Active),
+        };
+        if status != AgentStatus::Active {
+            agents::set_status(db, &tenant.id, &agent.id, status, active_until).await?;
+        }
+        seeded.push(SeededAgent {
+            id: agent.id,
+            weight,
+            active_until,
+        });
+    }
+
+    let limits = TierLimits::of(tenant.tier);
+    let first_hour = utc_day_start(now) - (HISTORY_DAYS - 1) * SECONDS_PER_DAY;
+    let spike_day = utc_day_start(now) - 9 * SECONDS_PER_DAY;
+    let mut used_per_day: HashMap<i64, i64> = HashMap::new();
+    let mut history = Vec::new();
+    let mut hour = first_hour;
+    while hour <= now {
+        let day = utc_day_start(hour);
+        let weekday = (day / SECONDS_PER_DAY + 4).rem_euclid(7); // 0 = Sunday
+        let h = ((hour - day) / 3600) as f64;
+        let office = 0.06 + (-((h - 13.0) * (h - 13.0)) / (2.0 * 3.2 * 3.2)).exp();
+        let week = match weekday {
+            0 => 0.12,
+            6 => 0.2,
+            _ => 1.0,
+        };
+        // One day a runaway loop made the busiest agent hammer the token endpoint.
+        let spike = if day == spike_day { 6.0 } else { 1.0 };
+        for (i, agent) in seeded.iter().enumerate() {
+            if agent.weight == 0.0 || hour > agent.active_until {
+                continue;
+            }
+            let busy = if i == 0 { spike } else { 1.0 };
+            let expected =
+                demo.hourly_tokens * agent.weight * office * week * busy * rng.gen_range(0.7..1.3);
+            let wanted = expected.round() as i64;
+            if wanted == 0 {
+                continue;
+            }
+            let used = used_per_day.entry(day).or_default();
+            let left = limits.tokens_per_day.map_or(i64::MAX, |l| l as i64 - *used);
+            let tokens = wanted.min(left.max(0));
+            *used += tokens;
+            let counts = Counts {
+                tokens_issued: tokens,
+                api_calls: (tokens as f64 * rng.gen_range(2.0..4.5)).round() as i64,
+                refused: wanted - tokens,
+            };
+            history.push(PastUsage {
+                tenant_id: tenant.id.clone(),
+                agent_id: agent.id.clone(),
+                at: hour.min(now),
+                counts,
+            });
+        }
+        hour += 3600;
+    }
+    metering::record_history(db, &history).await
 }

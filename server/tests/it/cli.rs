@@ -243,6 +243,23 @@ async fn demo_seed_is_idempotent(db: TestDb) {
     for tier in ["free", "pro", "enterprise"] {
         assert!(list.contains(tier), "{list}");
     }
+    // Each tenant has agents and 35 days of usage, within its tier's limits.
+    let db = app::domain::Db::connect(&db.url).await.unwrap();
+    for t in app::domain::tenants::list(&db).await.unwrap() {
+        let agents = app::domain::agents::list(&db, &t.id).await.unwrap();
+        assert!(agents.len() >= 7, "{}: {} agents", t.name, agents.len());
+        let rows: Vec<(i64, i64)> = sqlx::query_as(
+            "SELECT day, tokens_issued FROM usage_daily WHERE tenant_id = $1 ORDER BY day",
+        )
+        .bind(&t.id)
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+        assert_eq!(rows.len(), 35, "{}", t.name);
+        let limit = app::tiers::TierLimits::of(t.tier).tokens_per_day.unwrap_or(u64::MAX);
+        assert!(rows.iter().all(|(_, n)| *n as u64 <= limit), "{}", t.name);
+        assert!(rows.iter().map(|(_, n)| n).sum::<i64>() > 10_000, "{}", t.name);
+    }
 }
 
 async fn serve_answers_on_its_address(db: TestDb) {
@@ -264,7 +281,7 @@ async fn serve_answers_on_its_address(db: TestDb) {
         .build()
         .unwrap();
     let mut up = false;
-    for _ in 0..100 {
+    for _ in 0..600 {
         if let Ok(res) = client
             .get(format!("http://127.0.0.1:{port}/healthz"))
             .send()
