@@ -1,6 +1,8 @@
+#![recursion_limit = "256"]
 //! The portal's pages, components and server functions, compiled twice:
 //! with `ssr` for the server and with `hydrate` for the browser's islands.
 
+pub mod api;
 pub mod components;
 pub mod model;
 pub mod pages;
@@ -19,6 +21,7 @@ pub const PRODUCT_NAME: &str = "Agent ID Portal";
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    provide_context(options.clone());
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
     view! {
         <!DOCTYPE html>
@@ -48,6 +51,7 @@ pub fn App() -> impl IntoView {
                 <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
                 <Route path=path!("/analytics") view=pages::analytics::AnalyticsPage ssr=SsrMode::Async/>
                 <Route path=path!("/agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
+                <Route path=path!("/agents/:id") view=pages::agent_detail::AgentDetailPage ssr=SsrMode::Async/>
                 <Route path=path!("/settings/tier") view=pages::tier::TierPage ssr=SsrMode::Async/>
             </Routes>
         </Router>

@@ -27,6 +27,23 @@ impl AppState {
         self.clock.now()
     }
 
+    /// Context every page render and server-function call gets.
+    pub fn page_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
+        let services = app::domain::Services {
+            db: self.db.clone(),
+            keys: self.keys.clone(),
+            meter: self.meter.clone(),
+            clock: self.clock.clone(),
+        };
+        let demo = self.demo.clone();
+        move || {
+            leptos::prelude::provide_context(services.clone());
+            if let Some(demo) = demo.clone() {
+                leptos::prelude::provide_context(demo);
+            }
+        }
+    }
+
     /// The `iss` of our tokens: the portal's public base URL.
     pub fn issuer(&self) -> String {
         self.config.public_url()

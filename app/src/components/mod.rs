@@ -1,1 +1,3 @@
+pub mod copy_secret;
+pub mod format;
 pub mod layout;

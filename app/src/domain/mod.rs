@@ -16,3 +16,13 @@ pub mod tokens;
 pub use clock::{Clock, SystemClock};
 pub use db::Db;
 pub use error::{Error, Result};
+
+/// What server functions and pages need from the server, provided as Leptos
+/// context on every render and server-function call.
+#[derive(Clone, Debug)]
+pub struct Services {
+    pub db: Db,
+    pub keys: std::sync::Arc<keys::ServerKeys>,
+    pub meter: metering::Meter,
+    pub clock: clock::SharedClock,
+}

@@ -1,12 +1,202 @@
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
+use crate::api::agents::{agents_overview, AgentsPageData};
+use crate::components::format::{ago, utc_time};
 use crate::components::layout::AppShell;
+use crate::model::{Agent, AgentStatus, Environment};
+
+/// The create form as posted, handed back with the problems when it fails.
+#[derive(Debug, Clone, Default)]
+pub struct AgentFormState {
+    pub name: String,
+    pub agent_type: String,
+    pub version: String,
+    pub capabilities: String,
+    pub owner: String,
+    pub environment: String,
+    pub error: Option<String>,
+    /// The error is the tier's agent limit: link to the plan.
+    pub limit_reached: bool,
+}
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
+    let query = use_query_map();
+    let (q, status) = query.with_untracked(|m| {
+        (
+            m.get("q").unwrap_or_default(),
+            m.get("status").unwrap_or_default(),
+        )
+    });
+    let data = Resource::new_blocking(|| (), |_| agents_overview());
     view! {
         <AppShell title="Agents">
-            <p class="muted">"The OAuth clients of your tenant."</p>
+            <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
+                {move || {
+                    let (q, status) = (q.clone(), status.clone());
+                    Suspend::new(async move {
+                        match data.await {
+                            Ok(d) => view! { <AgentsView data=d q status/> }.into_any(),
+                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
+                        }
+                    })
+                }}
+            </Suspense>
         </AppShell>
+    }
+}
+
+fn matches(agent: &Agent, q: &str, status: &str) -> bool {
+    let q = q.trim().to_lowercase();
+    let text_ok = q.is_empty()
+        || agent.name.to_lowercase().contains(&q)
+        || agent.agent_type.to_lowercase().contains(&q)
+        || agent.owner.to_lowercase().contains(&q)
+        || agent.id.starts_with(&q);
+    let status_ok = status.is_empty() || agent.status.as_str() == status;
+    text_ok && status_ok
+}
+
+pub fn status_badge(status: AgentStatus) -> impl IntoView {
+    let class = format!("badge badge-{}", status.as_str());
+    view! { <span class=class>{status.as_str()}</span> }
+}
+
+#[component]
+fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView {
+    let form = use_context::<AgentFormState>();
+    let limit_text = match data.limit {
+        Some(limit) => format!(
+            "{} of {} live agents on the {} tier",
+            data.live,
+            limit,
+            data.tier.display_name()
+        ),
+        None => format!(
+            "{} live agents ({} tier: no limit)",
+            data.live,
+            data.tier.display_name()
+        ),
+    };
+    let at_limit = data.limit.is_some_and(|l| data.live >= l);
+    let total = data.agents.len();
+    let now = data.now;
+    let shown: Vec<Agent> = data
+        .agents
+        .into_iter()
+        .filter(|a| matches(a, &q, &status))
+        .collect();
+    let shown_count = shown.len();
+    let rows = shown
+        .into_iter()
+        .map(|a| {
+            let href = format!("/agents/{}", a.id);
+            let last = a.last_token_at.map(|t| ago(t, now)).unwrap_or_else(|| "never".into());
+            let last_title = a.last_token_at.map(utc_time).unwrap_or_default();
+            view! {
+                <tr>
+                    <td><a href=href class="strong">{a.name}</a><div class="muted small mono">{a.id}</div></td>
+                    <td>{a.agent_type}</td>
+                    <td>{a.environment.as_str()}</td>
+                    <td>{status_badge(a.status)}</td>
+                    <td title=last_title data-testid="last-token">{last}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let status_options = std::iter::once(("", "Any status"))
+        .chain(AgentStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())))
+        .map(|(value, label)| {
+            let selected = value == status;
+            view! { <option value=value selected=selected>{label}</option> }
+        })
+        .collect_view();
+    let create = data
+        .can_manage
+        .then(|| view! { <CreateAgentForm form=form.clone() at_limit/> });
+    let viewer_note = (!data.can_manage)
+        .then(|| view! { <p class="notice">"You have view access: ask an owner or admin to register or change agents."</p> });
+    let table = if total == 0 {
+        view! {
+            <div class="empty">
+                <h2>"No agents yet"</h2>
+                <p>"Register your first agent to get its client id and secret, then ask "
+                    <code>"POST /api/v1/token"</code>" for a token."</p>
+            </div>
+        }
+        .into_any()
+    } else {
+        view! {
+            <form method="get" action="/agents" class="filters" role="search">
+                <label for="q" class="visually-hidden">"Search agents"</label>
+                <input id="q" name="q" type="search" placeholder="Search by name, type, owner or id" value=q.clone()/>
+                <label for="status" class="visually-hidden">"Status"</label>
+                <select id="status" name="status">{status_options}</select>
+                <button type="submit" class="button">"Filter"</button>
+            </form>
+            <p class="muted small" data-testid="agents-count">{format!("Showing {shown_count} of {total} agents")}</p>
+            <div class="table-wrap">
+                <table class="data-table">
+                    <thead><tr><th>"Agent"</th><th>"Type"</th><th>"Environment"</th><th>"Status"</th><th>"Last token"</th></tr></thead>
+                    <tbody>{rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    };
+    view! {
+        <p class="muted" data-testid="agent-limit">{limit_text}</p>
+        {viewer_note}
+        {create}
+        {table}
+    }
+}
+
+#[component]
+fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoView {
+    let open = form.is_some();
+    let f = form.unwrap_or_else(|| AgentFormState {
+        environment: "production".into(),
+        version: "1.0.0".into(),
+        ..Default::default()
+    });
+    let error = f.error.clone().map(|message| {
+        let upgrade = f.limit_reached.then(|| view! { " "<a href="/settings/tier">"See your plan and upgrade"</a> });
+        view! { <p class="form-error" role="alert" data-testid="agent-form-error">{message}{upgrade}</p> }
+    });
+    let environments = Environment::ALL
+        .iter()
+        .map(|e| {
+            let selected = e.as_str() == f.environment;
+            view! { <option value=e.as_str() selected=selected>{e.as_str()}</option> }
+        })
+        .collect_view();
+    let limit_hint = at_limit.then(|| {
+        view! { <p class="notice">"Your tier's agent limit is reached. "<a href="/settings/tier">"Upgrade"</a>" or decommission an agent to register another."</p> }
+    });
+    view! {
+        <details class="card create-agent" open=open>
+            <summary class="button button-primary">"Register an agent"</summary>
+            {limit_hint}
+            {error}
+            <form method="post" action="/agents" class="form-grid">
+                <div><label for="agent-name">"Name"</label>
+                    <input id="agent-name" name="name" required maxlength="100" value=f.name/></div>
+                <div><label for="agent-type">"Agent type"</label>
+                    <input id="agent-type" name="agent_type" required maxlength="50" placeholder="assistant, workflow…" value=f.agent_type/></div>
+                <div><label for="agent-version">"Version"</label>
+                    <input id="agent-version" name="version" required maxlength="30" value=f.version/></div>
+                <div><label for="agent-owner">"Owner"</label>
+                    <input id="agent-owner" name="owner" required maxlength="100" placeholder="team or person responsible" value=f.owner/></div>
+                <div><label for="agent-environment">"Environment"</label>
+                    <select id="agent-environment" name="environment">{environments}</select></div>
+                <div class="span-2"><label for="agent-capabilities">"Capabilities"</label>
+                    <input id="agent-capabilities" name="capabilities" required placeholder="tickets:read tickets:write"
+                        value=f.capabilities aria-describedby="capabilities-help"/>
+                    <p id="capabilities-help" class="muted small">"Space-separated resource:action pairs; a token's scope must be among them."</p></div>
+                <div class="span-2"><button type="submit" class="button button-primary">"Create agent"</button></div>
+            </form>
+        </details>
     }
 }

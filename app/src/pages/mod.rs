@@ -1,3 +1,4 @@
+pub mod agent_detail;
 pub mod agents;
 pub mod analytics;
 pub mod login;

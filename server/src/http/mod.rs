@@ -1,10 +1,12 @@
 //! The axum router: where every request goes.
 
+pub mod agents;
 pub mod api_v1;
 pub mod error;
 pub mod guard;
 pub mod oauth;
 pub mod rate_limit;
+pub mod render;
 pub mod security;
 pub mod sign_in;
 
@@ -12,7 +14,6 @@ use axum::middleware;
 use axum::response::Redirect;
 use axum::routing::{get, post};
 use axum::Router;
-use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 use tower_http::compression::CompressionLayer;
 
@@ -22,7 +23,6 @@ use crate::state::AppState;
 pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
     let routes = generate_route_list(app::App);
     let session_layer = sessions.layer(&state.config);
-    let demo = state.demo.clone();
     let options = state.leptos.clone();
     let agent_api = Router::new()
         .route("/agents/me", get(api_v1::agent_me))
@@ -46,16 +46,12 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", post(sign_in::sign_in))
         .route("/logout", post(sign_in::sign_out))
-        .leptos_routes_with_context(
-            &state,
-            routes,
-            move || {
-                if let Some(demo) = demo.clone() {
-                    provide_context(demo);
-                }
-            },
-            move || app::shell(options.clone()),
-        )
+        .route("/agents", post(agents::create))
+        .route("/agents/{id}/status", post(agents::change_status))
+        .route("/agents/{id}/rotate", post(agents::rotate))
+        .leptos_routes_with_context(&state, routes, state.page_context(), move || {
+            app::shell(options.clone())
+        })
         .fallback(leptos_axum::file_and_error_handler::<AppState, _>(
             app::shell,
         ))

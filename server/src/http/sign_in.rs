@@ -3,10 +3,9 @@
 
 use std::net::SocketAddr;
 
-use axum::body::Body;
 use axum::extract::{ConnectInfo, FromRequestParts, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, Request, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use leptos::prelude::provide_context;
@@ -20,6 +19,7 @@ use app::pages::login::LoginFormState;
 use app::session::safe_next;
 
 use super::error::{status_of, ApiError};
+use super::render;
 use super::security::is_same_origin;
 use crate::sessions::MEMBER_ID;
 use crate::state::AppState;
@@ -98,25 +98,18 @@ async fn render_login_form(state: &AppState, next: &str, email: String, error: S
         error: Some(error),
         email,
     };
-    let demo = state.demo.clone();
-    let options = state.leptos.clone();
-    let render = leptos_axum::render_app_async_with_context(
-        move || {
-            provide_context(form_state.clone());
-            if let Some(demo) = demo.clone() {
-                provide_context(demo);
-            }
-        },
-        move || app::shell(options.clone()),
-    );
     let uri = format!(
         "/login?next={}",
         utf8_percent_encode(next, NON_ALPHANUMERIC)
     );
-    match Request::get(uri).body(Body::empty()) {
-        Ok(req) => render(req).await,
-        Err(e) => ApiError::from(Error::Internal(e.to_string())).into_response(),
-    }
+    render::page(
+        state,
+        None,
+        &uri,
+        move || provide_context(form_state.clone()),
+        StatusCode::OK,
+    )
+    .await
 }
 
 pub async fn sign_out(session: Session, headers: HeaderMap) -> Response {

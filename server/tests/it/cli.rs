@@ -256,9 +256,15 @@ async fn demo_seed_is_idempotent(db: TestDb) {
         .await
         .unwrap();
         assert_eq!(rows.len(), 35, "{}", t.name);
-        let limit = app::tiers::TierLimits::of(t.tier).tokens_per_day.unwrap_or(u64::MAX);
+        let limit = app::tiers::TierLimits::of(t.tier)
+            .tokens_per_day
+            .unwrap_or(u64::MAX);
         assert!(rows.iter().all(|(_, n)| *n as u64 <= limit), "{}", t.name);
-        assert!(rows.iter().map(|(_, n)| n).sum::<i64>() > 10_000, "{}", t.name);
+        assert!(
+            rows.iter().map(|(_, n)| n).sum::<i64>() > 10_000,
+            "{}",
+            t.name
+        );
     }
 }
 
