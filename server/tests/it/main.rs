@@ -3,6 +3,7 @@
 
 mod common;
 
+mod agents_pages;
 mod cli;
 mod sign_in;
 mod tokens;

@@ -1,0 +1,323 @@
+//! The Agents pages as a signed-in member uses them: HTML forms, no JavaScript.
+
+use app::model::{Role, Tier};
+use reqwest::StatusCode;
+
+use crate::common::{location, TestApp, PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    TestApp =>
+    creating_an_agent_shows_its_secret_once_and_the_secret_works,
+    bad_input_keeps_the_form_and_says_what_is_wrong,
+    the_agent_limit_is_refused_with_a_link_to_the_plan,
+    status_changes_and_rotation,
+    viewers_see_agents_but_cannot_change_them,
+    another_tenants_agent_is_not_found,
+);
+
+async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
+    app.member(tenant, email, role).await;
+    let client = app.client();
+    let res = app.sign_in(&client, email, PASSWORD, "/agents").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    client
+}
+
+fn agent_form(name: &str) -> Vec<(&'static str, String)> {
+    vec![
+        ("name", name.into()),
+        ("agent_type", "assistant".into()),
+        ("version", "2.1.0".into()),
+        ("capabilities", "tickets:read tickets:write".into()),
+        ("owner", "support-ops".into()),
+        ("environment", "staging".into()),
+    ]
+}
+
+/// The text between `data-testid="{id}">` and the next `<`.
+fn test_id(html: &str, id: &str) -> Option<String> {
+    let start = html.find(&format!("data-testid=\"{id}\""))?;
+    let rest = &html[start..];
+    let text = &rest[rest.find('>')? + 1..];
+    Some(text[..text.find('<')?].to_owned())
+}
+
+async fn creating_an_agent_shows_its_secret_once_and_the_secret_works(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = member(&app, &tenant, "ada@acme.example", Role::Admin).await;
+    let res = client
+        .post(app.url("/agents"))
+        .form(&agent_form("triage-bot"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CREATED);
+    let html = res.text().await.unwrap();
+    let id = test_id(&html, "client-id").expect("client id shown");
+    let secret = test_id(&html, "client-secret").expect("secret shown");
+    assert!(secret.starts_with("ais_") && secret.len() >= 47, "{secret}");
+    assert!(html.contains("shown only once"));
+    // Shown once: the agent's page never shows it again.
+    let again = client
+        .get(app.url(&format!("/agents/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!again.contains(&secret));
+    assert!(
+        again.contains("triage-bot")
+            && again.contains("tickets:write")
+            && again.contains("staging")
+    );
+    // The list shows it with its last token.
+    let list = client
+        .get(app.url("/agents?q=triage"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("triage-bot") && list.contains("never"));
+    // The secret gets a token, and the page then shows the token time.
+    assert_eq!(
+        app.token(&id, &secret, Some("tickets:read")).await.status(),
+        StatusCode::OK
+    );
+    let after = client
+        .get(app.url(&format!("/agents/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        test_id(&after, "last-token")
+            .unwrap()
+            .starts_with("just now"),
+        "{after}"
+    );
+}
+
+async fn bad_input_keeps_the_form_and_says_what_is_wrong(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = member(&app, &tenant, "ada@acme.example", Role::Owner).await;
+    let mut form = agent_form("");
+    form[3].1 = "tickets:read NotACapability".into();
+    let res = client
+        .post(app.url("/agents"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    let error = test_id(&html, "agent-form-error").unwrap();
+    assert!(error.contains("Name is required"), "{error}");
+    assert!(error.contains("notacapability"), "{error}");
+    assert!(
+        html.contains("value=\"support-ops\""),
+        "typed values are kept"
+    );
+    // Nothing was created.
+    let list = client
+        .get(app.url("/agents"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("No agents yet"));
+}
+
+async fn the_agent_limit_is_refused_with_a_link_to_the_plan(app: TestApp) {
+    let tenant = app.tenant("Northwind", Tier::Free).await;
+    for _ in 0..10 {
+        app.agent(&tenant, "tokens:read").await;
+    }
+    let client = member(&app, &tenant, "ada@northwind.example", Role::Admin).await;
+    let res = client
+        .post(app.url("/agents"))
+        .form(&agent_form("eleventh"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("The Free tier allows 10 live agents"));
+    assert!(html.contains("href=\"/settings/tier\""));
+    assert_eq!(
+        test_id(&html, "agent-limit").unwrap(),
+        "10 of 10 live agents on the Free tier"
+    );
+}
+
+async fn status_changes_and_rotation(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "tokens:read").await;
+    let client = member(&app, &tenant, "ada@acme.example", Role::Admin).await;
+    let page = format!("/agents/{id}");
+    let post = |path: String, form: Vec<(&'static str, &'static str)>| {
+        client.post(app.url(&path)).form(&form).send()
+    };
+
+    let res = post(format!("{page}/status"), vec![("action", "suspend")])
+        .await
+        .unwrap();
+    assert_eq!(location(&res), format!("{page}?done=suspend"));
+    assert_eq!(
+        app.token(&id, &secret, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let html = client
+        .get(app.url(&location(&res)))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("Agent suspended") && html.contains("Reactivate"));
+
+    post(format!("{page}/status"), vec![("action", "reactivate")])
+        .await
+        .unwrap();
+    assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
+
+    let res = post(format!("{page}/rotate"), vec![]).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let html = res.text().await.unwrap();
+    let rotated = test_id(&html, "client-secret").unwrap();
+    assert!(html.contains("The previous secret no longer works."));
+    assert_eq!(
+        app.token(&id, &secret, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.token(&id, &rotated, None).await.status(),
+        StatusCode::OK
+    );
+
+    // Decommissioning needs the confirmation.
+    let res = post(format!("{page}/status"), vec![("action", "decommission")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    assert!(res.text().await.unwrap().contains("Tick the confirmation"));
+    assert_eq!(
+        app.token(&id, &rotated, None).await.status(),
+        StatusCode::OK
+    );
+    let res = post(
+        format!("{page}/status"),
+        vec![("action", "decommission"), ("confirm", "yes")],
+    )
+    .await
+    .unwrap();
+    assert_eq!(location(&res), format!("{page}?done=decommission"));
+    assert_eq!(
+        app.token(&id, &rotated, None).await.status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let res = post(format!("{page}/status"), vec![("action", "reactivate")])
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+}
+
+async fn viewers_see_agents_but_cannot_change_them(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "tokens:read").await;
+    let client = member(&app, &tenant, "val@acme.example", Role::Viewer).await;
+    let list = client
+        .get(app.url("/agents"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("test agent") && list.contains("view access"));
+    assert!(!list.contains("Register an agent"));
+    let detail = client
+        .get(app.url(&format!("/agents/{id}")))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!detail.contains("Rotate secret") && !detail.contains("Decommission"));
+    for (path, form) in [
+        ("/agents".to_owned(), agent_form("sneaky")),
+        (
+            format!("/agents/{id}/status"),
+            vec![("action", "suspend".into())],
+        ),
+        (format!("/agents/{id}/rotate"), vec![]),
+    ] {
+        let res = client
+            .post(app.url(&path))
+            .form(&form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::FORBIDDEN, "{path}");
+    }
+    assert_eq!(
+        app.token(&id, &secret, None).await.status(),
+        StatusCode::OK,
+        "nothing changed"
+    );
+}
+
+async fn another_tenants_agent_is_not_found(app: TestApp) {
+    let a = app.tenant("Tenant A", Tier::Pro).await;
+    let b = app.tenant("Tenant B", Tier::Pro).await;
+    let (b_agent, b_secret) = app.agent(&b, "tokens:read").await;
+    let client = member(&app, &a, "ada@a.example", Role::Owner).await;
+    let res = client
+        .get(app.url(&format!("/agents/{b_agent}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("There is no such agent in your tenant."));
+    assert!(
+        !html.contains("test agent"),
+        "nothing of B's agent is shown"
+    );
+    let list = client
+        .get(app.url("/agents"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!list.contains(&b_agent));
+    for path in [
+        format!("/agents/{b_agent}/status"),
+        format!("/agents/{b_agent}/rotate"),
+    ] {
+        let res = client
+            .post(app.url(&path))
+            .form(&[("action", "suspend")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NOT_FOUND, "{path}");
+    }
+    assert_eq!(
+        app.token(&b_agent, &b_secret, None).await.status(),
+        StatusCode::OK,
+        "B's agent untouched"
+    );
+}
