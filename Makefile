@@ -27,7 +27,11 @@ lint:
 	cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
 
 unit:
-	scripts/with-postgres.sh cargo test --locked
+	timeout 1800 scripts/with-postgres.sh cargo test --locked
 
 e2e:
 	cd end2end && npx playwright test
+
+## Token endpoint throughput (tokens/s, 64 connections) with and without metering
+bench: tools build
+	scripts/bench-tokens.sh

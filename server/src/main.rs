@@ -29,7 +29,10 @@ async fn main() -> ExitCode {
 async fn run(args: Cli) -> Result<(), CliError> {
     let clock = SystemClock;
     match args.command {
-        Command::Serve { demo } => {
+        Command::Serve {
+            demo,
+            benchmark_without_metering,
+        } => {
             let accounts = if demo {
                 let db = Db::connect(&args.config.database_url).await?;
                 if cli::demo::seed(&db, &clock).await? > 0 {
@@ -41,7 +44,14 @@ async fn run(args: Cli) -> Result<(), CliError> {
                 None
             };
             let addr = args.config.site_addr;
-            let router = startup::build(args.config, Arc::new(clock), accounts).await?;
+            let metering = if benchmark_without_metering {
+                startup::Metering::OffForBenchmark
+            } else {
+                startup::Metering::On
+            };
+            let router = startup::build_with(args.config, Arc::new(clock), accounts, metering)
+                .await?
+                .0;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| CliError {

@@ -19,6 +19,22 @@ pub async fn build(
     clock: SharedClock,
     demo: Option<DemoAccounts>,
 ) -> anyhow::Result<Router> {
+    Ok(build_with(config, clock, demo, Metering::On).await?.0)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Metering {
+    On,
+    /// Benchmark baseline only: nothing counted, no limit enforced.
+    OffForBenchmark,
+}
+
+pub async fn build_with(
+    config: Config,
+    clock: SharedClock,
+    demo: Option<DemoAccounts>,
+    metering: Metering,
+) -> anyhow::Result<(Router, AppState)> {
     let db = Db::connect(&config.database_url).await?;
     let sessions = PortalSessionStore::connect(&config.database_url).await?;
     sessions
@@ -31,7 +47,15 @@ pub async fn build(
         .site_addr(config.site_addr)
         .build();
     let keys = Arc::new(ServerKeys::load_or_create(&db, clock.now()).await?);
-    let meter = Meter::start(db.clone(), clock.clone());
+    let meter = match metering {
+        Metering::On => Meter::start(db.clone(), clock.clone()),
+        Metering::OffForBenchmark => {
+            tracing::warn!(
+                "metering is OFF: usage is neither counted nor limited (benchmark baseline)"
+            );
+            Meter::unmetered(clock.clone())
+        }
+    };
     let state = AppState {
         db,
         clock,
@@ -41,7 +65,7 @@ pub async fn build(
         keys,
         meter,
     };
-    Ok(crate::http::router(state, sessions))
+    Ok((crate::http::router(state.clone(), sessions), state))
 }
 
 /// Serves `router` on `listener` until the process is asked to stop.

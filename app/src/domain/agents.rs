@@ -2,6 +2,10 @@
 //! shown once and stored as HMAC-SHA256 under the server's secret-hash key: a
 //! fast keyed hash is enough for random secrets and keeps the token endpoint fast.
 
+use std::collections::HashMap;
+use std::sync::RwLock;
+use std::time::{Duration, Instant};
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -260,16 +264,61 @@ pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
     from_row(&row)
 }
 
+/// Recently authenticated clients, so that the token endpoint does not query
+/// the database for every token. Changes made through this process (status,
+/// rotation) drop the entry at once; changes made by another instance or the
+/// CLI are seen within `CLIENT_CACHE_TTL`.
+#[derive(Debug, Default)]
+pub struct ClientCache {
+    entries: RwLock<HashMap<String, (Instant, Agent, String)>>,
+}
+
+pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
+const CLIENT_CACHE_MAX: usize = 100_000;
+
+impl ClientCache {
+    fn get(&self, client_id: &str) -> Option<(Agent, String)> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries
+            .get(client_id)
+            .filter(|(at, _, _)| at.elapsed() < CLIENT_CACHE_TTL)
+            .map(|(_, agent, hash)| (agent.clone(), hash.clone()))
+    }
+
+    fn put(&self, agent: &Agent, hash: &str) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= CLIENT_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(
+            agent.id.clone(),
+            (Instant::now(), agent.clone(), hash.to_owned()),
+        );
+    }
+
+    pub fn forget(&self, client_id: &str) {
+        self.entries
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(client_id);
+    }
+}
+
 /// The agent and its secret hash, for client authentication.
 pub async fn for_client(db: &Db, client_id: &str) -> Result<Option<(Agent, String)>> {
+    if let Some(hit) = db.clients.get(client_id) {
+        return Ok(Some(hit));
+    }
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS}, secret_hash FROM agents WHERE id = $1"
     ))
     .bind(client_id)
     .fetch_optional(&db.pool)
     .await?;
-    row.map(|r| Ok((from_row(&r)?, r.try_get("secret_hash")?)))
-        .transpose()
+    let Some(row) = row else { return Ok(None) };
+    let (agent, hash): (Agent, String) = (from_row(&row)?, row.try_get("secret_hash")?);
+    db.clients.put(&agent, &hash);
+    Ok(Some((agent, hash)))
 }
 
 /// Suspend, reactivate or decommission. Decommissioning is final.
@@ -296,6 +345,7 @@ pub async fn set_status(
         .bind(tenant_id)
         .execute(&db.pool)
         .await?;
+    db.clients.forget(agent_id);
     get(db, tenant_id, agent_id).await
 }
 
@@ -323,6 +373,7 @@ pub async fn rotate_secret(
     .bind(tenant_id)
     .execute(&db.pool)
     .await?;
+    db.clients.forget(agent_id);
     Ok(secret)
 }
 

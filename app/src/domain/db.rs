@@ -35,6 +35,8 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// Agents by client id for the token endpoint, shared by every clone.
+    pub clients: std::sync::Arc<super::agents::ClientCache>,
 }
 
 impl Db {
@@ -74,7 +76,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            clients: Default::default(),
+        };
         db.migrate().await?;
         Ok(db)
     }

@@ -34,6 +34,9 @@ pub enum Command {
         /// usage, and show the demo sign-in details.
         #[arg(long, env = "PORTAL_DEMO")]
         demo: bool,
+        /// Benchmark baseline: count and limit nothing (never in production).
+        #[arg(long, hide = true)]
+        benchmark_without_metering: bool,
     },
     /// Manage tenants.
     #[command(subcommand)]

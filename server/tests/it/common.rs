@@ -77,11 +77,13 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
-        let router = server::startup::build(config, clock.clone(), None)
-            .await
-            .expect("app builds");
+        let (router, state) =
+            server::startup::build_with(config, clock.clone(), None, server::startup::Metering::On)
+                .await
+                .expect("app builds");
         tokio::spawn(server::startup::serve(listener, router));
-        let db = Db::connect(&database.url).await.unwrap();
+        // The server's own pool: the test acts as part of the same instance.
+        let db = state.db.clone();
         TestApp {
             base,
             db,
@@ -95,6 +97,7 @@ impl TestApp {
         reqwest::Client::builder()
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
+            .timeout(std::time::Duration::from_secs(60))
             .build()
             .unwrap()
     }
@@ -161,7 +164,7 @@ impl TestApp {
         if let Some(scope) = scope {
             form.push(("scope", scope));
         }
-        reqwest::Client::new()
+        http_client()
             .post(self.url("/api/v1/token"))
             .basic_auth(client_id, Some(secret))
             .form(&form)
@@ -216,4 +219,12 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// A plain client (no cookies) that fails a test instead of hanging it.
+pub fn http_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(60))
+        .build()
+        .unwrap()
 }

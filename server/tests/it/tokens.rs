@@ -53,7 +53,9 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
     assert_eq!(body["scope"], "files:write tokens:read");
 
     // Verify with nothing but the published JWKS.
-    let jwks: JwkSet = reqwest::get(app.url("/.well-known/jwks.json"))
+    let jwks: JwkSet = crate::common::http_client()
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
         .await
         .unwrap()
         .json()
@@ -78,7 +80,7 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
     assert!(claims["jti"].as_str().is_some_and(|j| !j.is_empty()));
 
     // The same works with client_secret_post, and the metadata points at it all.
-    let res = reqwest::Client::new()
+    let res = crate::common::http_client()
         .post(app.url("/api/v1/token"))
         .form(&[
             ("grant_type", "client_credentials"),
@@ -90,7 +92,9 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
     let meta = json(
-        reqwest::get(app.url("/.well-known/oauth-authorization-server"))
+        crate::common::http_client()
+            .get(app.url("/.well-known/oauth-authorization-server"))
+            .send()
             .await
             .unwrap(),
     )
@@ -100,7 +104,7 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
     assert_eq!(meta["jwks_uri"], app.url("/.well-known/jwks.json").as_str());
 
     // The token opens the agent API, and last-token time is recorded.
-    let me = reqwest::Client::new()
+    let me = crate::common::http_client()
         .get(app.url("/api/v1/agents/me"))
         .bearer_auth(token)
         .send()
@@ -116,7 +120,7 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
 async fn token_errors_follow_rfc_6749(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http_client();
     let post = |form: Vec<(&'static str, String)>| {
         client.post(app.url("/api/v1/token")).form(&form).send()
     };
@@ -228,7 +232,7 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(json(res).await["error"], "invalid_client");
     // Its tokens stop working too.
-    let me = reqwest::Client::new()
+    let me = crate::common::http_client()
         .get(app.url("/api/v1/agents/me"))
         .bearer_auth(&token)
         .send()
@@ -263,7 +267,7 @@ async fn introspection_and_revocation(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
     let token = access_token(&app, &id, &secret).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http_client();
     let introspect = |t: String| {
         client
             .post(app.url("/api/v1/token/introspect"))
@@ -445,7 +449,7 @@ async fn api_calls_are_counted_and_limited(app: TestApp) {
     let tenant = app.tenant("Northwind", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
     let token = access_token(&app, &id, &secret).await;
-    let client = reqwest::Client::new();
+    let client = crate::common::http_client();
     for expected_remaining in ["999", "998"] {
         let res = client
             .get(app.url("/api/v1/agents/me"))
@@ -490,7 +494,7 @@ async fn tenants_are_isolated(app: TestApp) {
     let (b_id, b_secret) = app.agent(&b, "tokens:read").await;
     let b_token = access_token(&app, &b_id, &b_secret).await;
     // A cannot learn anything about B's token, nor revoke it.
-    let client = reqwest::Client::new();
+    let client = crate::common::http_client();
     let seen = client
         .post(app.url("/api/v1/token/introspect"))
         .basic_auth(&a_id, Some(&a_secret))

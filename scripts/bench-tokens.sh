@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Token endpoint throughput on loopback: wrk with 64 connections against the
+# release binary on a fresh SQLite database, once with metering and limit
+# enforcement (the real configuration) and once without (the baseline), then
+# prints tokens/s for both and what metering costs. Also checks that every
+# token served was counted.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=./target/release/portal
+DURATION=${DURATION:-15}
+CONNECTIONS=${CONNECTIONS:-64}
+
+if ! command -v wrk >/dev/null; then
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq wrk >/dev/null
+fi
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# run LABEL [serve flags...] -> prints "LABEL tokens/s"
+run() {
+  local label=$1; shift
+  local dir port pid
+  dir=$(mktemp -d /tmp/portal-bench.XXXXXX)
+  export DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=error
+  "$BIN" tenant create --name Bench --tier enterprise >/dev/null 2>&1
+  eval "$("$BIN" agent create --tenant Bench --name bench --capabilities bench:run --owner bench 2>/dev/null)"
+  port=$(free_port)
+  LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve "$@" >"$dir/server.log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  cat >"$dir/token.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
+LUA
+  wrk -t"${WRK_THREADS:-1}" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$dir/token.lua" "http://127.0.0.1:$port/api/v1/token" >"$dir/wrk.txt"
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  local rps total errors counted
+  rps=$(awk '/^Requests\/sec/ { print $2 }' "$dir/wrk.txt")
+  total=$(awk '/requests in/ { print $1 }' "$dir/wrk.txt")
+  errors=$(awk '/Non-2xx/ { print $5 }' "$dir/wrk.txt"); errors=${errors:-0}
+  counted=$(python3 -c "import sqlite3,sys; c=sqlite3.connect('$dir/bench.db'); print(c.execute('select coalesce(sum(tokens_issued),0) from usage_daily').fetchone()[0])")
+  printf '%-34s %10.0f tokens/s   p50 %-9s p99 %-9s  served %s, non-2xx %s, counted %s\n' \
+    "$label" "$rps" "$(awk '/ 50%/ { print $2 }' "$dir/wrk.txt")" "$(awk '/ 99%/ { print $2 }' "$dir/wrk.txt")" \
+    "$total" "$errors" "$counted"
+  echo "$rps" >"/tmp/portal-bench-$label.rps"
+  rm -rf "$dir"
+}
+
+echo "Token endpoint, $CONNECTIONS connections, ${DURATION}s each, $(nproc) cores, SQLite"
+run "metering+enforcement" 
+run "without-metering" --benchmark-without-metering
+on=$(cat /tmp/portal-bench-metering+enforcement.rps); off=$(cat /tmp/portal-bench-without-metering.rps)
+python3 -c "print(f'metering costs {100 * (1 - $on / $off):.1f} % of throughput')"
