@@ -14,6 +14,7 @@ on_both_backends!(
     member_add_errors,
     demo_seed_is_idempotent,
     serve_answers_on_its_address,
+    tokens_received_are_counted_even_after_sigkill,
 );
 
 fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
@@ -313,6 +314,91 @@ async fn serve_answers_on_its_address(db: TestDb) {
         login.unwrap().status(),
         reqwest::StatusCode::SEE_OTHER,
         "demo owner signs in"
+    );
+}
+
+async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
+    portal(
+        &db,
+        &["tenant", "create", "--name", "Kill", "--tier", "enterprise"],
+        None,
+    );
+    let out = portal(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--tenant",
+            "Kill",
+            "--name",
+            "k",
+            "--capabilities",
+            "k:run",
+            "--owner",
+            "qa",
+        ],
+        None,
+    );
+    let creds = text(&out.stdout);
+    let field = |name: &str| {
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("serve")
+        .env("DATABASE_URL", &db.url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let client = crate::common::http_client();
+    for _ in 0..600 {
+        if client
+            .get(format!("http://127.0.0.1:{port}/healthz"))
+            .send()
+            .await
+            .is_ok()
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let requests = (0..50).map(|_| {
+        client
+            .post(format!("http://127.0.0.1:{port}/api/v1/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+    });
+    let received = futures::future::join_all(requests)
+        .await
+        .into_iter()
+        .filter(|r| r.as_ref().is_ok_and(|r| r.status().is_success()))
+        .count();
+    child.kill().unwrap(); // SIGKILL: no shutdown, no flush
+    child.wait().unwrap();
+    assert_eq!(received, 50);
+    let db = app::domain::Db::connect(&db.url).await.unwrap();
+    let tenant = app::domain::tenants::find_by_id_or_name(&db, "Kill")
+        .await
+        .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let today = app::domain::metering::usage_today(&db, &tenant.id, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        today.tokens_issued, 50,
+        "every token a client received was counted"
     );
 }
 
