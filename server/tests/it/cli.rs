@@ -269,38 +269,43 @@ async fn demo_seed_is_idempotent(db: TestDb) {
     }
 }
 
-async fn serve_answers_on_its_address(db: TestDb) {
+/// `portal serve` (plus `extra` args) as a child process on a free port,
+/// with its base URL and whether it came up (answered `/healthz`).
+async fn spawn_serve(db: &TestDb, extra: &[&str]) -> (std::process::Child, String, bool) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .args(["serve", "--demo"])
+    let child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("serve")
+        .args(extra)
         .env("DATABASE_URL", &db.url)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let client = reqwest::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let mut up = false;
+    let base = format!("http://127.0.0.1:{port}");
+    let client = crate::common::http_client();
     for _ in 0..600 {
-        if let Ok(res) = client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-        {
-            up = res.status().is_success();
-            break;
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+            return (child, base, res.status().is_success());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    (child, base, false)
+}
+
+async fn serve_answers_on_its_address(db: TestDb) {
+    let (mut child, base, up) = spawn_serve(&db, &["--demo"]).await;
+    let client = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(Duration::from_secs(60))
+        .build()
+        .unwrap();
     let login = client
-        .post(format!("http://127.0.0.1:{port}/login"))
+        .post(format!("{base}/login"))
         .form(&[
             ("email", "owner@globex.example"),
             ("password", "portal-demo"),
@@ -348,34 +353,12 @@ async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
             .to_owned()
     };
     let (id, secret) = (field("client_id"), field("client_secret"));
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .arg("serve")
-        .env("DATABASE_URL", &db.url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let (mut child, base, up) = spawn_serve(&db, &[]).await;
+    assert!(up, "serve answers /healthz");
     let client = crate::common::http_client();
-    for _ in 0..600 {
-        if client
-            .get(format!("http://127.0.0.1:{port}/healthz"))
-            .send()
-            .await
-            .is_ok()
-        {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
     let requests = (0..50).map(|_| {
         client
-            .post(format!("http://127.0.0.1:{port}/api/v1/token"))
+            .post(format!("{base}/api/v1/token"))
             .basic_auth(&id, Some(&secret))
             .form(&[("grant_type", "client_credentials")])
             .send()
