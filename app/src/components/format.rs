@@ -28,19 +28,6 @@ pub fn ago(ts: i64, now: i64) -> String {
     }
 }
 
-/// `12,345`
-pub fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -50,7 +37,5 @@ mod tests {
         assert_eq!(utc_time(1_772_409_600), "2026-03-02 00:00 UTC");
         assert_eq!(ago(100, 100), "just now");
         assert_eq!(ago(0, 7200), "2 h ago");
-        assert_eq!(thousands(1_234_567), "1,234,567");
-        assert_eq!(thousands(999), "999");
     }
 }

@@ -76,15 +76,6 @@ pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
     Ok(tenant)
 }
 
-pub async fn find(db: &Db, id: &str) -> Result<Tenant> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
-        .bind(id)
-        .fetch_optional(&db.pool)
-        .await?
-        .ok_or(Error::NotFound(Thing::Tenant))?;
-    from_row(&row)
-}
-
 /// Operators name a tenant by id or by (case-insensitive) name.
 pub async fn find_by_id_or_name(db: &Db, key: &str) -> Result<Tenant> {
     let row = sqlx::query(&format!(
