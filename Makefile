@@ -2,6 +2,10 @@
 SHELL := /bin/bash
 export PATH := $(CURDIR)/.tools/node_modules/.bin:$(HOME)/.cargo/bin:$(PATH)
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD := 1
+# A one-off build (CI) gains nothing from incremental state but disk use.
+ifdef CI
+export CARGO_INCREMENTAL := 0
+endif
 
 .PHONY: run test tools test-tools build lint unit e2e bench
 
