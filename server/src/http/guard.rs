@@ -51,18 +51,21 @@ pub async fn require_member(
     next: Next,
 ) -> Response {
     let path = req.uri().path().to_owned();
+    if is_public(&path) {
+        // Public paths need no member, except the sign-in form: a signed-in
+        // member has no business there.
+        if path == "/login" && req.method() == Method::GET {
+            if let Ok(Some(_)) = member_of(&state, &session).await {
+                let next = req.uri().query().and_then(|q| url_query_value(q, "next"));
+                return Redirect::to(&safe_next(next.as_deref())).into_response();
+            }
+        }
+        return next.run(req).await;
+    }
     let member = match member_of(&state, &session).await {
         Ok(m) => m,
         Err(e) => return e.into_response(),
     };
-    if is_public(&path) {
-        // A signed-in member has no business on the sign-in form.
-        if let (Some(_), "/login", &Method::GET) = (&member, path.as_str(), req.method()) {
-            let next = req.uri().query().and_then(|q| url_query_value(q, "next"));
-            return Redirect::to(&safe_next(next.as_deref())).into_response();
-        }
-        return next.run(req).await;
-    }
     match member {
         Some(member) => {
             req.extensions_mut().insert(member);
