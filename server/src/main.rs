@@ -8,6 +8,11 @@ use app::domain::{Db, SystemClock};
 use server::cli::{self, Cli, CliError, Command};
 use server::startup;
 
+// Requests are answered on one thread and their usage written on another:
+// glibc's allocator pays for those cross-thread frees, mimalloc barely does.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();

@@ -12,11 +12,12 @@
 use std::collections::HashMap;
 
 use serde::Serialize;
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
+
+use super::db::Backend;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::SharedClock;
-use super::db::Backend;
 use super::{Db, Error, Result};
 use crate::model::Tier;
 use crate::tiers::{next_utc_midnight, utc_day_start, TierLimits};
@@ -150,6 +151,11 @@ impl Meter {
 
 async fn writer(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
+    let mut last_token_at = HashMap::new();
+    // The writer's own connection, outside the pool: no checkout per batch,
+    // and dropping it (after an error, or at shutdown) rolls back whatever
+    // transaction it had open.
+    let mut conn: Option<AnyConnection> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Let requests already on their way join this batch: fewer, larger
         // transactions cost less per request.
@@ -160,7 +166,16 @@ async fn writer(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
                 Err(_) => break,
             }
         }
-        let outcome = commit_batch(&db, &batch, clock.now()).await;
+        let outcome = match &mut conn {
+            Some(c) => commit_batch(c, db.backend, &batch, clock.now(), &mut last_token_at).await,
+            None => match db.pool.acquire().await {
+                Ok(c) => {
+                    let c = conn.insert(c.detach());
+                    commit_batch(c, db.backend, &batch, clock.now(), &mut last_token_at).await
+                }
+                Err(e) => Err(e.into()),
+            },
+        };
         match outcome {
             Ok(decisions) => {
                 for (pending, decision) in batch.drain(..).zip(decisions) {
@@ -168,6 +183,7 @@ async fn writer(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
                 }
             }
             Err(e) => {
+                conn = None;
                 tracing::error!(error = %e, "usage batch failed; its requests are refused");
                 for pending in batch.drain(..) {
                     let _ = pending.reply.send(Err(e.to_string()));
@@ -182,144 +198,179 @@ struct TenantDay {
     used: HashMap<UsageKind, u64>,
 }
 
-async fn commit_batch(db: &Db, batch: &[Pending], now: i64) -> Result<Vec<Admission>> {
+/// One batch in two round trips: lock and read the tenants' counters for
+/// today, decide, then write the rollups and commit. The statements of each
+/// round trip travel together, so values are SQL literals: integers, and ids
+/// that `id_literal` only lets through when they are our own UUIDs.
+///
+/// `last_token_at`: what this writer last wrote to `agents.last_token_at`.
+async fn commit_batch(
+    conn: &mut AnyConnection,
+    backend: Backend,
+    batch: &[Pending],
+    now: i64,
+    last_token_at: &mut HashMap<String, i64>,
+) -> Result<Vec<Admission>> {
     let day = utc_day_start(now);
     let hour = now - now.rem_euclid(3600);
     let reset_at = next_utc_midnight(now);
-    let mut tx = db.pool.begin().await?;
 
-    let mut tenants: HashMap<&str, TenantDay> = HashMap::new();
-    for p in batch {
-        if !tenants.contains_key(p.tenant_id.as_str()) {
-            let state = lock_tenant_day(&mut tx, db.backend, &p.tenant_id, day).await?;
-            tenants.insert(&p.tenant_id, state);
-        }
+    // The no-op upsert makes sure today's rows exist and locks them: on
+    // PostgreSQL several instances serialize on the rows (taken in id order,
+    // so never in a cycle); on SQLite BEGIN IMMEDIATE takes the write lock
+    // before anything is read.
+    let mut tenant_ids: Vec<&str> = batch.iter().map(|p| p.tenant_id.as_str()).collect();
+    tenant_ids.sort_unstable();
+    tenant_ids.dedup();
+    let values = tenant_ids
+        .iter()
+        .map(|t| Ok(format!("({}, {day})", id_literal(t)?)))
+        .collect::<Result<Vec<_>>>()?
+        .join(", ");
+    let begin = match backend {
+        Backend::Sqlite => "BEGIN IMMEDIATE",
+        Backend::Postgres => "BEGIN",
+    };
+    let read = format!(
+        "{begin}; INSERT INTO usage_daily (tenant_id, day) VALUES {values} \
+         ON CONFLICT (tenant_id, day) DO UPDATE SET tokens_issued = usage_daily.tokens_issued \
+         RETURNING tenant_id, tokens_issued, api_calls, \
+         (SELECT tier FROM tenants WHERE tenants.id = usage_daily.tenant_id) AS tier"
+    );
+    let mut tenants: HashMap<String, TenantDay> = HashMap::new();
+    let rows = Executor::fetch_all(&mut *conn, sqlx::raw_sql(&read)).await?;
+    for row in rows {
+        let tier: Tier = row
+            .try_get::<String, _>("tier")?
+            .parse()
+            .map_err(Error::Internal)?;
+        let used = HashMap::from([
+            (
+                UsageKind::TokenIssued,
+                row.try_get::<i64, _>("tokens_issued")? as u64,
+            ),
+            (
+                UsageKind::ApiCall,
+                row.try_get::<i64, _>("api_calls")? as u64,
+            ),
+        ]);
+        tenants.insert(
+            row.try_get("tenant_id")?,
+            TenantDay {
+                limits: TierLimits::of(tier),
+                used,
+            },
+        );
     }
 
     let mut per_agent: HashMap<(&str, &str), Counts> = HashMap::new();
     let mut per_tenant: HashMap<&str, Counts> = HashMap::new();
-    let decisions = batch
-        .iter()
-        .map(|p| {
-            let state = tenants.get_mut(p.tenant_id.as_str()).expect("loaded above");
-            let limit = p.kind.limit(&state.limits);
-            let used = state.used.entry(p.kind).or_default();
-            let admitted = limit.is_none_or(|l| *used < l);
-            if admitted {
-                *used += 1;
-            }
-            per_agent
-                .entry((&p.tenant_id, &p.agent_id))
-                .or_default()
-                .add(p.kind, admitted);
-            per_tenant
-                .entry(&p.tenant_id)
-                .or_default()
-                .add(p.kind, admitted);
-            let quota = Quota {
-                limit,
-                remaining: limit.map(|l| l.saturating_sub(*used)),
-                reset_at,
-            };
-            if admitted {
-                Admission::Admitted(quota)
-            } else {
-                Admission::Refused(quota)
-            }
-        })
-        .collect();
-
-    for ((tenant_id, agent_id), counts) in &per_agent {
-        add_hourly(&mut tx, tenant_id, agent_id, hour, *counts).await?;
-        if counts.tokens_issued > 0 {
-            sqlx::query("UPDATE agents SET last_token_at = $1 WHERE id = $2")
-                .bind(now)
-                .bind(*agent_id)
-                .execute(&mut *tx)
-                .await?;
+    let mut decisions = Vec::with_capacity(batch.len());
+    for p in batch {
+        let state = tenants
+            .get_mut(p.tenant_id.as_str())
+            .ok_or_else(|| Error::Internal(format!("no counters for tenant {}", p.tenant_id)))?;
+        let limit = p.kind.limit(&state.limits);
+        let used = state.used.entry(p.kind).or_default();
+        let admitted = limit.is_none_or(|l| *used < l);
+        if admitted {
+            *used += 1;
         }
+        per_agent
+            .entry((&p.tenant_id, &p.agent_id))
+            .or_default()
+            .add(p.kind, admitted);
+        per_tenant
+            .entry(&p.tenant_id)
+            .or_default()
+            .add(p.kind, admitted);
+        let quota = Quota {
+            limit,
+            remaining: limit.map(|l| l.saturating_sub(*used)),
+            reset_at,
+        };
+        decisions.push(if admitted {
+            Admission::Admitted(quota)
+        } else {
+            Admission::Refused(quota)
+        });
     }
-    for (tenant_id, counts) in &per_tenant {
-        add_daily(&mut tx, tenant_id, day, *counts).await?;
+
+    let mut write = String::new();
+    let mut hourly = Vec::with_capacity(per_agent.len());
+    for ((tenant_id, agent_id), c) in &per_agent {
+        hourly.push(format!(
+            "({}, {}, {hour}, {}, {}, {})",
+            id_literal(tenant_id)?,
+            id_literal(agent_id)?,
+            c.tokens_issued,
+            c.api_calls,
+            c.refused
+        ));
     }
-    tx.commit().await?;
+    write.push_str(&format!(
+        "INSERT INTO usage_hourly (tenant_id, agent_id, hour, tokens_issued, api_calls, refused) \
+         VALUES {} ON CONFLICT (tenant_id, agent_id, hour) DO UPDATE SET \
+         tokens_issued = usage_hourly.tokens_issued + excluded.tokens_issued, \
+         api_calls = usage_hourly.api_calls + excluded.api_calls, \
+         refused = usage_hourly.refused + excluded.refused;",
+        hourly.join(", ")
+    ));
+    for (tenant_id, c) in &per_tenant {
+        write.push_str(&format!(
+            " UPDATE usage_daily SET tokens_issued = tokens_issued + {}, \
+             api_calls = api_calls + {}, refused = refused + {} \
+             WHERE tenant_id = {} AND day = {day};",
+            c.tokens_issued,
+            c.api_calls,
+            c.refused,
+            id_literal(tenant_id)?
+        ));
+    }
+    // The column has one-second precision: one write per agent and second
+    // is enough, however many batches that second holds.
+    let stamped: Vec<&str> = per_agent
+        .iter()
+        .filter(|((_, agent_id), c)| {
+            c.tokens_issued > 0 && last_token_at.get(*agent_id) != Some(&now)
+        })
+        .map(|((_, agent_id), _)| *agent_id)
+        .collect();
+    if !stamped.is_empty() {
+        let ids = stamped
+            .iter()
+            .map(|a| id_literal(a))
+            .collect::<Result<Vec<_>>>()?
+            .join(", ");
+        write.push_str(&format!(
+            " UPDATE agents SET last_token_at = {now} WHERE id IN ({ids});"
+        ));
+    }
+    write.push_str(" COMMIT");
+    Executor::execute(&mut *conn, sqlx::raw_sql(&write)).await?;
+
+    if last_token_at.len() > 100_000 {
+        last_token_at.clear();
+    }
+    for agent_id in stamped {
+        last_token_at.insert(agent_id.to_owned(), now);
+    }
     Ok(decisions)
 }
 
-/// Makes sure today's counter row exists and locks it for this transaction.
-/// On SQLite the insert takes the write lock before anything is read.
-async fn lock_tenant_day(
-    tx: &mut Transaction<'_, Any>,
-    backend: Backend,
-    tenant_id: &str,
-    day: i64,
-) -> Result<TenantDay> {
-    sqlx::query("INSERT INTO usage_daily (tenant_id, day) VALUES ($1, $2) ON CONFLICT (tenant_id, day) DO NOTHING")
-        .bind(tenant_id)
-        .bind(day)
-        .execute(&mut **tx)
-        .await?;
-    let sql = match backend {
-        Backend::Sqlite => {
-            "SELECT d.tokens_issued, d.api_calls, t.tier FROM usage_daily d \
-             JOIN tenants t ON t.id = d.tenant_id WHERE d.tenant_id = $1 AND d.day = $2"
-        }
-        Backend::Postgres => {
-            "SELECT d.tokens_issued, d.api_calls, t.tier FROM usage_daily d \
-             JOIN tenants t ON t.id = d.tenant_id WHERE d.tenant_id = $1 AND d.day = $2 FOR UPDATE OF d"
-        }
-    };
-    let row = sqlx::query(sql)
-        .bind(tenant_id)
-        .bind(day)
-        .fetch_one(&mut **tx)
-        .await?;
-    let tier: Tier = row
-        .try_get::<String, _>("tier")?
-        .parse()
-        .map_err(Error::Internal)?;
-    let used = HashMap::from([
-        (
-            UsageKind::TokenIssued,
-            row.try_get::<i64, _>("tokens_issued")? as u64,
-        ),
-        (
-            UsageKind::ApiCall,
-            row.try_get::<i64, _>("api_calls")? as u64,
-        ),
-    ]);
-    Ok(TenantDay {
-        limits: TierLimits::of(tier),
-        used,
-    })
+/// Ids are generated here (UUIDs); anything else is refused, not escaped.
+fn id_literal(id: &str) -> Result<String> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(format!("'{id}'"))
+    } else {
+        Err(Error::Internal(format!(
+            "unexpected id {id:?} in a usage batch"
+        )))
+    }
 }
 
-async fn add_hourly(
-    tx: &mut Transaction<'_, Any>,
-    tenant_id: &str,
-    agent_id: &str,
-    hour: i64,
-    c: Counts,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO usage_hourly (tenant_id, agent_id, hour, tokens_issued, api_calls, refused) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (tenant_id, agent_id, hour) DO UPDATE SET \
-         tokens_issued = usage_hourly.tokens_issued + excluded.tokens_issued, \
-         api_calls = usage_hourly.api_calls + excluded.api_calls, \
-         refused = usage_hourly.refused + excluded.refused",
-    )
-    .bind(tenant_id)
-    .bind(agent_id)
-    .bind(hour)
-    .bind(c.tokens_issued)
-    .bind(c.api_calls)
-    .bind(c.refused)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-async fn add_daily(
+/// For past days, whose row may not exist yet.
+async fn upsert_daily(
     tx: &mut Transaction<'_, Any>,
     tenant_id: &str,
     day: i64,
@@ -413,7 +464,7 @@ pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
         query.execute(&mut *tx).await?;
     }
     for ((tenant_id, day), counts) in daily {
-        add_daily(&mut tx, tenant_id, day, counts).await?;
+        upsert_daily(&mut tx, tenant_id, day, counts).await?;
     }
     for (agent_id, at) in last_token {
         sqlx::query(
