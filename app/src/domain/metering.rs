@@ -6,18 +6,20 @@
 //! transaction (group commit) and only then answers every request in the batch.
 //! So a client never gets a token the database has not counted, admission is
 //! exact however many requests race, and a burst costs one commit, not one per
-//! request. Counters are hourly rollups per tenant and agent, plus one row per
-//! tenant and UTC day for enforcement.
+//! request. Counters are one row per tenant and UTC day for enforcement, plus
+//! the rollups analytics reads: per tenant and quarter hour, and per agent and
+//! day / month in the tenant's time zone.
 
 use std::collections::HashMap;
 
+use jiff::civil;
 use serde::Serialize;
 use sqlx::{Any, AnyConnection, Executor, Row, Transaction};
-
-use super::db::Backend;
 use tokio::sync::{mpsc, oneshot};
 
 use super::clock::SharedClock;
+use super::db::Backend;
+use super::time_zones;
 use super::{Db, Error, Result};
 use crate::model::Tier;
 use crate::tiers::{next_utc_midnight, utc_day_start, TierLimits};
@@ -196,6 +198,8 @@ async fn writer(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
 struct TenantDay {
     limits: TierLimits,
     used: HashMap<UsageKind, u64>,
+    /// Today in the tenant's time zone: where analytics files this batch.
+    local_date: civil::Date,
 }
 
 /// One batch in two round trips: lock and read the tenants' counters for
@@ -212,7 +216,6 @@ async fn commit_batch(
     last_token_at: &mut HashMap<String, i64>,
 ) -> Result<Vec<Admission>> {
     let day = utc_day_start(now);
-    let hour = now - now.rem_euclid(3600);
     let reset_at = next_utc_midnight(now);
 
     // The no-op upsert makes sure today's rows exist and locks them: on
@@ -235,7 +238,8 @@ async fn commit_batch(
         "{begin}; INSERT INTO usage_daily (tenant_id, day) VALUES {values} \
          ON CONFLICT (tenant_id, day) DO UPDATE SET tokens_issued = usage_daily.tokens_issued \
          RETURNING tenant_id, tokens_issued, api_calls, \
-         (SELECT tier FROM tenants WHERE tenants.id = usage_daily.tenant_id) AS tier"
+         (SELECT tier FROM tenants WHERE tenants.id = usage_daily.tenant_id) AS tier, \
+         (SELECT time_zone FROM tenants WHERE tenants.id = usage_daily.tenant_id) AS time_zone"
     );
     let mut tenants: HashMap<String, TenantDay> = HashMap::new();
     let rows = Executor::fetch_all(&mut *conn, sqlx::raw_sql(&read)).await?;
@@ -259,6 +263,10 @@ async fn commit_batch(
             TenantDay {
                 limits: TierLimits::of(tier),
                 used,
+                local_date: time_zones::local_date(
+                    now,
+                    &time_zones::stored(&row.try_get::<String, _>("time_zone")?),
+                ),
             },
         );
     }
@@ -297,24 +305,45 @@ async fn commit_batch(
     }
 
     let mut write = String::new();
-    let mut hourly = Vec::with_capacity(per_agent.len());
+    let slot = now - now.rem_euclid(QUARTER);
+    let mut agent_days = Vec::with_capacity(per_agent.len());
+    let mut agent_months = Vec::with_capacity(per_agent.len());
     for ((tenant_id, agent_id), c) in &per_agent {
-        hourly.push(format!(
-            "({}, {}, {hour}, {}, {}, {})",
-            id_literal(tenant_id)?,
-            id_literal(agent_id)?,
-            c.tokens_issued,
-            c.api_calls,
-            c.refused
+        let date = tenants[*tenant_id].local_date;
+        let (t, a) = (id_literal(tenant_id)?, id_literal(agent_id)?);
+        let counts = format!("{}, {}, {}", c.tokens_issued, c.api_calls, c.refused);
+        agent_days.push(format!("({t}, '{date}', {a}, {counts})"));
+        agent_months.push(format!(
+            "({t}, '{}', {a}, {counts}, {now})",
+            time_zones::month_label(date)
         ));
     }
     write.push_str(&format!(
-        "INSERT INTO usage_hourly (tenant_id, agent_id, hour, tokens_issued, api_calls, refused) \
-         VALUES {} ON CONFLICT (tenant_id, agent_id, hour) DO UPDATE SET \
-         tokens_issued = usage_hourly.tokens_issued + excluded.tokens_issued, \
-         api_calls = usage_hourly.api_calls + excluded.api_calls, \
-         refused = usage_hourly.refused + excluded.refused;",
-        hourly.join(", ")
+        "INSERT INTO usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused) \
+         VALUES {} ON CONFLICT (tenant_id, local_date, agent_id) DO UPDATE SET {ADD_COUNTS_DAY};",
+        agent_days.join(", ")
+    ));
+    write.push_str(&format!(
+        " INSERT INTO usage_agent_month (tenant_id, month, agent_id, tokens_issued, api_calls, refused, last_at) \
+         VALUES {} ON CONFLICT (tenant_id, month, agent_id) DO UPDATE SET {ADD_COUNTS_MONTH}, {LATEST_LAST_AT};",
+        agent_months.join(", ")
+    ));
+    let quarters = per_tenant
+        .iter()
+        .map(|(tenant_id, c)| {
+            Ok(format!(
+                "({}, {slot}, {}, {}, {})",
+                id_literal(tenant_id)?,
+                c.tokens_issued,
+                c.api_calls,
+                c.refused
+            ))
+        })
+        .collect::<Result<Vec<_>>>()?;
+    write.push_str(&format!(
+        " INSERT INTO usage_tenant_quarter (tenant_id, slot, tokens_issued, api_calls, refused) \
+         VALUES {} ON CONFLICT (tenant_id, slot) DO UPDATE SET {ADD_COUNTS_QUARTER};",
+        quarters.join(", ")
     ));
     for (tenant_id, c) in &per_tenant {
         write.push_str(&format!(
@@ -358,6 +387,32 @@ async fn commit_batch(
     Ok(decisions)
 }
 
+/// Analytics' finest grain: 15 minutes, on which every zone's hours fall.
+pub const QUARTER: i64 = 900;
+
+macro_rules! add_counts {
+    ($table:literal) => {
+        concat!(
+            "tokens_issued = ",
+            $table,
+            ".tokens_issued + excluded.tokens_issued, ",
+            "api_calls = ",
+            $table,
+            ".api_calls + excluded.api_calls, ",
+            "refused = ",
+            $table,
+            ".refused + excluded.refused"
+        )
+    };
+}
+const ADD_COUNTS_DAY: &str = add_counts!("usage_agent_day");
+const ADD_COUNTS_MONTH: &str = add_counts!("usage_agent_month");
+const ADD_COUNTS_QUARTER: &str = add_counts!("usage_tenant_quarter");
+const ADD_COUNTS_DAILY: &str = add_counts!("usage_daily");
+/// `GREATEST` on PostgreSQL is `max` on SQLite: spelled out for both.
+const LATEST_LAST_AT: &str = "last_at = CASE WHEN excluded.last_at > usage_agent_month.last_at \
+     THEN excluded.last_at ELSE usage_agent_month.last_at END";
+
 /// Ids are generated here (UUIDs); anything else is refused, not escaped.
 fn id_literal(id: &str) -> Result<String> {
     if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
@@ -367,30 +422,6 @@ fn id_literal(id: &str) -> Result<String> {
             "unexpected id {id:?} in a usage batch"
         )))
     }
-}
-
-/// For past days, whose row may not exist yet.
-async fn upsert_daily(
-    tx: &mut Transaction<'_, Any>,
-    tenant_id: &str,
-    day: i64,
-    c: Counts,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO usage_daily (tenant_id, day, tokens_issued, api_calls, refused) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT (tenant_id, day) DO UPDATE SET \
-         tokens_issued = usage_daily.tokens_issued + excluded.tokens_issued, \
-         api_calls = usage_daily.api_calls + excluded.api_calls, \
-         refused = usage_daily.refused + excluded.refused",
-    )
-    .bind(tenant_id)
-    .bind(day)
-    .bind(c.tokens_issued)
-    .bind(c.api_calls)
-    .bind(c.refused)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 /// Counts of one agent for one past hour.
@@ -404,20 +435,39 @@ pub struct PastUsage {
 }
 
 /// Writes past usage without admission, in one transaction: back-filled
-/// history (the demo seeder, tests) goes through the same rollups as live
-/// traffic.
+/// history (the demo seeder, tests, the analytics benchmark) goes through the
+/// same rollups as live traffic.
 pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
-    let mut hourly: HashMap<(&str, &str, i64), Counts> = HashMap::new();
+    let mut zones: HashMap<&str, jiff::tz::TimeZone> = HashMap::new();
+    for e in entries {
+        if !zones.contains_key(e.tenant_id.as_str()) {
+            let tenant = super::tenants::get(db, &e.tenant_id).await?;
+            zones.insert(&e.tenant_id, time_zones::stored(&tenant.time_zone));
+        }
+    }
+    let mut quarters: HashMap<(&str, i64), Counts> = HashMap::new();
+    let mut agent_days: HashMap<(&str, civil::Date, &str), Counts> = HashMap::new();
+    let mut agent_months: HashMap<(&str, String, &str), (Counts, i64)> = HashMap::new();
     let mut daily: HashMap<(&str, i64), Counts> = HashMap::new();
     let mut last_token: HashMap<&str, i64> = HashMap::new();
     for e in entries {
-        let hour = e.at - e.at.rem_euclid(3600);
-        hourly
-            .entry((&e.tenant_id, &e.agent_id, hour))
+        let tenant = e.tenant_id.as_str();
+        let date = time_zones::local_date(e.at, &zones[tenant]);
+        quarters
+            .entry((tenant, e.at - e.at.rem_euclid(QUARTER)))
             .or_default()
             .merge(e.counts);
+        agent_days
+            .entry((tenant, date, &e.agent_id))
+            .or_default()
+            .merge(e.counts);
+        let month = agent_months
+            .entry((tenant, time_zones::month_label(date), &e.agent_id))
+            .or_insert((Counts::default(), e.at));
+        month.0.merge(e.counts);
+        month.1 = month.1.max(e.at);
         daily
-            .entry((&e.tenant_id, utc_day_start(e.at)))
+            .entry((tenant, utc_day_start(e.at)))
             .or_default()
             .merge(e.counts);
         if e.counts.tokens_issued > 0 {
@@ -425,47 +475,69 @@ pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
             *last = (*last).max(e.at);
         }
     }
+    let counts = |c: &Counts| {
+        [
+            Bind::Int(c.tokens_issued),
+            Bind::Int(c.api_calls),
+            Bind::Int(c.refused),
+        ]
+    };
     let mut tx = db.pool.begin().await?;
-    // Many rows per statement: one round trip per chunk, not per hour.
-    let hourly: Vec<_> = hourly.into_iter().collect();
-    for chunk in hourly.chunks(500) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                let p = i * 6;
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${})",
-                    p + 1,
-                    p + 2,
-                    p + 3,
-                    p + 4,
-                    p + 5,
-                    p + 6
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_hourly (tenant_id, agent_id, hour, tokens_issued, api_calls, refused) \
-             VALUES {} ON CONFLICT (tenant_id, agent_id, hour) DO UPDATE SET \
-             tokens_issued = usage_hourly.tokens_issued + excluded.tokens_issued, \
-             api_calls = usage_hourly.api_calls + excluded.api_calls, \
-             refused = usage_hourly.refused + excluded.refused",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for ((tenant_id, agent_id, hour), c) in chunk {
-            query = query
-                .bind(*tenant_id)
-                .bind(*agent_id)
-                .bind(*hour)
-                .bind(c.tokens_issued)
-                .bind(c.api_calls)
-                .bind(c.refused);
-        }
-        query.execute(&mut *tx).await?;
-    }
-    for ((tenant_id, day), counts) in daily {
-        upsert_daily(&mut tx, tenant_id, day, counts).await?;
-    }
+    insert_rows(
+        &mut tx,
+        "usage_tenant_quarter (tenant_id, slot, tokens_issued, api_calls, refused)",
+        &format!("(tenant_id, slot) DO UPDATE SET {ADD_COUNTS_QUARTER}"),
+        quarters.iter().map(|((t, slot), c)| {
+            let [a, b, r] = counts(c);
+            vec![Bind::Text(t.to_string()), Bind::Int(*slot), a, b, r]
+        }),
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused)",
+        &format!("(tenant_id, local_date, agent_id) DO UPDATE SET {ADD_COUNTS_DAY}"),
+        agent_days.iter().map(|((t, date, agent), c)| {
+            let [a, b, r] = counts(c);
+            vec![
+                Bind::Text(t.to_string()),
+                Bind::Text(date.to_string()),
+                Bind::Text(agent.to_string()),
+                a,
+                b,
+                r,
+            ]
+        }),
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "usage_agent_month (tenant_id, month, agent_id, tokens_issued, api_calls, refused, last_at)",
+        &format!("(tenant_id, month, agent_id) DO UPDATE SET {ADD_COUNTS_MONTH}, {LATEST_LAST_AT}"),
+        agent_months.iter().map(|((t, month, agent), (c, last))| {
+            let [a, b, r] = counts(c);
+            vec![
+                Bind::Text(t.to_string()),
+                Bind::Text(month.clone()),
+                Bind::Text(agent.to_string()),
+                a,
+                b,
+                r,
+                Bind::Int(*last),
+            ]
+        }),
+    )
+    .await?;
+    insert_rows(
+        &mut tx,
+        "usage_daily (tenant_id, day, tokens_issued, api_calls, refused)",
+        &format!("(tenant_id, day) DO UPDATE SET {ADD_COUNTS_DAILY}"),
+        daily.iter().map(|((t, day), c)| {
+            let [a, b, r] = counts(c);
+            vec![Bind::Text(t.to_string()), Bind::Int(*day), a, b, r]
+        }),
+    )
+    .await?;
     for (agent_id, at) in last_token {
         sqlx::query(
             "UPDATE agents SET last_token_at = $1 WHERE id = $2 AND (last_token_at IS NULL OR last_token_at < $1)",
@@ -476,6 +548,51 @@ pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
         .await?;
     }
     tx.commit().await?;
+    Ok(())
+}
+
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// `INSERT INTO {into} VALUES (...), (...) ON CONFLICT {on_conflict}`, many
+/// rows per statement: one round trip per chunk, not per row.
+async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    into: &str,
+    on_conflict: &str,
+    rows: impl Iterator<Item = Vec<Bind>>,
+) -> Result<()> {
+    let rows: Vec<Vec<Bind>> = rows.collect();
+    for chunk in rows.chunks(400) {
+        let mut n = 0;
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|row| {
+                let params: Vec<String> = row
+                    .iter()
+                    .map(|_| {
+                        n += 1;
+                        format!("${n}")
+                    })
+                    .collect();
+                format!("({})", params.join(", "))
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO {into} VALUES {} ON CONFLICT {on_conflict}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for bind in chunk.iter().flatten() {
+            query = match bind {
+                Bind::Text(t) => query.bind(t.as_str()),
+                Bind::Int(i) => query.bind(*i),
+            };
+        }
+        query.execute(&mut **tx).await?;
+    }
     Ok(())
 }
 

@@ -51,11 +51,12 @@ pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
             "tenant name must be 1 to 100 characters".into(),
         ));
     }
+    let zone = super::time_zones::parse(&new.time_zone)?;
     let tenant = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
         name,
         tier: new.tier,
-        time_zone: new.time_zone,
+        time_zone: zone.iana_name().unwrap_or("UTC").to_owned(),
         created_at: now,
     };
     sqlx::query(
@@ -97,4 +98,29 @@ pub async fn list(db: &Db) -> Result<Vec<Tenant>> {
     .iter()
     .map(from_row)
     .collect()
+}
+
+pub async fn get(db: &Db, id: &str) -> Result<Tenant> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(&db.pool)
+        .await?
+        .ok_or(Error::NotFound(Thing::Tenant))?;
+    from_row(&row)
+}
+
+/// Sets the zone analytics buckets days and hours in; returns the zone's
+/// canonical spelling.
+pub async fn set_time_zone(db: &Db, id: &str, name: &str) -> Result<String> {
+    let zone = super::time_zones::parse(name)?;
+    let name = zone.iana_name().unwrap_or("UTC").to_owned();
+    let done = sqlx::query("UPDATE tenants SET time_zone = $1 WHERE id = $2")
+        .bind(&name)
+        .bind(id)
+        .execute(&db.pool)
+        .await?;
+    if done.rows_affected() == 0 {
+        return Err(Error::NotFound(Thing::Tenant));
+    }
+    Ok(name)
 }

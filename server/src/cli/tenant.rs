@@ -20,6 +20,15 @@ pub enum TenantCommand {
     },
     /// List tenants.
     List,
+    /// Change the time zone a tenant's analytics use (days, hours, months).
+    SetTimeZone {
+        /// Tenant id or name.
+        #[arg(long)]
+        tenant: String,
+        /// IANA name, e.g. Europe/Berlin.
+        #[arg(long)]
+        time_zone: String,
+    },
 }
 
 pub async fn run(cmd: TenantCommand, db: &Db, clock: &dyn Clock) -> Result<(), CliError> {
@@ -44,6 +53,11 @@ pub async fn run(cmd: TenantCommand, db: &Db, clock: &dyn Clock) -> Result<(), C
                 "created tenant {:?} on the {} tier",
                 tenant.name, tenant.tier
             );
+        }
+        TenantCommand::SetTimeZone { tenant, time_zone } => {
+            let tenant = tenants::find_by_id_or_name(db, &tenant).await?;
+            let zone = tenants::set_time_zone(db, &tenant.id, &time_zone).await?;
+            eprintln!("tenant {:?} now uses {zone}", tenant.name);
         }
         TenantCommand::List => {
             println!("{:<36}  {:<10}  {:<12}  NAME", "ID", "TIER", "TIME ZONE");

@@ -340,7 +340,7 @@ async fn concurrent_issues_are_counted_exactly(app: TestApp) {
         .unwrap();
     assert_eq!(today.tokens_issued, 64);
     let hourly: i64 = sqlx::query_scalar::<_, i64>(
-        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_hourly WHERE tenant_id = $1",
+        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE tenant_id = $1",
     )
     .bind(&tenant)
     .fetch_one(&app.db.pool)
