@@ -7,7 +7,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test tools test-tools build lint unit e2e bench
+.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics
 
 ## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000
 run: tools build
@@ -39,3 +39,7 @@ e2e:
 ## Token endpoint throughput (tokens/s, 64 connections) with and without metering
 bench: tools build
 	scripts/bench-tokens.sh
+
+## /analytics render time (1,000 agents; 10M vs 10k events) and chart JS+wasm bytes
+bench-analytics: tools build
+	scripts/bench-analytics.sh

@@ -189,3 +189,23 @@ pub struct Agent {
     pub updated_at: i64,
     pub last_token_at: Option<i64>,
 }
+
+/// A few zones to offer first; any IANA name is accepted.
+pub const TIME_ZONE_CHOICES: &[&str] = &[
+    "UTC",
+    "America/Los_Angeles",
+    "America/Denver",
+    "America/Chicago",
+    "America/New_York",
+    "America/Sao_Paulo",
+    "Europe/London",
+    "Europe/Paris",
+    "Europe/Berlin",
+    "Africa/Lagos",
+    "Asia/Dubai",
+    "Asia/Kolkata",
+    "Asia/Singapore",
+    "Asia/Tokyo",
+    "Australia/Sydney",
+    "Pacific/Auckland",
+];

@@ -34,6 +34,7 @@ impl AppState {
             keys: self.keys.clone(),
             meter: self.meter.clone(),
             clock: self.clock.clone(),
+            public_url: self.issuer(),
         };
         let demo = self.demo.clone();
         move || {

@@ -1,6 +1,7 @@
 //! Server functions: thin, they authenticate, call the domain and map errors.
 
 pub mod agents;
+pub mod analytics;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

@@ -24,9 +24,3 @@ pub fn CopySecret(secret: String) -> impl IntoView {
         </div>
     }
 }
-
-/// The script that hydrates islands: only on pages that have one.
-#[component]
-pub fn IslandScripts() -> impl IntoView {
-    use_context::<LeptosOptions>().map(|options| view! { <HydrationScripts options islands=true/> })
-}

@@ -39,3 +39,72 @@ mod tests {
         assert_eq!(ago(0, 7200), "2 h ago");
     }
 }
+
+/// `12,345`
+pub fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Axis labels: `950`, `12k`, `1.5M`.
+pub fn compact(n: u64) -> String {
+    match n {
+        0..1_000 => n.to_string(),
+        1_000..1_000_000 => trim_decimal(n as f64 / 1_000.0, "k"),
+        _ => trim_decimal(n as f64 / 1_000_000.0, "M"),
+    }
+}
+
+fn trim_decimal(v: f64, unit: &str) -> String {
+    if v >= 10.0 || (v - v.round()).abs() < 0.05 {
+        format!("{}{unit}", v.round() as u64)
+    } else {
+        format!("{v:.1}{unit}")
+    }
+}
+
+/// `+12 %`, `−8 %`, `new` (nothing before), `no change`.
+pub fn change(now: u64, before: u64) -> String {
+    if before == 0 {
+        return if now == 0 {
+            "no change".into()
+        } else {
+            "new".into()
+        };
+    }
+    let pct = (now as f64 - before as f64) / before as f64 * 100.0;
+    if pct.abs() < 0.5 {
+        "no change".into()
+    } else if pct > 0.0 {
+        format!("+{pct:.0} %")
+    } else {
+        format!("−{:.0} %", -pct)
+    }
+}
+
+#[cfg(test)]
+mod number_tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        assert_eq!(thousands(0), "0");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_234_567), "1,234,567");
+        assert_eq!(compact(950), "950");
+        assert_eq!(compact(1_500), "1.5k");
+        assert_eq!(compact(12_345), "12k");
+        assert_eq!(compact(2_000_000), "2M");
+        assert_eq!(change(112, 100), "+12 %");
+        assert_eq!(change(92, 100), "−8 %");
+        assert_eq!(change(5, 0), "new");
+        assert_eq!(change(100, 100), "no change");
+    }
+}

@@ -1,3 +1,5 @@
+pub mod charts;
 pub mod copy_secret;
 pub mod format;
+pub mod islands;
 pub mod layout;

@@ -2,6 +2,7 @@
 //! The web layer (server functions, axum handlers) only calls in here.
 
 pub mod agents;
+pub mod analytics;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -11,6 +12,7 @@ pub mod metering;
 pub mod passwords;
 pub mod sign_in;
 pub mod tenants;
+pub mod time_zones;
 pub mod tokens;
 
 pub use clock::{Clock, SystemClock};
@@ -25,4 +27,6 @@ pub struct Services {
     pub keys: std::sync::Arc<keys::ServerKeys>,
     pub meter: metering::Meter,
     pub clock: clock::SharedClock,
+    /// The portal's base URL, as agents reach it.
+    pub public_url: String,
 }

@@ -2,8 +2,9 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::api::agents::{agent_detail, AgentPageData};
-use crate::components::copy_secret::{CopySecret, IslandScripts};
+use crate::components::copy_secret::CopySecret;
 use crate::components::format::{ago, utc_time};
+use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
 use crate::model::AgentStatus;
 use crate::pages::agents::status_badge;
@@ -64,7 +65,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                     <dt>"Client id"</dt><dd><code data-testid="client-id">{a.id.clone()}</code></dd>
                     <dt>"Client secret"</dt><dd><CopySecret secret=r.secret/></dd>
                 </dl>
-                <IslandScripts/>
+                <LazyIslandScripts/>
             </section>
         }
     });

@@ -1,6 +1,6 @@
 //! Demo data: three tenants (free, pro, enterprise), each with an owner and an
 //! admin login (and a viewer on the pro one), all with the same password, a
-//! realistic set of agents and 35 days of usage written through the metering
+//! realistic set of agents and 100 days of usage written through the metering
 //! code (weekday and office-hour rhythm, a few busy agents, some idle ones).
 
 use clap::Subcommand;
@@ -26,6 +26,7 @@ pub const DEMO_PASSWORD: &str = "portal-demo";
 pub struct DemoTenant {
     pub name: &'static str,
     pub tier: Tier,
+    pub time_zone: &'static str,
     pub members: &'static [(&'static str, Role)],
     pub agents: usize,
     /// Tokens an average agent gets in a busy weekday hour.
@@ -36,6 +37,7 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
     DemoTenant {
         name: "Northwind Agents",
         tier: Tier::Free,
+        time_zone: "UTC",
         members: &[
             ("owner@northwind.example", Role::Owner),
             ("admin@northwind.example", Role::Admin),
@@ -46,6 +48,7 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
     DemoTenant {
         name: "Acme Robotics",
         tier: Tier::Pro,
+        time_zone: "America/New_York",
         members: &[
             ("owner@acme.example", Role::Owner),
             ("admin@acme.example", Role::Admin),
@@ -57,6 +60,7 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
     DemoTenant {
         name: "Globex Research",
         tier: Tier::Enterprise,
+        time_zone: "Europe/Berlin",
         members: &[
             ("owner@globex.example", Role::Owner),
             ("admin@globex.example", Role::Admin),
@@ -70,6 +74,19 @@ pub const DEMO_TENANTS: [DemoTenant; 3] = [
 pub enum DemoCommand {
     /// Add the demo tenants and members (tenants that already exist are left alone).
     Seed,
+    /// Benchmark data: a tenant with many agents and a given number of token
+    /// events over the last days, written through the metering code.
+    #[command(hide = true)]
+    BenchData {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 1000)]
+        agents: usize,
+        #[arg(long, default_value_t = 10_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 30)]
+        days: i64,
+    },
 }
 
 pub async fn run(cmd: DemoCommand, db: &Db, clock: &dyn Clock) -> Result<(), CliError> {
@@ -81,7 +98,85 @@ pub async fn run(cmd: DemoCommand, db: &Db, clock: &dyn Clock) -> Result<(), Cli
             }
             print_accounts();
         }
+        DemoCommand::BenchData {
+            tenant,
+            agents,
+            events,
+            days,
+        } => bench_data(db, clock, &tenant, agents, events, days).await?,
     }
+    Ok(())
+}
+
+async fn bench_data(
+    db: &Db,
+    clock: &dyn Clock,
+    name: &str,
+    agent_count: usize,
+    events: u64,
+    days: i64,
+) -> Result<(), Error> {
+    let now = clock.now();
+    let tenant = tenants::create(
+        db,
+        NewTenant {
+            tier: Tier::Enterprise,
+            ..NewTenant::named(name)
+        },
+        now,
+    )
+    .await?;
+    let keys = ServerKeys::load_or_create(db, now).await?;
+    let mut ids = Vec::with_capacity(agent_count);
+    for i in 0..agent_count {
+        let new = NewAgent {
+            name: format!("bench-agent-{i:04}"),
+            agent_type: "worker".into(),
+            version: "1.0.0".into(),
+            capabilities: vec!["bench:run".into()],
+            owner: "bench".into(),
+            environment: "production".into(),
+        };
+        ids.push(agents::create(db, &keys, &tenant.id, new, now).await?.0.id);
+    }
+    // Every agent-hour gets its share; with fewer events than agent-hours,
+    // events land one by one on pseudo-random agent-hours.
+    let hours = (days * 24) as u64;
+    let slots = hours * agent_count as u64;
+    let mut rng = StdRng::seed_from_u64(7);
+    let mut batch = Vec::new();
+    let flush = |batch: &mut Vec<PastUsage>| {
+        let entries = std::mem::take(batch);
+        async move { metering::record_history(db, &entries).await }
+    };
+    let entry = |slot: u64, tokens: i64| PastUsage {
+        tenant_id: tenant.id.clone(),
+        agent_id: ids[(slot % agent_count as u64) as usize].clone(),
+        at: now - ((slot / agent_count as u64) as i64 + 1) * 3600,
+        counts: Counts {
+            tokens_issued: tokens,
+            api_calls: 0,
+            refused: 0,
+        },
+    };
+    if events >= slots {
+        for slot in 0..slots {
+            let tokens = events / slots + u64::from(slot < events % slots);
+            batch.push(entry(slot, tokens as i64));
+            if batch.len() == 50_000 {
+                flush(&mut batch).await?;
+            }
+        }
+    } else {
+        for _ in 0..events {
+            batch.push(entry(rng.gen_range(0..slots), 1));
+            if batch.len() == 50_000 {
+                flush(&mut batch).await?;
+            }
+        }
+    }
+    flush(&mut batch).await?;
+    eprintln!("tenant {name:?}: {agent_count} agents, {events} token events over {days} days");
     Ok(())
 }
 
@@ -93,6 +188,7 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<usize, Error> {
             db,
             NewTenant {
                 tier: demo.tier,
+                time_zone: demo.time_zone.into(),
                 ..NewTenant::named(demo.name)
             },
             clock.now(),
@@ -144,7 +240,9 @@ pub fn print_accounts() {
     }
 }
 
-const HISTORY_DAYS: i64 = 35;
+// Two 90-day periods would be more than a demo needs; a full 90 days and
+// some before lets the longest range and its comparison show real data.
+const HISTORY_DAYS: i64 = 100;
 
 /// (name, agent type, capabilities)
 const AGENT_KINDS: [(&str, &str, &str); 16] = [

@@ -19,7 +19,10 @@ use super::render;
 use super::security::is_same_origin;
 use crate::state::AppState;
 
-fn refuse_unless_manager(member: &CurrentMember, headers: &HeaderMap) -> Option<Response> {
+pub(super) fn refuse_unless_manager(
+    member: &CurrentMember,
+    headers: &HeaderMap,
+) -> Option<Response> {
     if !is_same_origin(headers) {
         return Some(ApiError::cross_site().into_response());
     }

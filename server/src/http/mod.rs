@@ -1,6 +1,8 @@
 //! The axum router: where every request goes.
 
 pub mod agents;
+pub mod analytics;
+pub mod analytics_api;
 pub mod api_v1;
 pub mod error;
 pub mod guard;
@@ -26,6 +28,9 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
     let options = state.leptos.clone();
     let agent_api = Router::new()
         .route("/agents/me", get(api_v1::agent_me))
+        .route("/analytics/tokens", get(analytics_api::tokens))
+        .route("/analytics/activity", get(analytics_api::activity))
+        .route("/analytics/agents", get(analytics_api::agents))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             api_v1::require_agent,
@@ -47,6 +52,9 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .route("/login", post(sign_in::sign_in))
         .route("/logout", post(sign_in::sign_out))
         .route("/agents", post(agents::create))
+        .route("/analytics/export/daily.csv", get(analytics::daily_csv))
+        .route("/analytics/export/agents.csv", get(analytics::agents_csv))
+        .route("/analytics/time-zone", post(analytics::set_time_zone))
         .route("/agents/{id}/status", post(agents::change_status))
         .route("/agents/{id}/rotate", post(agents::rotate))
         .leptos_routes_with_context(&state, routes, state.page_context(), move || {

@@ -244,7 +244,7 @@ async fn demo_seed_is_idempotent(db: TestDb) {
     for tier in ["free", "pro", "enterprise"] {
         assert!(list.contains(tier), "{list}");
     }
-    // Each tenant has agents and 35 days of usage, within its tier's limits.
+    // Each tenant has agents and 100 days of usage, within its tier's limits.
     let db = app::domain::Db::connect(&db.url).await.unwrap();
     for t in app::domain::tenants::list(&db).await.unwrap() {
         let agents = app::domain::agents::list(&db, &t.id).await.unwrap();
@@ -256,7 +256,7 @@ async fn demo_seed_is_idempotent(db: TestDb) {
         .fetch_all(&db.pool)
         .await
         .unwrap();
-        assert_eq!(rows.len(), 35, "{}", t.name);
+        assert_eq!(rows.len(), 100, "{}", t.name);
         let limit = app::tiers::TierLimits::of(t.tier)
             .tokens_per_day
             .unwrap_or(u64::MAX);

@@ -4,6 +4,7 @@
 mod common;
 
 mod agents_pages;
+mod analytics;
 mod cli;
 mod sign_in;
 mod tokens;

@@ -1,0 +1,174 @@
+//! The Analytics page's downloads and its time-zone form. The page itself is
+//! the Leptos route; these are plain HTTP so they work without JavaScript.
+
+use axum::extract::{RawQuery, State};
+use axum::http::{header, HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Extension, Form};
+use leptos::prelude::provide_context;
+use serde::Deserialize;
+
+use app::api::analytics::AgentTableView;
+use app::domain::analytics::{self, parse_days};
+use app::domain::tenants;
+use app::model::CurrentMember;
+use app::pages::analytics::TimeZoneFormState;
+
+use super::agents::refuse_unless_manager;
+use super::error::{status_of, ApiError};
+use super::guard::url_query_value;
+use super::render;
+use crate::state::AppState;
+
+fn param(query: &Option<String>, key: &str) -> Option<String> {
+    query.as_deref().and_then(|q| url_query_value(q, key))
+}
+
+/// RFC 4180 quoting; a leading `= + - @` is defused so a spreadsheet never
+/// runs an agent's name as a formula.
+fn csv_field(value: &str) -> String {
+    let value = if value.starts_with(['=', '+', '-', '@']) {
+        format!("'{value}")
+    } else {
+        value.to_owned()
+    };
+    if value.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", value.replace('"', "\"\""))
+    } else {
+        value
+    }
+}
+
+fn csv_response(file_name: &str, body: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{file_name}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+/// The trend's days as on screen: tokens per local day, with the other
+/// counts of the day and, when comparing, the previous period's day.
+pub async fn daily_csv(
+    State(state): State<AppState>,
+    Extension(member): Extension<CurrentMember>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let days = match parse_days(param(&query, "days").as_deref()) {
+        Ok(days) => days,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let compare = param(&query, "compare").is_some_and(|v| v == "1" || v == "true");
+    let o = match analytics::overview(&state.db, &member.tenant_id, days, state.now()).await {
+        Ok(o) => o,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut body = String::from("date,tokens_issued,api_calls,refused");
+    if compare {
+        body.push_str(",previous_date,previous_tokens_issued");
+    }
+    body.push_str("\r\n");
+    for (i, d) in o.current.iter().enumerate() {
+        body.push_str(&format!(
+            "{},{},{},{}",
+            d.date, d.counts.tokens_issued, d.counts.api_calls, d.counts.refused
+        ));
+        if let (true, Some(p)) = (compare, o.previous.get(i)) {
+            body.push_str(&format!(",{},{}", p.date, p.counts.tokens_issued));
+        }
+        body.push_str("\r\n");
+    }
+    let name = format!(
+        "token-trend-{days}d-{}-to-{}.csv",
+        o.window.first, o.window.today
+    );
+    csv_response(&name, body)
+}
+
+/// Every agent row of the month matching the page's filter, in its order.
+pub async fn agents_csv(
+    State(state): State<AppState>,
+    Extension(member): Extension<CurrentMember>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    let view = AgentTableView::from_params(
+        param(&query, "sort").as_deref(),
+        param(&query, "dir").as_deref(),
+        param(&query, "q").as_deref(),
+    );
+    let month = match analytics::agents_this_month(&state.db, &member.tenant_id, state.now()).await
+    {
+        Ok(m) => m,
+        Err(e) => return ApiError::from(e).into_response(),
+    };
+    let mut body = String::from(
+        "agent_id,name,type,status,tokens_issued,api_calls,refused,last_activity_utc\r\n",
+    );
+    for a in analytics::select_agents(month.agents, &view) {
+        let last = a
+            .last_activity_at
+            .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())
+            .and_then(|t| {
+                t.format(&time::format_description::well_known::Rfc3339)
+                    .ok()
+            })
+            .unwrap_or_default();
+        body.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\r\n",
+            a.agent_id,
+            csv_field(&a.name),
+            csv_field(&a.agent_type),
+            a.status.as_str(),
+            a.tokens_issued,
+            a.api_calls,
+            a.refused,
+            last
+        ));
+    }
+    csv_response(&format!("agent-usage-{}.csv", month.month), body)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TimeZoneForm {
+    time_zone: String,
+}
+
+pub async fn set_time_zone(
+    State(state): State<AppState>,
+    Extension(member): Extension<CurrentMember>,
+    headers: HeaderMap,
+    Form(form): Form<TimeZoneForm>,
+) -> Response {
+    if let Some(refusal) = refuse_unless_manager(&member, &headers) {
+        return refusal;
+    }
+    match tenants::set_time_zone(&state.db, &member.tenant_id, &form.time_zone).await {
+        Ok(_) => Redirect::to("/analytics").into_response(),
+        Err(e) => {
+            let (status, _) = status_of(&e);
+            if status.is_server_error() {
+                return ApiError::from(e).into_response();
+            }
+            let form_state = TimeZoneFormState {
+                value: form.time_zone,
+                error: Some(e.to_string()),
+            };
+            render::page(
+                &state,
+                Some(member),
+                "/analytics",
+                move || provide_context(form_state.clone()),
+                StatusCode::BAD_REQUEST,
+            )
+            .await
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! `/api/v1/analytics/*`: the Analytics page's numbers for agents (bearer
+//! token; each call counts as an API call of the caller's tenant).
+
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use serde_json::json;
+
+use app::domain::analytics::{self, parse_days};
+use app::domain::tokens::Claims;
+
+use super::error::ApiError;
+use super::guard::url_query_value;
+use crate::state::AppState;
+
+const WEEKDAYS: [&str; 7] = [
+    "Sunday",
+    "Monday",
+    "Tuesday",
+    "Wednesday",
+    "Thursday",
+    "Friday",
+    "Saturday",
+];
+
+async fn overview(
+    state: &AppState,
+    claims: &Claims,
+    query: Option<String>,
+) -> Result<analytics::Overview, ApiError> {
+    let days = parse_days(
+        query
+            .as_deref()
+            .and_then(|q| url_query_value(q, "days"))
+            .as_deref(),
+    )?;
+    Ok(analytics::overview(&state.db, &claims.tenant_id, days, state.now()).await?)
+}
+
+/// Tokens issued per local day, oldest first, zero days included.
+pub async fn tokens(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match overview(&state, &claims, query).await {
+        Ok(o) => Json(json!({
+            "tenant_id": claims.tenant_id,
+            "days": o.window.days,
+            "time_zone": o.window.zone_name(),
+            "data": o.current.iter().map(|d| json!({
+                "date": d.date.to_string(),
+                "count": d.counts.tokens_issued,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Tokens issued + API calls by local weekday (0 = Sunday) and hour.
+pub async fn activity(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    match overview(&state, &claims, query).await {
+        Ok(o) => {
+            let mut data = Vec::with_capacity(7 * 24);
+            for (weekday, hours) in o.heatmap.iter().enumerate() {
+                for (hour, count) in hours.iter().enumerate() {
+                    data.push(json!({ "weekday": weekday, "hour": hour, "count": count }));
+                }
+            }
+            Json(json!({
+                "tenant_id": claims.tenant_id,
+                "days": o.window.days,
+                "time_zone": o.window.zone_name(),
+                "weekdays": WEEKDAYS,
+                "data": data,
+            }))
+            .into_response()
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Per-agent usage for the current month in the tenant's zone.
+pub async fn agents(
+    State(state): State<AppState>,
+    Extension(claims): Extension<Claims>,
+) -> Response {
+    match analytics::agents_this_month(&state.db, &claims.tenant_id, state.now()).await {
+        Ok(m) => Json(json!({
+            "tenant_id": claims.tenant_id,
+            "month": m.month,
+            "time_zone": m.zone,
+            "data": m.agents.iter().map(|a| json!({
+                "agent_id": a.agent_id,
+                "name": a.name,
+                "agent_type": a.agent_type,
+                "status": a.status.as_str(),
+                "tokens_issued": a.tokens_issued,
+                "api_calls": a.api_calls,
+                "refused": a.refused,
+                "last_activity_at": a.last_activity_at,
+            })).collect::<Vec<_>>(),
+        }))
+        .into_response(),
+        Err(e) => ApiError::from(e).into_response(),
+    }
+}

@@ -1,0 +1,461 @@
+//! The Analytics page, its CSV downloads and the analytics API: the same
+//! numbers everywhere, in the tenant's time zone, for that tenant only.
+
+use app::domain::metering::{self, Counts};
+use app::domain::{agents, tenants, Clock};
+use app::model::{AgentStatus, Role, Tier};
+use reqwest::StatusCode;
+use serde_json::Value;
+
+use crate::common::{TestApp, PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    TestApp =>
+    the_api_and_the_page_show_the_same_numbers,
+    days_outside_1_to_90_are_refused_by_the_api,
+    activity_is_bucketed_in_the_tenant_zone,
+    the_month_table_keeps_used_decommissioned_agents,
+    csv_downloads_carry_what_the_page_shows,
+    the_time_zone_setting_validates_and_applies,
+    tenants_never_see_each_other,
+    a_tenant_without_usage_gets_a_first_step,
+);
+
+async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
+    app.member(tenant, email, role).await;
+    let client = app.client();
+    let res = app.sign_in(&client, email, PASSWORD, "/analytics").await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    client
+}
+
+async fn bearer(app: &TestApp, id: &str, secret: &str) -> String {
+    let res = app.token(id, secret, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    let body: Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+async fn api(app: &TestApp, token: &str, path: &str) -> reqwest::Response {
+    app.client()
+        .get(app.url(path))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+async fn past(app: &TestApp, tenant: &str, agent: &str, seconds_ago: i64, tokens: i64) {
+    metering::record_past_hour(
+        &app.db,
+        tenant,
+        agent,
+        app.clock.now() - seconds_ago,
+        Counts {
+            tokens_issued: tokens,
+            api_calls: 2,
+            refused: 0,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+/// Every `data-count` of the trend chart's points, in order.
+fn trend_counts(html: &str) -> Vec<u64> {
+    html.split("<circle")
+        .skip(1)
+        .map(|chunk| &chunk[..chunk.find('>').unwrap()])
+        .filter(|tag| tag.contains("trend-point"))
+        .map(|tag| {
+            let at = tag.find("data-count=\"").unwrap() + "data-count=\"".len();
+            tag[at..].split('"').next().unwrap().parse().unwrap()
+        })
+        .collect()
+}
+
+fn card_value(html: &str, key: &str) -> String {
+    let start = html.find(&format!("data-testid=\"card-{key}\"")).unwrap();
+    let rest = &html[start..];
+    let at = rest.find("data-testid=\"value\"").unwrap();
+    let rest = &rest[at..];
+    rest[rest.find('>').unwrap() + 1..]
+        .split('<')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+async fn the_api_and_the_page_show_the_same_numbers(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    past(&app, &tenant, &id, 3 * 86_400, 40).await;
+    past(&app, &tenant, &id, 6 * 86_400, 7).await;
+    // Older than 7 days: only in the previous period.
+    past(&app, &tenant, &id, 9 * 86_400, 100).await;
+    // Five tokens through the real endpoint today (the last is the bearer).
+    let mut token = String::new();
+    for _ in 0..5 {
+        token = bearer(&app, &id, &secret).await;
+    }
+
+    let res = api(&app, &token, "/api/v1/analytics/tokens?days=7").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers().contains_key("x-ratelimit-remaining"));
+    let body: Value = res.json().await.unwrap();
+    assert_eq!(body["tenant_id"], tenant.as_str());
+    assert_eq!(body["days"], 7);
+    assert_eq!(body["time_zone"], "UTC");
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 7);
+    let counts: Vec<u64> = data.iter().map(|d| d["count"].as_u64().unwrap()).collect();
+    assert_eq!(counts[6], 5, "today");
+    assert_eq!(counts.iter().sum::<u64>(), 52);
+    let dates: Vec<&str> = data.iter().map(|d| d["date"].as_str().unwrap()).collect();
+    let mut sorted = dates.clone();
+    sorted.sort();
+    assert_eq!(dates, sorted, "ascending");
+
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics?days=7").await;
+    assert_eq!(trend_counts(&html), counts);
+    assert_eq!(card_value(&html, "tokens"), "52");
+    assert_eq!(card_value(&html, "active_agents"), "1");
+    assert!(html.contains("data-testid=\"trend-chart\""));
+    assert!(html.contains("<leptos-island"), "charts are islands");
+
+    // The default range is 30 days and includes the older usage.
+    let body: Value = api(&app, &token, "/api/v1/analytics/tokens")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["days"], 30);
+    assert_eq!(body["data"].as_array().unwrap().len(), 30);
+    let html = page(&client, &app, "/analytics").await;
+    assert_eq!(card_value(&html, "tokens"), "152");
+}
+
+async fn days_outside_1_to_90_are_refused_by_the_api(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let token = bearer(&app, &id, &secret).await;
+    for bad in ["0", "91", "-1", "seven", "", "3.5"] {
+        for endpoint in ["tokens", "activity"] {
+            let res = api(
+                &app,
+                &token,
+                &format!("/api/v1/analytics/{endpoint}?days={bad}"),
+            )
+            .await;
+            assert_eq!(
+                res.status(),
+                StatusCode::BAD_REQUEST,
+                "{endpoint} days={bad}"
+            );
+            let body: Value = res.json().await.unwrap();
+            assert!(
+                body["message"].as_str().unwrap().contains("1 to 90"),
+                "{body}"
+            );
+        }
+    }
+    let res = api(&app, &token, "/api/v1/analytics/tokens?days=90").await;
+    assert_eq!(res.status(), StatusCode::OK);
+    // Without a token there is nothing to see.
+    let res = app
+        .client()
+        .get(app.url("/api/v1/analytics/tokens"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+
+    // The page does not fail on a bad range: it says what it shows instead.
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics?days=365").await;
+    assert!(html.contains("Showing 30 days"));
+}
+
+async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    tenants::set_time_zone(&app.db, &tenant, "Asia/Tokyo")
+        .await
+        .unwrap();
+    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let token = bearer(&app, &id, &secret).await;
+    let when = app.clock.now() - 2 * 86_400;
+    metering::record_past_hour(
+        &app.db,
+        &tenant,
+        &id,
+        when,
+        Counts {
+            tokens_issued: 30,
+            api_calls: 12,
+            refused: 1,
+        },
+    )
+    .await
+    .unwrap();
+    let local = time::OffsetDateTime::from_unix_timestamp(when)
+        .unwrap()
+        .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap());
+    let weekday = local.weekday().number_days_from_sunday() as u64;
+    let hour = local.hour() as u64;
+
+    let body: Value = api(&app, &token, "/api/v1/analytics/activity?days=7")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["time_zone"], "Asia/Tokyo");
+    assert_eq!(body["weekdays"][0], "Sunday");
+    let data = body["data"].as_array().unwrap();
+    assert_eq!(data.len(), 168);
+    let busy: Vec<&Value> = data
+        .iter()
+        .filter(|c| c["count"].as_u64().unwrap() > 0)
+        .collect();
+    // The history hour, plus today's token request.
+    let cell = busy
+        .iter()
+        .find(|c| c["weekday"] == weekday && c["hour"] == hour)
+        .expect("the hour lands on its Tokyo weekday and hour");
+    assert_eq!(cell["count"], 42);
+
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics?days=7").await;
+    assert_eq!(html.matches("class=\"heat-cell").count(), 168);
+    assert!(html.contains(&format!(
+        "data-weekday=\"{weekday}\" data-hour=\"{hour}\" data-count=\"42\""
+    )));
+    assert!(html.contains("data-testid=\"heatmap-zone\">Asia/Tokyo<"));
+}
+
+async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (used, used_secret) = app.agent(&tenant, "reports:read").await;
+    let (idle, _) = app.agent(&tenant, "reports:read").await;
+    let (reader, reader_secret) = app.agent(&tenant, "reports:read").await;
+    for _ in 0..3 {
+        bearer(&app, &used, &used_secret).await;
+    }
+    let now = app.clock.now();
+    agents::set_status(&app.db, &tenant, &used, AgentStatus::Decommissioned, now)
+        .await
+        .unwrap();
+    agents::set_status(&app.db, &tenant, &idle, AgentStatus::Decommissioned, now)
+        .await
+        .unwrap();
+    let token = bearer(&app, &reader, &reader_secret).await;
+
+    let body: Value = api(&app, &token, "/api/v1/analytics/agents")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let rows = body["data"].as_array().unwrap();
+    let ids: Vec<&str> = rows
+        .iter()
+        .map(|r| r["agent_id"].as_str().unwrap())
+        .collect();
+    assert!(
+        ids.contains(&used.as_str()),
+        "decommissioned but used this month"
+    );
+    assert!(!ids.contains(&idle.as_str()), "decommissioned and idle");
+    let used_row = rows
+        .iter()
+        .find(|r| r["agent_id"] == used.as_str())
+        .unwrap();
+    assert_eq!(used_row["tokens_issued"], 3);
+    assert_eq!(used_row["status"], "decommissioned");
+    assert!(used_row["last_activity_at"].as_i64().is_some());
+    assert!(body["month"].as_str().unwrap().len() == 7);
+
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics").await;
+    assert_eq!(html.matches("data-testid=\"agent-usage-row\"").count(), 2);
+    assert!(html.contains(&format!("data-agent-id=\"{used}\"")));
+    assert!(!html.contains(&format!("data-agent-id=\"{idle}\"")));
+}
+
+async fn csv_downloads_carry_what_the_page_shows(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    for _ in 0..4 {
+        bearer(&app, &id, &secret).await;
+    }
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+
+    let res = client
+        .get(app.url("/analytics/export/daily.csv?days=7&compare=1"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/csv"));
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.contains("token-trend-7d-"), "{disposition}");
+    let csv = res.text().await.unwrap();
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(
+        lines[0],
+        "date,tokens_issued,api_calls,refused,previous_date,previous_tokens_issued"
+    );
+    assert_eq!(lines.len(), 8);
+    assert!(lines[7].split(',').nth(1) == Some("4"), "{}", lines[7]);
+
+    let res = client
+        .get(app.url("/analytics/export/agents.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let disposition = res.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(disposition.contains("agent-usage-20"), "{disposition}");
+    let csv = res.text().await.unwrap();
+    let row = csv.lines().find(|l| l.starts_with(&id)).unwrap();
+    assert_eq!(row.split(',').nth(4), Some("4"));
+
+    let res = client
+        .get(app.url("/analytics/export/daily.csv?days=0"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    // Signed out: to the sign-in page, not a file.
+    let res = app
+        .client()
+        .get(app.url("/analytics/export/agents.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+async fn the_time_zone_setting_validates_and_applies(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let admin = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let post = |client: &reqwest::Client, zone: &str| {
+        client
+            .post(app.url("/analytics/time-zone"))
+            .header("origin", app.base.as_str())
+            .form(&[("time_zone", zone)])
+            .send()
+    };
+    let res = post(&admin, "Mars/Olympus_Mons").await.unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("is not a time zone name"));
+    assert!(
+        html.contains("value=\"Mars/Olympus_Mons\""),
+        "the input is kept"
+    );
+    assert_eq!(
+        tenants::get(&app.db, &tenant).await.unwrap().time_zone,
+        "UTC"
+    );
+
+    let res = post(&admin, "Europe/Berlin").await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        tenants::get(&app.db, &tenant).await.unwrap().time_zone,
+        "Europe/Berlin"
+    );
+    let html = page(&admin, &app, "/analytics").await;
+    assert!(html.contains("data-testid=\"tenant-zone\">Europe/Berlin<"));
+
+    let viewer = member(&app, &tenant, "viewer@acme.test", Role::Viewer).await;
+    let res = post(&viewer, "UTC").await.unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    let res = admin
+        .post(app.url("/analytics/time-zone"))
+        .header("origin", "https://evil.example")
+        .form(&[("time_zone", "UTC")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        tenants::get(&app.db, &tenant).await.unwrap().time_zone,
+        "Europe/Berlin"
+    );
+}
+
+async fn tenants_never_see_each_other(app: TestApp) {
+    let acme = app.tenant("Acme", Tier::Pro).await;
+    let globex = app.tenant("Globex", Tier::Pro).await;
+    let (acme_agent, acme_secret) = app.agent(&acme, "reports:read").await;
+    let (globex_agent, globex_secret) = app.agent(&globex, "reports:read").await;
+    for _ in 0..6 {
+        bearer(&app, &acme_agent, &acme_secret).await;
+    }
+    let token = bearer(&app, &globex_agent, &globex_secret).await;
+
+    let body: Value = api(&app, &token, "/api/v1/analytics/tokens?days=7")
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(body["tenant_id"], globex.as_str());
+    let total: u64 = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 1, "only Globex's own token");
+    let body: Value = api(&app, &token, "/api/v1/analytics/agents")
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ids: Vec<&str> = body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["agent_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, [globex_agent.as_str()]);
+
+    let client = member(&app, &globex, "admin@globex.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics?days=7").await;
+    assert_eq!(card_value(&html, "tokens"), "1");
+    assert!(!html.contains(&acme_agent));
+    let csv = client
+        .get(app.url("/analytics/export/agents.csv"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!csv.contains(&acme_agent));
+}
+
+async fn a_tenant_without_usage_gets_a_first_step(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Free).await;
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let html = page(&client, &app, "/analytics").await;
+    assert!(html.contains("data-testid=\"analytics-empty\""));
+    assert!(html.contains("grant_type=client_credentials"));
+    assert!(html.contains(&format!("{}/api/v1/token", app.base)));
+}
