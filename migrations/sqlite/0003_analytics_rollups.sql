@@ -15,14 +15,16 @@ CREATE TABLE usage_tenant_quarter (
 -- Per agent and calendar day / month in the tenant's time zone at the time of
 -- use ('YYYY-MM-DD' / 'YYYY-MM' sort as dates): active agents of a range, and
 -- the per-agent table of the month.
+-- Keyed by agent first: "was this agent active in the range" is one index
+-- probe per agent, however many days or events the range holds.
 CREATE TABLE usage_agent_day (
     tenant_id     TEXT NOT NULL,
-    local_date    TEXT NOT NULL,
     agent_id      TEXT NOT NULL,
+    local_date    TEXT NOT NULL,
     tokens_issued BIGINT NOT NULL DEFAULT 0,
     api_calls     BIGINT NOT NULL DEFAULT 0,
     refused       BIGINT NOT NULL DEFAULT 0,
-    PRIMARY KEY (tenant_id, local_date, agent_id)
+    PRIMARY KEY (tenant_id, agent_id, local_date)
 );
 
 CREATE TABLE usage_agent_month (

@@ -209,10 +209,6 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
     let overview = analytics::overview(&services.db, &member.tenant_id, days, now)
         .await
         .map_err(internal)?;
-    let month = analytics::agents_this_month(&services.db, &member.tenant_id, now)
-        .await
-        .map_err(internal)?;
-
     let point = |d: &analytics::DailyUsage| TrendPoint {
         date: d.date.to_string(),
         label: d.date.strftime("%a, %b %-d").to_string(),
@@ -251,20 +247,42 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         query.dir.as_deref(),
         query.q.as_deref(),
     );
-    let all_agents = month.agents.len();
-    let selected = analytics::select_agents(month.agents, &table);
-    let matching = selected.len();
-    let pages = matching.div_ceil(AGENTS_PER_PAGE).max(1);
-    let page = query
+    let wanted = query
         .page
         .as_deref()
         .and_then(|p| p.parse::<usize>().ok())
         .unwrap_or(1)
-        .clamp(1, pages);
-    let rows = selected
+        .max(1);
+    let page_of = |page: usize| analytics::Page {
+        offset: (page - 1) * AGENTS_PER_PAGE,
+        limit: AGENTS_PER_PAGE,
+    };
+    let mut month = analytics::agents_this_month(
+        &services.db,
+        &member.tenant_id,
+        now,
+        &table,
+        Some(page_of(wanted)),
+    )
+    .await
+    .map_err(internal)?;
+    let pages = month.matching.div_ceil(AGENTS_PER_PAGE).max(1);
+    let page = wanted.min(pages);
+    if page != wanted {
+        // Past the end (a stale link): show the last page.
+        month = analytics::agents_this_month(
+            &services.db,
+            &member.tenant_id,
+            now,
+            &table,
+            Some(page_of(page)),
+        )
+        .await
+        .map_err(internal)?;
+    }
+    let rows = month
+        .agents
         .into_iter()
-        .skip((page - 1) * AGENTS_PER_PAGE)
-        .take(AGENTS_PER_PAGE)
         .map(|a| AgentUsageRow {
             id: a.agent_id,
             name: a.name,
@@ -291,8 +309,8 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         month: month.month,
         table,
         rows,
-        matching,
-        all_agents,
+        matching: month.matching,
+        all_agents: month.total,
         page,
         pages,
         can_manage: member.role.can_manage(),

@@ -192,15 +192,22 @@ pub struct Overview {
 pub async fn overview(db: &Db, tenant_id: &str, days: u32, now: i64) -> Result<Overview> {
     let tenant = tenants::get(db, tenant_id).await?;
     let window = Window::new(time_zones::stored(&tenant.time_zone), days, now);
-    let rows = sqlx::query(
+    // Where the zone keeps whole-hour offsets (most do), the database sums
+    // quarters into hours: a quarter of the rows to ship and bucket.
+    let sql = if whole_hour_offsets(&window.zone, window.read_from(), now) {
+        "SELECT slot - slot % 3600 AS slot, CAST(SUM(tokens_issued) AS BIGINT) AS tokens_issued, \
+         CAST(SUM(api_calls) AS BIGINT) AS api_calls, CAST(SUM(refused) AS BIGINT) AS refused \
+         FROM usage_tenant_quarter WHERE tenant_id = $1 AND slot >= $2 AND slot <= $3 GROUP BY 1"
+    } else {
         "SELECT slot, tokens_issued, api_calls, refused FROM usage_tenant_quarter \
-         WHERE tenant_id = $1 AND slot >= $2 AND slot <= $3",
-    )
-    .bind(tenant_id)
-    .bind(window.read_from())
-    .bind(now)
-    .fetch_all(&db.pool)
-    .await?;
+         WHERE tenant_id = $1 AND slot >= $2 AND slot <= $3"
+    };
+    let rows = sqlx::query(sql)
+        .bind(tenant_id)
+        .bind(window.read_from())
+        .bind(now)
+        .fetch_all(&db.pool)
+        .await?;
     let mut slots = Vec::with_capacity(rows.len());
     for row in &rows {
         slots.push((
@@ -242,11 +249,21 @@ pub async fn overview(db: &Db, tenant_id: &str, days: u32, now: i64) -> Result<O
     })
 }
 
-/// Agents that made any counted request on the local days `first..=last`.
+fn whole_hour_offsets(zone: &TimeZone, from: i64, to: i64) -> bool {
+    [from, to].iter().all(|&t| {
+        let ts = jiff::Timestamp::from_second(t).unwrap_or(jiff::Timestamp::UNIX_EPOCH);
+        zone.to_offset(ts).seconds() % 3600 == 0
+    })
+}
+
+/// Agents that made any counted request on the local days `first..=last`:
+/// one index probe per agent, where a DISTINCT over the days would grow with
+/// the range's activity.
 async fn active_agents(db: &Db, tenant_id: &str, first: Date, last: Date) -> Result<u64> {
     let n: i64 = sqlx::query_scalar(
-        "SELECT COUNT(DISTINCT agent_id) FROM usage_agent_day \
-         WHERE tenant_id = $1 AND local_date >= $2 AND local_date <= $3",
+        "SELECT COUNT(*) FROM agents a WHERE a.tenant_id = $1 AND EXISTS ( \
+           SELECT 1 FROM usage_agent_day d WHERE d.tenant_id = a.tenant_id \
+           AND d.agent_id = a.id AND d.local_date >= $2 AND d.local_date <= $3)",
     )
     .bind(tenant_id)
     .bind(first.to_string())
@@ -275,30 +292,77 @@ pub struct AgentsMonth {
     /// "2026-11", in the tenant's zone.
     pub month: String,
     pub zone: String,
-    /// Every live agent, and decommissioned ones with usage this month.
+    /// The requested page of the table, in the requested order.
     pub agents: Vec<AgentMonthUsage>,
+    /// Rows matching the filter (all pages).
+    pub matching: usize,
+    /// Rows without the filter: every live agent, and decommissioned ones
+    /// with usage this month.
+    pub total: usize,
 }
 
-pub async fn agents_this_month(db: &Db, tenant_id: &str, now: i64) -> Result<AgentsMonth> {
+/// A page of the table: `offset` rows skipped, at most `limit` returned.
+#[derive(Debug, Clone, Copy)]
+pub struct Page {
+    pub offset: usize,
+    pub limit: usize,
+}
+
+const IN_TABLE: &str = "FROM agents a LEFT JOIN usage_agent_month m \
+     ON m.tenant_id = a.tenant_id AND m.month = $2 AND m.agent_id = a.id \
+     WHERE a.tenant_id = $1 AND (a.status <> 'decommissioned' OR m.agent_id IS NOT NULL)";
+
+/// The per-agent table of the current month, filtered by name, sorted (ties
+/// by name) and paged in SQL: a page of a 1,000-agent tenant ships 50 rows.
+pub async fn agents_this_month(
+    db: &Db,
+    tenant_id: &str,
+    now: i64,
+    view: &AgentTableView,
+    page: Option<Page>,
+) -> Result<AgentsMonth> {
     let tenant = tenants::get(db, tenant_id).await?;
     let zone = time_zones::stored(&tenant.time_zone);
     let month = time_zones::month_label(time_zones::local_date(now, &zone));
-    let rows = sqlx::query(
+    let order = match view.sort {
+        AgentSort::Name => "lower(a.name)",
+        AgentSort::Type => "a.agent_type",
+        AgentSort::Status => "a.status",
+        AgentSort::Tokens => "COALESCE(m.tokens_issued, 0)",
+        AgentSort::ApiCalls => "COALESCE(m.api_calls, 0)",
+        AgentSort::Refused => "COALESCE(m.refused, 0)",
+        AgentSort::LastActivity => "COALESCE(m.last_at, a.last_token_at, 0)",
+    };
+    let direction = if view.descending { "DESC" } else { "ASC" };
+    let limit = page
+        .map(|p| format!(" LIMIT {} OFFSET {}", p.limit, p.offset))
+        .unwrap_or_default();
+    let pattern = format!(
+        "%{}%",
+        view.filter
+            .to_lowercase()
+            .replace('\\', "\\\\")
+            .replace('%', "\\%")
+            .replace('_', "\\_")
+    );
+    let rows = sqlx::query(&format!(
         "SELECT a.id, a.name, a.agent_type, a.status, a.last_token_at, \
-                m.tokens_issued, m.api_calls, m.refused, m.last_at \
-         FROM agents a LEFT JOIN usage_agent_month m \
-           ON m.tenant_id = a.tenant_id AND m.month = $2 AND m.agent_id = a.id \
-         WHERE a.tenant_id = $1 AND (a.status <> 'decommissioned' OR m.agent_id IS NOT NULL)",
-    )
+                m.tokens_issued, m.api_calls, m.refused, m.last_at, COUNT(*) OVER () AS matching \
+         {IN_TABLE} AND lower(a.name) LIKE $3 ESCAPE '\\' \
+         ORDER BY {order} {direction}, lower(a.name), a.id{limit}"
+    ))
     .bind(tenant_id)
     .bind(&month)
+    .bind(&pattern)
     .fetch_all(&db.pool)
     .await?;
     let mut agents = Vec::with_capacity(rows.len());
+    let mut matching = 0;
     for row in &rows {
         let status: String = row.try_get("status")?;
         let last_at: Option<i64> = row.try_get("last_at")?;
         let last_token_at: Option<i64> = row.try_get("last_token_at")?;
+        matching = row.try_get::<i64, _>("matching")? as usize;
         agents.push(AgentMonthUsage {
             agent_id: row.try_get("id")?,
             name: row.try_get("name")?,
@@ -310,40 +374,38 @@ pub async fn agents_this_month(db: &Db, tenant_id: &str, now: i64) -> Result<Age
             last_activity_at: last_at.or(last_token_at),
         });
     }
-    agents.sort_by(|a, b| {
-        b.tokens_issued
-            .cmp(&a.tokens_issued)
-            .then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-    });
+    if agents.is_empty() && page.is_some_and(|p| p.offset > 0) {
+        // Past the last page: the count still says how many there are.
+        matching = count_rows(db, tenant_id, &month, Some(&pattern)).await?;
+    }
+    let total = if view.filter.is_empty() {
+        matching
+    } else {
+        count_rows(db, tenant_id, &month, None).await?
+    };
     Ok(AgentsMonth {
         month,
         zone: zone.iana_name().unwrap_or("UTC").to_owned(),
         agents,
+        matching,
+        total,
     })
 }
 
-/// The per-agent table as the page and its CSV show it: filtered by name
-/// (case-insensitive), sorted, ties by name.
-pub fn select_agents(agents: Vec<AgentMonthUsage>, view: &AgentTableView) -> Vec<AgentMonthUsage> {
-    let needle = view.filter.to_lowercase();
-    let mut agents: Vec<AgentMonthUsage> = agents
-        .into_iter()
-        .filter(|a| needle.is_empty() || a.name.to_lowercase().contains(&needle))
-        .collect();
-    agents.sort_by(|a, b| {
-        let by = match view.sort {
-            AgentSort::Name => a.name.to_lowercase().cmp(&b.name.to_lowercase()),
-            AgentSort::Type => a.agent_type.cmp(&b.agent_type),
-            AgentSort::Status => a.status.as_str().cmp(b.status.as_str()),
-            AgentSort::Tokens => a.tokens_issued.cmp(&b.tokens_issued),
-            AgentSort::ApiCalls => a.api_calls.cmp(&b.api_calls),
-            AgentSort::Refused => a.refused.cmp(&b.refused),
-            AgentSort::LastActivity => a.last_activity_at.cmp(&b.last_activity_at),
-        };
-        let by = if view.descending { by.reverse() } else { by };
-        by.then_with(|| a.name.to_lowercase().cmp(&b.name.to_lowercase()))
-    });
-    agents
+async fn count_rows(db: &Db, tenant_id: &str, month: &str, pattern: Option<&str>) -> Result<usize> {
+    let filter = if pattern.is_some() {
+        " AND lower(a.name) LIKE $3 ESCAPE '\\'"
+    } else {
+        ""
+    };
+    let sql = format!("SELECT COUNT(*) {IN_TABLE}{filter}");
+    let mut query = sqlx::query_scalar::<_, i64>(&sql)
+        .bind(tenant_id)
+        .bind(month);
+    if let Some(pattern) = pattern {
+        query = query.bind(pattern);
+    }
+    Ok(query.fetch_one(&db.pool).await? as usize)
 }
 
 #[cfg(test)]

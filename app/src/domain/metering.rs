@@ -320,7 +320,7 @@ async fn commit_batch(
     }
     write.push_str(&format!(
         "INSERT INTO usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused) \
-         VALUES {} ON CONFLICT (tenant_id, local_date, agent_id) DO UPDATE SET {ADD_COUNTS_DAY};",
+         VALUES {} ON CONFLICT (tenant_id, agent_id, local_date) DO UPDATE SET {ADD_COUNTS_DAY};",
         agent_days.join(", ")
     ));
     write.push_str(&format!(
@@ -496,7 +496,7 @@ pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
     insert_rows(
         &mut tx,
         "usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused)",
-        &format!("(tenant_id, local_date, agent_id) DO UPDATE SET {ADD_COUNTS_DAY}"),
+        &format!("(tenant_id, agent_id, local_date) DO UPDATE SET {ADD_COUNTS_DAY}"),
         agent_days.iter().map(|((t, date, agent), c)| {
             let [a, b, r] = counts(c);
             vec![

@@ -103,15 +103,17 @@ pub async fn agents_csv(
         param(&query, "dir").as_deref(),
         param(&query, "q").as_deref(),
     );
-    let month = match analytics::agents_this_month(&state.db, &member.tenant_id, state.now()).await
-    {
-        Ok(m) => m,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let month =
+        match analytics::agents_this_month(&state.db, &member.tenant_id, state.now(), &view, None)
+            .await
+        {
+            Ok(m) => m,
+            Err(e) => return ApiError::from(e).into_response(),
+        };
     let mut body = String::from(
         "agent_id,name,type,status,tokens_issued,api_calls,refused,last_activity_utc\r\n",
     );
-    for a in analytics::select_agents(month.agents, &view) {
+    for a in month.agents {
         let last = a
             .last_activity_at
             .and_then(|t| time::OffsetDateTime::from_unix_timestamp(t).ok())

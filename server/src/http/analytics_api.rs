@@ -6,6 +6,7 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use serde_json::json;
 
+use app::api::analytics::AgentTableView;
 use app::domain::analytics::{self, parse_days};
 use app::domain::tokens::Claims;
 
@@ -90,7 +91,9 @@ pub async fn agents(
     State(state): State<AppState>,
     Extension(claims): Extension<Claims>,
 ) -> Response {
-    match analytics::agents_this_month(&state.db, &claims.tenant_id, state.now()).await {
+    let view = AgentTableView::from_params(None, None, None);
+    match analytics::agents_this_month(&state.db, &claims.tenant_id, state.now(), &view, None).await
+    {
         Ok(m) => Json(json!({
             "tenant_id": claims.tenant_id,
             "month": m.month,

@@ -20,6 +20,7 @@ on_both_backends!(
     the_time_zone_setting_validates_and_applies,
     tenants_never_see_each_other,
     a_tenant_without_usage_gets_a_first_step,
+    the_agent_table_sorts_filters_and_pages,
 );
 
 async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
@@ -458,4 +459,80 @@ async fn a_tenant_without_usage_gets_a_first_step(app: TestApp) {
     assert!(html.contains("data-testid=\"analytics-empty\""));
     assert!(html.contains("grant_type=client_credentials"));
     assert!(html.contains(&format!("{}/api/v1/token", app.base)));
+}
+
+async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Enterprise).await;
+    let keys = app::domain::keys::ServerKeys::load_or_create(&app.db, app.clock.now())
+        .await
+        .unwrap();
+    let mut ids = Vec::new();
+    for i in 0..55 {
+        let new = agents::NewAgent {
+            name: format!("{}-{i:02}", if i % 5 == 0 { "Billing_bot" } else { "worker" }),
+            agent_type: "assistant".into(),
+            version: "1.0.0".into(),
+            capabilities: vec!["reports:read".into()],
+            owner: "tests".into(),
+            environment: "production".into(),
+        };
+        let (agent, _) = agents::create(&app.db, &keys, &tenant, new, app.clock.now())
+            .await
+            .unwrap();
+        // Agent i gets i tokens this month.
+        if i > 0 {
+            past(&app, &tenant, &agent.id, 60, i).await;
+        }
+        ids.push(agent.id);
+    }
+    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let rows = |html: &str| -> Vec<String> {
+        html.split("data-agent-id=\"")
+            .skip(1)
+            .map(|c| c.split('"').next().unwrap().to_owned())
+            .collect()
+    };
+
+    // Default: most tokens first, 50 a page.
+    let html = page(&client, &app, "/analytics").await;
+    let first = rows(&html);
+    assert_eq!(first.len(), 50);
+    assert_eq!(first[0], ids[54]);
+    assert!(html.contains("Page 1 of 2"));
+    let html = page(&client, &app, "/analytics?days=30&page=2").await;
+    let second = rows(&html);
+    assert_eq!(second.len(), 5);
+    assert_eq!(second.last().unwrap(), &ids[0]);
+    // A page past the end shows the last one.
+    let html = page(&client, &app, "/analytics?days=30&page=9").await;
+    assert_eq!(rows(&html), second);
+
+    // Fewest first, then by name A to Z.
+    let html = page(&client, &app, "/analytics?days=30&sort=tokens&dir=asc").await;
+    assert_eq!(rows(&html)[0], ids[0]);
+    let html = page(&client, &app, "/analytics?days=30&sort=name&dir=asc").await;
+    assert_eq!(rows(&html)[0], ids[0], "Billing_bot-00 sorts first");
+
+    // The filter is a case-insensitive substring; `_` is literal, not a wildcard.
+    let html = page(&client, &app, "/analytics?days=30&q=BILLING_").await;
+    assert_eq!(rows(&html).len(), 11);
+    assert!(html.contains("11 of 55 agents"));
+    let html = page(&client, &app, "/analytics?days=30&q=g_b").await;
+    assert_eq!(rows(&html).len(), 11);
+    let html = page(&client, &app, "/analytics?days=30&q=r_0").await;
+    assert!(rows(&html).is_empty(), "`_` must not match any character");
+    assert!(html.contains("No agent name contains"));
+
+    // The CSV holds every matching row, in the same order.
+    let csv = client
+        .get(app.url("/analytics/export/agents.csv?q=billing&sort=tokens&dir=desc"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csv_ids: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    assert_eq!(csv_ids.len(), 11);
+    assert_eq!(csv_ids[0], ids[50]);
 }
