@@ -469,7 +469,10 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
     let mut ids = Vec::new();
     for i in 0..55 {
         let new = agents::NewAgent {
-            name: format!("{}-{i:02}", if i % 5 == 0 { "Billing_bot" } else { "worker" }),
+            name: format!(
+                "{}-{i:02}",
+                if i % 5 == 0 { "Billing_bot" } else { "worker" }
+            ),
             agent_type: "assistant".into(),
             version: "1.0.0".into(),
             capabilities: vec!["reports:read".into()],
@@ -532,7 +535,11 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
         .text()
         .await
         .unwrap();
-    let csv_ids: Vec<&str> = csv.lines().skip(1).map(|l| l.split(',').next().unwrap()).collect();
+    let csv_ids: Vec<&str> = csv
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').next().unwrap())
+        .collect();
     assert_eq!(csv_ids.len(), 11);
     assert_eq!(csv_ids[0], ids[50]);
 }
