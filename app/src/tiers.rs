@@ -48,6 +48,85 @@ pub fn next_utc_midnight(t: i64) -> i64 {
     utc_day_start(t) + SECONDS_PER_DAY
 }
 
+/// How close a tenant is to one limit. Amber from 80 %, red at 100 %: the
+/// Tier & Billing bars and the banner across the portal use this one rule.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum UsageLevel {
+    Normal,
+    Warning,
+    Exhausted,
+}
+
+impl UsageLevel {
+    pub fn of(used: u64, limit: Option<u64>) -> UsageLevel {
+        match limit {
+            None => UsageLevel::Normal,
+            Some(limit) if used >= limit => UsageLevel::Exhausted,
+            Some(limit) if used * 5 >= limit * 4 => UsageLevel::Warning,
+            Some(_) => UsageLevel::Normal,
+        }
+    }
+
+    pub fn css(self) -> &'static str {
+        match self {
+            UsageLevel::Normal => "normal",
+            UsageLevel::Warning => "warning",
+            UsageLevel::Exhausted => "exhausted",
+        }
+    }
+}
+
+/// One limit of the tenant's tier and where the tenant stands against it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LimitStanding {
+    pub key: String,
+    pub label: String,
+    pub used: u64,
+    /// `None`: unlimited.
+    pub limit: Option<u64>,
+    /// Counted per UTC day (the agent limit is not).
+    pub daily: bool,
+}
+
+impl LimitStanding {
+    pub fn level(&self) -> UsageLevel {
+        UsageLevel::of(self.used, self.limit)
+    }
+
+    /// Whole percent used, for bars and text; `None` when unlimited.
+    pub fn percent(&self) -> Option<u64> {
+        self.limit.map(|l| {
+            self.used
+                .saturating_mul(100)
+                .checked_div(l)
+                .unwrap_or(100)
+                .min(100)
+        })
+    }
+}
+
+/// A tenant's tier and every limit, now.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    pub tier: Tier,
+    pub limits: Vec<LimitStanding>,
+    /// Unix time of the next 00:00 UTC, when the daily counters reset.
+    pub reset_at: i64,
+}
+
+impl Standing {
+    /// The limits at 80 % or more, the fullest first.
+    pub fn alerts(&self) -> Vec<&LimitStanding> {
+        let mut alerts: Vec<&LimitStanding> = self
+            .limits
+            .iter()
+            .filter(|l| l.level() != UsageLevel::Normal)
+            .collect();
+        alerts.sort_by_key(|l| std::cmp::Reverse((l.level(), l.percent())));
+        alerts
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -69,6 +148,17 @@ mod tests {
             (ent.agents, ent.api_calls_per_day, ent.tokens_per_day),
             (None, None, None)
         );
+    }
+
+    #[test]
+    fn amber_from_80_percent_red_at_100() {
+        assert_eq!(UsageLevel::of(799, Some(1_000)), UsageLevel::Normal);
+        assert_eq!(UsageLevel::of(800, Some(1_000)), UsageLevel::Warning);
+        assert_eq!(UsageLevel::of(999, Some(1_000)), UsageLevel::Warning);
+        assert_eq!(UsageLevel::of(1_000, Some(1_000)), UsageLevel::Exhausted);
+        assert_eq!(UsageLevel::of(7, Some(10)), UsageLevel::Normal);
+        assert_eq!(UsageLevel::of(8, Some(10)), UsageLevel::Warning);
+        assert_eq!(UsageLevel::of(u64::MAX / 8, None), UsageLevel::Normal);
     }
 
     #[test]

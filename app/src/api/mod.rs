@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod tier;
 
 #[cfg(feature = "ssr")]
 pub(crate) mod ssr {

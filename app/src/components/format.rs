@@ -28,6 +28,16 @@ pub fn ago(ts: i64, now: i64) -> String {
     }
 }
 
+/// `in 5 h 12 min`, `in 3 min`, `now`
+pub fn countdown(secs: i64) -> String {
+    let mins = (secs.max(0) + 59) / 60;
+    match mins {
+        0 => "now".into(),
+        1..60 => format!("in {mins} min"),
+        _ => format!("in {} h {} min", mins / 60, mins % 60),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,6 +47,9 @@ mod tests {
         assert_eq!(utc_time(1_772_409_600), "2026-03-02 00:00 UTC");
         assert_eq!(ago(100, 100), "just now");
         assert_eq!(ago(0, 7200), "2 h ago");
+        assert_eq!(countdown(5 * 3600 + 12 * 60), "in 5 h 12 min");
+        assert_eq!(countdown(125), "in 3 min");
+        assert_eq!(countdown(0), "now");
     }
 }
 

@@ -2,7 +2,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
+use crate::api::tier::current_standing;
+use crate::components::format::thousands;
 use crate::session::current_member;
+use crate::tiers::UsageLevel;
 
 const NAV: [(&str, &str); 3] = [
     ("/analytics", "Analytics"),
@@ -47,8 +50,45 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
             {account}
         </header>
         <main id="main" class="app-main">
+            <QuotaBanner/>
             <h1 class="page-title">{title}</h1>
             {children()}
         </main>
+    }
+}
+
+/// The warning across the portal when a limit is at 80 % or more (the same
+/// rule as the Tier & Billing bars).
+#[component]
+fn QuotaBanner() -> impl IntoView {
+    let standing = Resource::new_blocking(|| (), |_| current_standing());
+    view! {
+        <Suspense fallback=|| ()>
+            {move || Suspend::new(async move {
+                let standing = standing.await.ok().flatten()?;
+                let alerts = standing.alerts();
+                let worst = alerts.first()?.level();
+                let items = alerts
+                    .iter()
+                    .map(|l| {
+                        let what = match (l.limit, l.level()) {
+                            (Some(max), UsageLevel::Exhausted) => format!("{}: all {} used", l.label, thousands(max)),
+                            (Some(max), _) => format!("{}: {} of {} ({} %)", l.label, thousands(l.used), thousands(max), l.percent().unwrap_or(0)),
+                            (None, _) => String::new(),
+                        };
+                        view! { <li>{what}</li> }
+                    })
+                    .collect_view();
+                let daily = alerts.iter().any(|l| l.daily).then_some(" Daily limits reset at 00:00 UTC.");
+                let title = if worst == UsageLevel::Exhausted { "A limit of your plan is used up." } else { "You are close to a limit of your plan." };
+                Some(view! {
+                    <div class=format!("banner banner-{}", worst.css()) role="status" data-testid="quota-banner">
+                        <strong>{title}</strong>
+                        <ul>{items}</ul>
+                        <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
+                    </div>
+                })
+            })}
+        </Suspense>
     }
 }

@@ -7,6 +7,7 @@ pub mod clock;
 pub mod db;
 pub mod error;
 pub mod keys;
+pub mod limits;
 pub mod members;
 pub mod metering;
 pub mod passwords;

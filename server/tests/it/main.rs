@@ -7,4 +7,5 @@ mod agents_pages;
 mod analytics;
 mod cli;
 mod sign_in;
+mod tier_page;
 mod tokens;

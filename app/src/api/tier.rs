@@ -1,0 +1,49 @@
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::tiers::Standing;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TierPageData {
+    pub standing: Standing,
+    pub can_manage: bool,
+    pub now: i64,
+}
+
+#[server]
+pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
+    use super::ssr::{context, internal};
+
+    let (member, services) = context()?;
+    let now = services.clock.now();
+    let standing =
+        crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
+            .await
+            .map_err(internal)?;
+    Ok(TierPageData {
+        standing,
+        can_manage: member.role.can_manage(),
+        now,
+    })
+}
+
+/// For the banner on every page: `None` when signed out.
+#[server]
+pub async fn current_standing() -> Result<Option<Standing>, ServerFnError> {
+    use super::ssr::internal;
+
+    let Some(member) = crate::session::current_member() else {
+        return Ok(None);
+    };
+    let services = use_context::<crate::domain::Services>()
+        .ok_or_else(|| ServerFnError::new("services missing from context"))?;
+    crate::domain::limits::standing(
+        &services.db,
+        &member.tenant_id,
+        member.tier,
+        services.clock.now(),
+    )
+    .await
+    .map(Some)
+    .map_err(internal)
+}

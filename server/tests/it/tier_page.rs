@@ -1,0 +1,142 @@
+//! The Tier & Billing page's usage against limits, and the banner across the
+//! portal: the numbers are the ones enforcement counts.
+
+use app::domain::metering::{self, Counts};
+use app::domain::Clock;
+use app::model::{Role, Tier};
+use reqwest::StatusCode;
+
+use crate::common::{TestApp, PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    TestApp =>
+    a_free_tenant_sees_usage_against_its_limits,
+    a_used_up_limit_is_red_and_enterprise_is_unlimited,
+);
+
+async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
+    app.member(tenant, email, role).await;
+    let client = app.client();
+    let res = app
+        .sign_in(&client, email, PASSWORD, "/settings/tier")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    client
+}
+
+async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
+    let res = client.get(app.url(path)).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "{path}");
+    res.text().await.unwrap()
+}
+
+/// The `<li>` of one limit, from its opening tag to its end.
+fn limit<'a>(html: &'a str, key: &str) -> &'a str {
+    let start = html.find(&format!("data-testid=\"limit-{key}\"")).unwrap();
+    let rest = &html[start..];
+    &rest[..rest.find("</li>").unwrap()]
+}
+
+fn amount(item: &str) -> &str {
+    text_of(item, "amount")
+}
+
+/// The text right inside the element with this test id.
+fn text_of<'a>(html: &'a str, id: &str) -> &'a str {
+    let at = html.find(&format!("data-testid=\"{id}\"")).unwrap();
+    let item = html;
+    let rest = &item[at..];
+    rest[rest.find('>').unwrap() + 1..]
+        .split('<')
+        .next()
+        .unwrap()
+}
+
+async fn used_today(app: &TestApp, tenant: &str, agent: &str, tokens: i64, api_calls: i64) {
+    metering::record_past_hour(
+        &app.db,
+        tenant,
+        agent,
+        app.clock.now(),
+        Counts {
+            tokens_issued: tokens,
+            api_calls,
+            refused: 0,
+        },
+    )
+    .await
+    .unwrap();
+}
+
+async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
+    let tenant = app.tenant("Northwind", Tier::Free).await;
+    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    app.agent(&tenant, "reports:read").await;
+    used_today(&app, &tenant, &id, 850, 100).await;
+    let client = member(&app, &tenant, "admin@northwind.test", Role::Admin).await;
+
+    let html = page(&client, &app, "/settings/tier").await;
+    assert_eq!(text_of(&html, "plan-name"), "Free");
+    let tokens = limit(&html, "tokens");
+    assert_eq!(amount(tokens), "850 of 1,000");
+    assert!(tokens.contains("data-level=\"warning\""));
+    assert!(tokens.contains("Resets at 00:00 UTC, in "));
+    let agents = limit(&html, "agents");
+    assert_eq!(amount(agents), "2 of 10");
+    assert!(agents.contains("data-level=\"normal\""));
+    assert!(
+        !agents.contains("Resets at"),
+        "the agent limit is not daily"
+    );
+    assert_eq!(amount(limit(&html, "api_calls")), "100 of 1,000");
+    assert!(html.contains("data-testid=\"pro-offer\""));
+    assert!(html.contains("50,000 token issuances per day"));
+
+    // The banner shows on every page, with the same rule as the bars.
+    let html = page(&client, &app, "/analytics").await;
+    assert!(html.contains("data-testid=\"quota-banner\""));
+    assert!(html.contains("Token issuances today: 850 of 1,000 (85 %)"));
+    assert!(
+        !html.contains("API calls today:"),
+        "10 % is no reason to warn"
+    );
+
+    // What the page shows is what enforcement counts.
+    let res = app.token(&id, &secret, None).await;
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "1000");
+    assert_eq!(res.headers()["x-ratelimit-remaining"], "149");
+    let html = page(&client, &app, "/settings/tier").await;
+    assert_eq!(amount(limit(&html, "tokens")), "851 of 1,000");
+
+    // Viewers see the page too.
+    let viewer = member(&app, &tenant, "viewer@northwind.test", Role::Viewer).await;
+    let html = page(&viewer, &app, "/settings/tier").await;
+    assert_eq!(amount(limit(&html, "tokens")), "851 of 1,000");
+}
+
+async fn a_used_up_limit_is_red_and_enterprise_is_unlimited(app: TestApp) {
+    let free = app.tenant("Northwind", Tier::Free).await;
+    let (id, secret) = app.agent(&free, "reports:read").await;
+    used_today(&app, &free, &id, 1_000, 0).await;
+    let client = member(&app, &free, "admin@northwind.test", Role::Admin).await;
+    let html = page(&client, &app, "/settings/tier").await;
+    let tokens = limit(&html, "tokens");
+    assert!(tokens.contains("data-level=\"exhausted\""));
+    assert!(tokens.contains("used up"));
+    assert!(html.contains("Token issuances today: all 1,000 used"));
+    let res = app.token(&id, &secret, None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+
+    let enterprise = app.tenant("Globex", Tier::Enterprise).await;
+    let (gid, _) = app.agent(&enterprise, "reports:read").await;
+    used_today(&app, &enterprise, &gid, 1_000_000, 0).await;
+    let client = member(&app, &enterprise, "owner@globex.test", Role::Owner).await;
+    let html = page(&client, &app, "/settings/tier").await;
+    assert!(html.contains("Enterprise — Unlimited"));
+    assert_eq!(amount(limit(&html, "tokens")), "1,000,000 · unlimited");
+    assert!(!html.contains("data-testid=\"pro-offer\""));
+    assert!(!html.contains("data-testid=\"quota-banner\""));
+    assert!(!html.contains("Upgrade"));
+}
