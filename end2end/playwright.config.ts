@@ -1,9 +1,11 @@
 import { defineConfig } from '@playwright/test';
 
-// Two servers, each on its own fresh database: the throttling tests lock out
+// Servers, each on its own fresh database: the throttling tests lock out
 // their client IP (127.0.0.1), so they get a server of their own.
 export const MAIN_PORT = 3100;
 export const THROTTLE_PORT = 3101;
+// The billing spec upgrades a demo tenant: a server of its own too.
+export const BILLING_PORT = 3102;
 
 const server = (port: number) => ({
   command: `bash ./serve-fresh.sh ${port}`,
@@ -38,5 +40,5 @@ export default defineConfig({
       ],
     },
   },
-  webServer: [server(MAIN_PORT), server(THROTTLE_PORT)],
+  webServer: [server(MAIN_PORT), server(THROTTLE_PORT), server(BILLING_PORT)],
 });

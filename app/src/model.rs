@@ -209,3 +209,13 @@ pub const TIME_ZONE_CHOICES: &[&str] = &[
     "Australia/Sydney",
     "Pacific/Auckland",
 ];
+
+/// One line of the billing history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanChange {
+    pub from: Tier,
+    pub to: Tier,
+    pub changed_at: i64,
+    /// A member's email, `operator` (CLI) or `Stripe <event type> <event id>`.
+    pub changed_by: String,
+}

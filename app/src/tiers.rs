@@ -112,6 +112,8 @@ pub struct Standing {
     pub limits: Vec<LimitStanding>,
     /// Unix time of the next 00:00 UTC, when the daily counters reset.
     pub reset_at: i64,
+    /// The last payment failed (until a later one succeeds).
+    pub payment_failed: bool,
 }
 
 impl Standing {

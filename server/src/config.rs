@@ -70,6 +70,16 @@ pub struct Config {
     )]
     pub stripe_webhook_secret: Option<String>,
 
+    /// Port of the local Stripe test double, started when STRIPE_SECRET_KEY
+    /// is unset [default: any free port].
+    #[arg(
+        long,
+        env = "STRIPE_TEST_DOUBLE_PORT",
+        default_value_t = 0,
+        global = true
+    )]
+    pub stripe_test_double_port: u16,
+
     /// Base URL of the Stripe API (for a test double) [default: Stripe's].
     #[arg(long, env = "STRIPE_API_BASE", global = true)]
     pub stripe_api_base: Option<String>,
@@ -89,6 +99,7 @@ impl Config {
             stripe_pro_price_id: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
+            stripe_test_double_port: 0,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The `portal` binary's library: configuration, HTTP layer, CLI and start-up,
 //! importable by the integration tests.
 
+pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod http;

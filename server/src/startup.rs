@@ -56,7 +56,9 @@ pub async fn build_with(
             Meter::unmetered(clock.clone())
         }
     };
+    let stripe = Arc::new(crate::billing::connect(&config).await?);
     let state = AppState {
+        stripe,
         db,
         clock,
         config: Arc::new(config),

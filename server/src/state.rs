@@ -13,6 +13,7 @@ use crate::config::Config;
 /// Everything a request handler may need, cheap to clone.
 #[derive(Clone)]
 pub struct AppState {
+    pub stripe: Arc<crate::billing::stripe_api::Stripe>,
     pub db: Db,
     pub clock: SharedClock,
     pub config: Arc<Config>,
@@ -35,6 +36,7 @@ impl AppState {
             meter: self.meter.clone(),
             clock: self.clock.clone(),
             public_url: self.issuer(),
+            billing_test_mode: self.stripe.test_mode,
         };
         let demo = self.demo.clone();
         move || {

@@ -1,12 +1,15 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::model::PlanChange;
 use crate::tiers::Standing;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierPageData {
     pub standing: Standing,
     pub can_manage: bool,
+    pub test_mode: bool,
+    pub history: Vec<PlanChange>,
     pub now: i64,
 }
 
@@ -20,9 +23,14 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
         crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
             .await
             .map_err(internal)?;
+    let history = crate::domain::billing::history(&services.db, &member.tenant_id)
+        .await
+        .map_err(internal)?;
     Ok(TierPageData {
         standing,
         can_manage: member.role.can_manage(),
+        test_mode: services.billing_test_mode,
+        history,
         now,
     })
 }

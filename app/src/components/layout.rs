@@ -66,7 +66,17 @@ fn QuotaBanner() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let standing = standing.await.ok().flatten()?;
+                let payment = standing.payment_failed.then(|| view! {
+                    <div class="banner banner-exhausted" role="alert" data-testid="payment-failed-banner">
+                        <strong>"Your last payment failed."</strong>
+                        " Update your card under "<a href="/settings/tier">"Tier & Billing → Manage billing"</a>
+                        " to keep your plan."
+                    </div>
+                });
                 let alerts = standing.alerts();
+                if alerts.is_empty() {
+                    return payment.map(|p| p.into_any());
+                }
                 let worst = alerts.first()?.level();
                 let items = alerts
                     .iter()
@@ -82,12 +92,13 @@ fn QuotaBanner() -> impl IntoView {
                 let daily = alerts.iter().any(|l| l.daily).then_some(" Daily limits reset at 00:00 UTC.");
                 let title = if worst == UsageLevel::Exhausted { "A limit of your plan is used up." } else { "You are close to a limit of your plan." };
                 Some(view! {
+                    {payment}
                     <div class=format!("banner banner-{}", worst.css()) role="status" data-testid="quota-banner">
                         <strong>{title}</strong>
                         <ul>{items}</ul>
                         <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
                     </div>
-                })
+                }.into_any())
             })}
         </Suspense>
     }

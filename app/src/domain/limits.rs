@@ -46,5 +46,9 @@ pub async fn standing(db: &Db, tenant_id: &str, tier: Tier, now: i64) -> Result<
             ),
         ],
         reset_at: next_utc_midnight(now),
+        payment_failed: super::billing::account(db, tenant_id)
+            .await?
+            .payment_failed_at
+            .is_some(),
     })
 }

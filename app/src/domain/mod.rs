@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod billing;
 pub mod clock;
 pub mod db;
 pub mod error;
@@ -30,4 +31,6 @@ pub struct Services {
     pub clock: clock::SharedClock,
     /// The portal's base URL, as agents reach it.
     pub public_url: String,
+    /// Billing goes to the local Stripe test double.
+    pub billing_test_mode: bool,
 }

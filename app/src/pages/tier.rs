@@ -1,23 +1,25 @@
 use leptos::prelude::*;
+use leptos_router::hooks::use_query_map;
 
 use crate::api::tier::{tier_overview, TierPageData};
-use crate::components::format::{countdown, thousands};
+use crate::components::format::{countdown, thousands, utc_time};
 use crate::components::layout::AppShell;
-use crate::model::Tier;
+use crate::model::{PlanChange, Tier};
 use crate::tiers::{LimitStanding, TierLimits};
 
 #[component]
 pub fn TierPage() -> impl IntoView {
+    let checkout = use_query_map().with_untracked(|q| q.get("checkout"));
     let data = Resource::new_blocking(|| (), |_| tier_overview());
     view! {
         <AppShell title="Tier & Billing">
             <Suspense fallback=|| view! { <p class="muted">"Loading your plan…"</p> }>
-                {move || Suspend::new(async move {
+                {move || { let checkout = checkout.clone(); Suspend::new(async move {
                     match data.await {
-                        Ok(d) => view! { <TierView data=d/> }.into_any(),
+                        Ok(d) => view! { <TierView data=d checkout=checkout.clone()/> }.into_any(),
                         Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
                     }
-                })}
+                })}}
             </Suspense>
         </AppShell>
     }
@@ -31,7 +33,7 @@ fn limit_text(limit: Option<u64>, unit: &str) -> String {
 }
 
 #[component]
-fn TierView(data: TierPageData) -> impl IntoView {
+fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
     let standing = data.standing.clone();
     let tier = standing.tier;
     let reset = format!(
@@ -68,16 +70,23 @@ fn TierView(data: TierPageData) -> impl IntoView {
             </section>
         }
     });
+    let problem = use_context::<BillingProblem>().map(
+        |p| view! { <p class="form-error" role="alert" data-testid="billing-problem">{p.0}</p> },
+    );
     view! {
+        <CheckoutReturn status=checkout tier/>
+        {problem}
         <section class="panel plan-panel">
             <h2>"Current plan"</h2>
             {headline}
+            <BillingActions tier can_manage=data.can_manage test_mode=data.test_mode/>
         </section>
         <section class="panel">
             <h2>"Usage and limits"</h2>
             <ul class="limits">{rows}</ul>
         </section>
         {pro_offer}
+        <BillingHistory history=data.history.clone()/>
     }
 }
 
@@ -115,5 +124,102 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
                 {limit.daily.then(|| format!(" · {reset}"))}
             </p>
         </li>
+    }
+}
+
+/// Why the last billing action failed (Stripe unreachable or refusing),
+/// shown on the page the form post answers with.
+#[derive(Debug, Clone)]
+pub struct BillingProblem(pub String);
+
+#[component]
+fn CheckoutReturn(status: Option<String>, tier: Tier) -> impl IntoView {
+    match (status.as_deref(), tier) {
+        (Some("success"), Tier::Free) => Some(
+            view! {
+                // Until the webhook lands: reload every few seconds, which
+                // needs no JavaScript.
+                <meta http-equiv="refresh" content="3"/>
+                <p class="notice" role="status" data-testid="checkout-pending">
+                    "Payment received. Confirming your upgrade with Stripe… this page updates by itself."
+                </p>
+            }
+            .into_any(),
+        ),
+        (Some("success"), _) => Some(
+            view! {
+                <p class="notice notice-ok" role="status" data-testid="checkout-done">
+                    {format!("Welcome to {}! Your new limits apply now.", tier.display_name())}
+                </p>
+            }
+            .into_any(),
+        ),
+        (Some("cancel"), _) => Some(
+            view! {
+                <p class="notice" role="status" data-testid="checkout-cancelled">
+                    "Checkout was cancelled: nothing changed and nothing was charged."
+                </p>
+            }
+            .into_any(),
+        ),
+        _ => None,
+    }
+}
+
+#[component]
+fn BillingActions(tier: Tier, can_manage: bool, test_mode: bool) -> impl IntoView {
+    let test = test_mode.then(|| {
+        view! { <p class="badge-test" data-testid="test-mode">"Test mode: payments go to the local Stripe test double."</p> }
+    });
+    let actions = match (tier, can_manage) {
+        (Tier::Enterprise, _) => view! {
+            <p class="muted">"Your Enterprise agreement is managed with our sales team."</p>
+        }
+        .into_any(),
+        (_, false) => view! {
+            <p class="muted" data-testid="ask-owner">"Ask an owner or admin to upgrade or change billing."</p>
+        }
+        .into_any(),
+        (Tier::Free, true) => view! {
+            <form method="post" action="/api/tiers/upgrade">
+                <button type="submit" class="button button-primary" data-testid="upgrade">"Upgrade to Pro"</button>
+            </form>
+        }
+        .into_any(),
+        (Tier::Pro, true) => view! {
+            <div class="actions">
+                <form method="post" action="/api/tiers/portal">
+                    <button type="submit" class="button" data-testid="manage-billing">"Manage billing"</button>
+                </form>
+                <a class="button button-quiet" href="mailto:sales@agent-id.example?subject=Enterprise%20plan">"Contact sales for Enterprise"</a>
+            </div>
+        }
+        .into_any(),
+    };
+    view! { {test}{actions} }
+}
+
+#[component]
+fn BillingHistory(history: Vec<PlanChange>) -> impl IntoView {
+    let rows = history
+        .into_iter()
+        .map(|c| {
+            view! {
+                <tr>
+                    <td>{utc_time(c.changed_at)}</td>
+                    <td>{format!("{} → {}", c.from.display_name(), c.to.display_name())}</td>
+                    <td class="small">{c.changed_by}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="panel">
+            <h2>"Billing history"</h2>
+            <table class="data-table" data-testid="billing-history">
+                <thead><tr><th scope="col">"When"</th><th scope="col">"Plan change"</th><th scope="col">"By"</th></tr></thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
     }
 }

@@ -24,6 +24,8 @@ fn is_public(path: &str) -> bool {
         // Agents authenticate these themselves (client credentials or bearer token).
         || path.starts_with("/api/v1/")
         || path.starts_with("/.well-known/")
+        // Stripe signs it; the handler checks the signature.
+        || path == "/api/stripe/webhook"
 }
 
 /// The member a session points at, if any (a session whose member is gone is

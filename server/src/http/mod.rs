@@ -4,6 +4,7 @@ pub mod agents;
 pub mod analytics;
 pub mod analytics_api;
 pub mod api_v1;
+pub mod billing;
 pub mod error;
 pub mod guard;
 pub mod oauth;
@@ -51,6 +52,9 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .route("/login", post(sign_in::sign_in))
         .route("/logout", post(sign_in::sign_out))
+        .route("/api/tiers/upgrade", post(billing::upgrade))
+        .route("/api/tiers/portal", post(billing::manage))
+        .route("/api/stripe/webhook", post(billing::stripe_webhook))
         .route("/agents", post(agents::create))
         .route("/analytics/export/daily.csv", get(analytics::daily_csv))
         .route("/analytics/export/agents.csv", get(analytics::agents_csv))

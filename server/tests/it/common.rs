@@ -56,6 +56,8 @@ pub struct TestApp {
     pub base: String,
     pub db: Db,
     pub clock: Arc<ManualClock>,
+    /// What Stripe (here: the test double) signs webhooks with.
+    pub stripe_webhook_secret: String,
     /// Keeps the temp dir of a SQLite database alive.
     _database: TestDb,
 }
@@ -68,12 +70,21 @@ impl TestApp {
     }
 
     pub async fn start_on(database: TestDb) -> TestApp {
+        Self::start_configured(database, |_| {}).await
+    }
+
+    /// Like `start_on`, with the configuration changed by `configure`.
+    pub async fn start_configured(
+        database: TestDb,
+        configure: impl FnOnce(&mut Config),
+    ) -> TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        let config = Config {
+        let mut config = Config {
             site_addr: listener.local_addr().unwrap(),
             ..Config::for_database(&database.url)
         };
+        configure(&mut config);
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
@@ -88,6 +99,7 @@ impl TestApp {
             base,
             db,
             clock,
+            stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             _database: database,
         }
     }

@@ -1,0 +1,242 @@
+//! A tenant's billing state and its plan history. Stripe events change it
+//! through `apply_event`: once per event id, in event order, and every plan
+//! change is written to the history in the same transaction.
+
+use sqlx::{Any, Row, Transaction};
+
+use super::error::Thing;
+use super::{Db, Error, Result};
+use crate::model::{PlanChange, Tier};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingAccount {
+    pub tenant_id: String,
+    pub tenant_name: String,
+    pub tier: Tier,
+    pub stripe_customer_id: Option<String>,
+    pub payment_failed_at: Option<i64>,
+}
+
+pub async fn account(db: &Db, tenant_id: &str) -> Result<BillingAccount> {
+    let row = sqlx::query(
+        "SELECT id, name, tier, stripe_customer_id, payment_failed_at FROM tenants WHERE id = $1",
+    )
+    .bind(tenant_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::NotFound(Thing::Tenant))?;
+    Ok(BillingAccount {
+        tenant_id: row.try_get("id")?,
+        tenant_name: row.try_get("name")?,
+        tier: row
+            .try_get::<String, _>("tier")?
+            .parse()
+            .map_err(Error::Internal)?,
+        stripe_customer_id: row.try_get("stripe_customer_id")?,
+        payment_failed_at: row.try_get("payment_failed_at")?,
+    })
+}
+
+pub async fn set_customer(db: &Db, tenant_id: &str, customer_id: &str) -> Result<()> {
+    sqlx::query("UPDATE tenants SET stripe_customer_id = $1 WHERE id = $2")
+        .bind(customer_id)
+        .bind(tenant_id)
+        .execute(&db.pool)
+        .await?;
+    Ok(())
+}
+
+pub async fn history(db: &Db, tenant_id: &str) -> Result<Vec<PlanChange>> {
+    let rows = sqlx::query(
+        "SELECT from_tier, to_tier, changed_at, changed_by FROM plan_changes \
+         WHERE tenant_id = $1 ORDER BY changed_at DESC, id DESC LIMIT 100",
+    )
+    .bind(tenant_id)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.iter()
+        .map(|r| {
+            Ok(PlanChange {
+                from: r
+                    .try_get::<String, _>("from_tier")?
+                    .parse()
+                    .map_err(Error::Internal)?,
+                to: r
+                    .try_get::<String, _>("to_tier")?
+                    .parse()
+                    .map_err(Error::Internal)?,
+                changed_at: r.try_get("changed_at")?,
+                changed_by: r.try_get("changed_by")?,
+            })
+        })
+        .collect()
+}
+
+/// A Stripe event as far as billing cares: who, what, and when it happened.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BillingEvent {
+    pub id: String,
+    pub kind: String,
+    /// Stripe's `created`: events arrive out of order, this orders them.
+    pub created: i64,
+    /// The tenant, from `client_reference_id` / metadata, else `None`.
+    pub tenant_id: Option<String>,
+    pub customer_id: Option<String>,
+    pub change: BillingChange,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BillingChange {
+    /// Checkout completed, or the subscription is active again.
+    SubscribedToPro,
+    /// The subscription ended (deleted, canceled, unpaid).
+    SubscriptionEnded,
+    PaymentFailed,
+    PaymentSucceeded,
+    /// An event type billing does not act on.
+    Nothing,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Applied {
+    Changed,
+    /// Seen before: nothing done twice.
+    Duplicate,
+    /// Older than what the tenant's billing already reflects, about no
+    /// tenant of ours, or of a kind we ignore.
+    Ignored,
+}
+
+/// Applies one Stripe event, once: the event id is recorded in the same
+/// transaction as its effect.
+pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Applied> {
+    let mut tx = db.pool.begin().await?;
+    let fresh = sqlx::query(
+        "INSERT INTO stripe_events (id, event_type, created, received_at) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (id) DO NOTHING",
+    )
+    .bind(&event.id)
+    .bind(&event.kind)
+    .bind(event.created)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if !fresh {
+        return Ok(Applied::Duplicate);
+    }
+    let tenant_id = match (&event.tenant_id, &event.customer_id) {
+        (Some(t), _) => Some(t.clone()),
+        (None, Some(c)) => sqlx::query("SELECT id FROM tenants WHERE stripe_customer_id = $1")
+            .bind(c)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|r| r.try_get::<String, _>("id"))
+            .transpose()?,
+        (None, None) => None,
+    };
+    let Some(tenant_id) = tenant_id else {
+        tx.commit().await?;
+        return Ok(Applied::Ignored);
+    };
+    let row = sqlx::query("SELECT tier, billing_event_at FROM tenants WHERE id = $1")
+        .bind(&tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else {
+        tx.commit().await?;
+        return Ok(Applied::Ignored);
+    };
+    let tier: Tier = row
+        .try_get::<String, _>("tier")?
+        .parse()
+        .map_err(Error::Internal)?;
+    let last: Option<i64> = row.try_get("billing_event_at")?;
+    if last.is_some_and(|last| event.created < last) {
+        tx.commit().await?;
+        return Ok(Applied::Ignored);
+    }
+    let outcome = match event.change {
+        BillingChange::SubscribedToPro | BillingChange::SubscriptionEnded => {
+            let to = if event.change == BillingChange::SubscribedToPro {
+                Tier::Pro
+            } else {
+                Tier::Free
+            };
+            // Enterprise is agreed with sales, not through self-serve billing.
+            if tier == Tier::Enterprise || tier == to {
+                Applied::Ignored
+            } else {
+                change_tier(
+                    &mut tx,
+                    &tenant_id,
+                    tier,
+                    to,
+                    now,
+                    &format!("Stripe {} {}", event.kind, event.id),
+                )
+                .await?;
+                Applied::Changed
+            }
+        }
+        BillingChange::PaymentFailed | BillingChange::PaymentSucceeded => {
+            let failed = (event.change == BillingChange::PaymentFailed).then_some(event.created);
+            sqlx::query("UPDATE tenants SET payment_failed_at = $1 WHERE id = $2")
+                .bind(failed)
+                .bind(&tenant_id)
+                .execute(&mut *tx)
+                .await?;
+            Applied::Changed
+        }
+        BillingChange::Nothing => Applied::Ignored,
+    };
+    // Even when the tier was already right, the event is now the newest
+    // word on this tenant's subscription: an older one must not undo it.
+    if event.change != BillingChange::Nothing {
+        sqlx::query("UPDATE tenants SET billing_event_at = $1 WHERE id = $2")
+            .bind(event.created)
+            .bind(&tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        if let Some(customer) = &event.customer_id {
+            sqlx::query(
+                "UPDATE tenants SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL",
+            )
+            .bind(customer)
+            .bind(&tenant_id)
+            .execute(&mut *tx)
+            .await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(outcome)
+}
+
+async fn change_tier(
+    tx: &mut Transaction<'_, Any>,
+    tenant_id: &str,
+    from: Tier,
+    to: Tier,
+    now: i64,
+    by: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE tenants SET tier = $1 WHERE id = $2")
+        .bind(to.as_str())
+        .bind(tenant_id)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO plan_changes (id, tenant_id, from_tier, to_tier, changed_at, changed_by) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(tenant_id)
+    .bind(from.as_str())
+    .bind(to.as_str())
+    .bind(now)
+    .bind(by)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
