@@ -16,7 +16,8 @@ CREATE TABLE stripe_events (
 
 -- The billing history: every plan change, who or what made it.
 CREATE TABLE plan_changes (
-    id          TEXT PRIMARY KEY,
+    -- Insertion order: two changes in the same second still list in order.
+    id          INTEGER PRIMARY KEY AUTOINCREMENT,
     tenant_id   TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
     from_tier   TEXT NOT NULL,
     to_tier     TEXT NOT NULL,

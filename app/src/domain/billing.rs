@@ -227,10 +227,9 @@ async fn change_tier(
         .execute(&mut **tx)
         .await?;
     sqlx::query(
-        "INSERT INTO plan_changes (id, tenant_id, from_tier, to_tier, changed_at, changed_by) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO plan_changes (tenant_id, from_tier, to_tier, changed_at, changed_by) \
+         VALUES ($1, $2, $3, $4, $5)",
     )
-    .bind(uuid::Uuid::new_v4().to_string())
     .bind(tenant_id)
     .bind(from.as_str())
     .bind(to.as_str())

@@ -139,7 +139,7 @@ fn CheckoutReturn(status: Option<String>, tier: Tier) -> impl IntoView {
             view! {
                 // Until the webhook lands: reload every few seconds, which
                 // needs no JavaScript.
-                <meta http-equiv="refresh" content="3"/>
+                <leptos_meta::Meta http_equiv="refresh" content="3"/>
                 <p class="notice" role="status" data-testid="checkout-pending">
                     "Payment received. Confirming your upgrade with Stripe… this page updates by itself."
                 </p>

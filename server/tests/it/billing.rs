@@ -377,6 +377,28 @@ async fn upgrading_through_checkout_makes_the_tenant_pro(app: TestApp) {
         customer
     );
 
+    // Back before the webhook: the page says so and reloads by itself; a
+    // cancelled checkout changed nothing.
+    let html = admin
+        .get(app.url("/settings/tier?checkout=success"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-testid=\"checkout-pending\""));
+    assert!(html.contains("http-equiv=\"refresh\""));
+    let html = admin
+        .get(app.url("/settings/tier?checkout=cancel"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("data-testid=\"checkout-cancelled\""));
+
     // Paying on the double's page sends the signed webhook, then returns.
     let page = app
         .client()
@@ -406,6 +428,7 @@ async fn upgrading_through_checkout_makes_the_tenant_pro(app: TestApp) {
         .await
         .unwrap();
     assert!(html.contains("data-testid=\"checkout-done\""));
+    assert!(!html.contains("http-equiv=\"refresh\""));
     assert!(html.contains("50,000"));
     assert!(html.contains("Free → Pro"));
     // Now "Manage billing" opens the customer portal.
