@@ -96,7 +96,8 @@ impl AgentTableView {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// One agent's usage in the current month.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentUsageRow {
     pub id: String,
     pub name: String,
@@ -105,6 +106,7 @@ pub struct AgentUsageRow {
     pub tokens_issued: u64,
     pub api_calls: u64,
     pub refused: u64,
+    /// Latest counted request (this month), else the latest token ever.
     pub last_activity_at: Option<i64>,
 }
 
@@ -280,20 +282,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         .await
         .map_err(internal)?;
     }
-    let rows = month
-        .agents
-        .into_iter()
-        .map(|a| AgentUsageRow {
-            id: a.agent_id,
-            name: a.name,
-            agent_type: a.agent_type,
-            status: a.status,
-            tokens_issued: a.tokens_issued,
-            api_calls: a.api_calls,
-            refused: a.refused,
-            last_activity_at: a.last_activity_at,
-        })
-        .collect();
+    let rows = month.agents;
 
     Ok(AnalyticsPageData {
         days,

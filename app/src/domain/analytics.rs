@@ -8,8 +8,7 @@ use sqlx::Row;
 
 use super::metering::Counts;
 use super::{tenants, time_zones, Db, Error, Result};
-use crate::api::analytics::{AgentSort, AgentTableView};
-use crate::model::AgentStatus;
+use crate::api::analytics::{AgentSort, AgentTableView, AgentUsageRow};
 
 pub const DEFAULT_DAYS: u32 = 30;
 pub const MAX_DAYS: u32 = 90;
@@ -273,27 +272,13 @@ async fn active_agents(db: &Db, tenant_id: &str, first: Date, last: Date) -> Res
     Ok(n as u64)
 }
 
-/// One agent's usage in the current month.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AgentMonthUsage {
-    pub agent_id: String,
-    pub name: String,
-    pub agent_type: String,
-    pub status: AgentStatus,
-    pub tokens_issued: u64,
-    pub api_calls: u64,
-    pub refused: u64,
-    /// Latest counted request (this month), else the latest token ever.
-    pub last_activity_at: Option<i64>,
-}
-
 #[derive(Debug, Clone)]
 pub struct AgentsMonth {
     /// "2026-11", in the tenant's zone.
     pub month: String,
     pub zone: String,
     /// The requested page of the table, in the requested order.
-    pub agents: Vec<AgentMonthUsage>,
+    pub agents: Vec<AgentUsageRow>,
     /// Rows matching the filter (all pages).
     pub matching: usize,
     /// Rows without the filter: every live agent, and decommissioned ones
@@ -363,8 +348,8 @@ pub async fn agents_this_month(
         let last_at: Option<i64> = row.try_get("last_at")?;
         let last_token_at: Option<i64> = row.try_get("last_token_at")?;
         matching = row.try_get::<i64, _>("matching")? as usize;
-        agents.push(AgentMonthUsage {
-            agent_id: row.try_get("id")?,
+        agents.push(AgentUsageRow {
+            id: row.try_get("id")?,
             name: row.try_get("name")?,
             agent_type: row.try_get("agent_type")?,
             status: status.parse().map_err(Error::Internal)?,

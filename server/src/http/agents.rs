@@ -19,9 +19,12 @@ use super::render;
 use super::security::is_same_origin;
 use crate::state::AppState;
 
+/// Cross-site posts and viewers are refused; `what` says what viewers
+/// cannot do ("change agents").
 pub(super) fn refuse_unless_manager(
     member: &CurrentMember,
     headers: &HeaderMap,
+    what: &str,
 ) -> Option<Response> {
     if !is_same_origin(headers) {
         return Some(ApiError::cross_site().into_response());
@@ -30,7 +33,7 @@ pub(super) fn refuse_unless_manager(
         ApiError::new(
             StatusCode::FORBIDDEN,
             "forbidden",
-            "Viewers cannot change agents: ask an owner or admin.",
+            format!("Viewers cannot {what}: ask an owner or admin."),
         )
         .into_response()
     })
@@ -53,7 +56,7 @@ pub async fn create(
     headers: HeaderMap,
     Form(form): Form<CreateForm>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_manager(&member, &headers) {
+    if let Some(refusal) = refuse_unless_manager(&member, &headers, "change agents") {
         return refusal;
     }
     let new = NewAgent {
@@ -121,7 +124,7 @@ pub async fn change_status(
     headers: HeaderMap,
     Form(form): Form<StatusForm>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_manager(&member, &headers) {
+    if let Some(refusal) = refuse_unless_manager(&member, &headers, "change agents") {
         return refusal;
     }
     let path = format!("/agents/{id}");
@@ -162,7 +165,7 @@ pub async fn rotate(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_manager(&member, &headers) {
+    if let Some(refusal) = refuse_unless_manager(&member, &headers, "change agents") {
         return refusal;
     }
     let path = format!("/agents/{id}");

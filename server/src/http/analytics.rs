@@ -124,7 +124,7 @@ pub async fn agents_csv(
             .unwrap_or_default();
         body.push_str(&format!(
             "{},{},{},{},{},{},{},{}\r\n",
-            a.agent_id,
+            a.id,
             csv_field(&a.name),
             csv_field(&a.agent_type),
             a.status.as_str(),
@@ -149,7 +149,7 @@ pub async fn set_time_zone(
     headers: HeaderMap,
     Form(form): Form<TimeZoneForm>,
 ) -> Response {
-    if let Some(refusal) = refuse_unless_manager(&member, &headers) {
+    if let Some(refusal) = refuse_unless_manager(&member, &headers, "change the time zone") {
         return refusal;
     }
     match tenants::set_time_zone(&state.db, &member.tenant_id, &form.time_zone).await {

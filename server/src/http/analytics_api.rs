@@ -7,22 +7,13 @@ use axum::{Extension, Json};
 use serde_json::json;
 
 use app::api::analytics::AgentTableView;
+use app::components::charts::WEEKDAY_NAMES;
 use app::domain::analytics::{self, parse_days};
 use app::domain::tokens::Claims;
 
 use super::error::ApiError;
 use super::guard::url_query_value;
 use crate::state::AppState;
-
-const WEEKDAYS: [&str; 7] = [
-    "Sunday",
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-];
 
 async fn overview(
     state: &AppState,
@@ -77,7 +68,7 @@ pub async fn activity(
                 "tenant_id": claims.tenant_id,
                 "days": o.window.days,
                 "time_zone": o.window.zone_name(),
-                "weekdays": WEEKDAYS,
+                "weekdays": WEEKDAY_NAMES,
                 "data": data,
             }))
             .into_response()
@@ -99,7 +90,7 @@ pub async fn agents(
             "month": m.month,
             "time_zone": m.zone,
             "data": m.agents.iter().map(|a| json!({
-                "agent_id": a.agent_id,
+                "agent_id": a.id,
                 "name": a.name,
                 "agent_type": a.agent_type,
                 "status": a.status.as_str(),

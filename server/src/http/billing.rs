@@ -9,13 +9,13 @@ use axum::{Extension, Json};
 use leptos::prelude::provide_context;
 use serde_json::{json, Value};
 
-use app::domain::billing::{self, Applied};
+use app::domain::billing::{self, Applied, BillingAccount};
 use app::model::{CurrentMember, Tier};
 use app::pages::tier::BillingProblem;
 
+use super::agents::refuse_unless_manager;
 use super::error::ApiError;
 use super::render;
-use super::security::is_same_origin;
 use crate::billing::stripe_api::{self, StripeUnavailable};
 use crate::billing::webhook;
 use crate::state::AppState;
@@ -28,18 +28,18 @@ fn wants_json(headers: &HeaderMap) -> bool {
         .is_some_and(|v| v.contains("application/json"))
 }
 
-fn refusal(member: &CurrentMember, headers: &HeaderMap) -> Option<Response> {
-    if !is_same_origin(headers) {
-        return Some(ApiError::cross_site().into_response());
+/// The tenant's billing account, if this member may change billing.
+async fn manageable_account(
+    state: &AppState,
+    member: &CurrentMember,
+    headers: &HeaderMap,
+) -> Result<BillingAccount, Response> {
+    if let Some(refused) = refuse_unless_manager(member, headers, "change billing") {
+        return Err(refused);
     }
-    (!member.role.can_manage()).then(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            "Only an owner or admin can change billing: ask one of them.",
-        )
-        .into_response()
-    })
+    billing::account(&state.db, &member.tenant_id)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())
 }
 
 /// Sends the browser (or tells the script) where to go next.
@@ -78,12 +78,9 @@ pub async fn upgrade(
     Extension(member): Extension<CurrentMember>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refusal(&member, &headers) {
-        return refused;
-    }
-    let account = match billing::account(&state.db, &member.tenant_id).await {
+    let account = match manageable_account(&state, &member, &headers).await {
         Ok(a) => a,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(refused) => return refused,
     };
     if account.tier != Tier::Free {
         let message = format!(
@@ -119,12 +116,9 @@ pub async fn manage(
     Extension(member): Extension<CurrentMember>,
     headers: HeaderMap,
 ) -> Response {
-    if let Some(refused) = refusal(&member, &headers) {
-        return refused;
-    }
-    let account = match billing::account(&state.db, &member.tenant_id).await {
+    let account = match manageable_account(&state, &member, &headers).await {
         Ok(a) => a,
-        Err(e) => return ApiError::from(e).into_response(),
+        Err(refused) => return refused,
     };
     let Some(customer) = account
         .stripe_customer_id

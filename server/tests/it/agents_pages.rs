@@ -3,7 +3,7 @@
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
-use crate::common::{location, TestApp, PASSWORD};
+use crate::common::{location, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -15,14 +15,6 @@ on_both_backends!(
     viewers_see_agents_but_cannot_change_them,
     another_tenants_agent_is_not_found,
 );
-
-async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
-    app.member(tenant, email, role).await;
-    let client = app.client();
-    let res = app.sign_in(&client, email, PASSWORD, "/agents").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    client
-}
 
 fn agent_form(name: &str) -> Vec<(&'static str, String)> {
     vec![
@@ -45,7 +37,9 @@ fn test_id(html: &str, id: &str) -> Option<String> {
 
 async fn creating_an_agent_shows_its_secret_once_and_the_secret_works(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let client = member(&app, &tenant, "ada@acme.example", Role::Admin).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
     let res = client
         .post(app.url("/agents"))
         .form(&agent_form("triage-bot"))
@@ -106,7 +100,9 @@ async fn creating_an_agent_shows_its_secret_once_and_the_secret_works(app: TestA
 
 async fn bad_input_keeps_the_form_and_says_what_is_wrong(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let client = member(&app, &tenant, "ada@acme.example", Role::Owner).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
     let mut form = agent_form("");
     form[3].1 = "tickets:read NotACapability".into();
     let res = client
@@ -141,7 +137,9 @@ async fn the_agent_limit_is_refused_with_a_link_to_the_plan(app: TestApp) {
     for _ in 0..10 {
         app.agent(&tenant, "tokens:read").await;
     }
-    let client = member(&app, &tenant, "ada@northwind.example", Role::Admin).await;
+    let client = app
+        .signed_in(&tenant, "ada@northwind.example", Role::Admin)
+        .await;
     let res = client
         .post(app.url("/agents"))
         .form(&agent_form("eleventh"))
@@ -161,7 +159,9 @@ async fn the_agent_limit_is_refused_with_a_link_to_the_plan(app: TestApp) {
 async fn status_changes_and_rotation(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
-    let client = member(&app, &tenant, "ada@acme.example", Role::Admin).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
     let page = format!("/agents/{id}");
     let post = |path: String, form: Vec<(&'static str, &'static str)>| {
         client.post(app.url(&path)).form(&form).send()
@@ -234,7 +234,9 @@ async fn status_changes_and_rotation(app: TestApp) {
 async fn viewers_see_agents_but_cannot_change_them(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
-    let client = member(&app, &tenant, "val@acme.example", Role::Viewer).await;
+    let client = app
+        .signed_in(&tenant, "val@acme.example", Role::Viewer)
+        .await;
     let list = client
         .get(app.url("/agents"))
         .send()
@@ -281,7 +283,7 @@ async fn another_tenants_agent_is_not_found(app: TestApp) {
     let a = app.tenant("Tenant A", Tier::Pro).await;
     let b = app.tenant("Tenant B", Tier::Pro).await;
     let (b_agent, b_secret) = app.agent(&b, "tokens:read").await;
-    let client = member(&app, &a, "ada@a.example", Role::Owner).await;
+    let client = app.signed_in(&a, "ada@a.example", Role::Owner).await;
     let res = client
         .get(app.url(&format!("/agents/{b_agent}")))
         .send()

@@ -7,7 +7,7 @@ use app::model::{AgentStatus, Role, Tier};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::{TestApp, PASSWORD};
+use crate::common::TestApp;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -22,14 +22,6 @@ on_both_backends!(
     a_tenant_without_usage_gets_a_first_step,
     the_agent_table_sorts_filters_and_pages,
 );
-
-async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
-    app.member(tenant, email, role).await;
-    let client = app.client();
-    let res = app.sign_in(&client, email, PASSWORD, "/analytics").await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    client
-}
 
 async fn bearer(app: &TestApp, id: &str, secret: &str) -> String {
     let res = app.token(id, secret, None).await;
@@ -124,7 +116,7 @@ async fn the_api_and_the_page_show_the_same_numbers(app: TestApp) {
     sorted.sort();
     assert_eq!(dates, sorted, "ascending");
 
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let html = page(&client, &app, "/analytics?days=7").await;
     assert_eq!(trend_counts(&html), counts);
     assert_eq!(card_value(&html, "tokens"), "52");
@@ -180,7 +172,7 @@ async fn days_outside_1_to_90_are_refused_by_the_api(app: TestApp) {
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
     // The page does not fail on a bad range: it says what it shows instead.
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let html = page(&client, &app, "/analytics?days=365").await;
     assert!(html.contains("Showing 30 days"));
 }
@@ -232,7 +224,7 @@ async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
         .expect("the hour lands on its Tokyo weekday and hour");
     assert_eq!(cell["count"], 42);
 
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let html = page(&client, &app, "/analytics?days=7").await;
     assert_eq!(html.matches("class=\"heat-cell").count(), 168);
     assert!(html.contains(&format!(
@@ -282,7 +274,7 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
     assert!(used_row["last_activity_at"].as_i64().is_some());
     assert!(body["month"].as_str().unwrap().len() == 7);
 
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let html = page(&client, &app, "/analytics").await;
     assert_eq!(html.matches("data-testid=\"agent-usage-row\"").count(), 2);
     assert!(html.contains(&format!("data-agent-id=\"{used}\"")));
@@ -295,7 +287,7 @@ async fn csv_downloads_carry_what_the_page_shows(app: TestApp) {
     for _ in 0..4 {
         bearer(&app, &id, &secret).await;
     }
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
 
     let res = client
         .get(app.url("/analytics/export/daily.csv?days=7&compare=1"))
@@ -354,7 +346,7 @@ async fn csv_downloads_carry_what_the_page_shows(app: TestApp) {
 
 async fn the_time_zone_setting_validates_and_applies(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let admin = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let admin = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let post = |client: &reqwest::Client, zone: &str| {
         client
             .post(app.url("/analytics/time-zone"))
@@ -384,7 +376,9 @@ async fn the_time_zone_setting_validates_and_applies(app: TestApp) {
     let html = page(&admin, &app, "/analytics").await;
     assert!(html.contains("data-testid=\"tenant-zone\">Europe/Berlin<"));
 
-    let viewer = member(&app, &tenant, "viewer@acme.test", Role::Viewer).await;
+    let viewer = app
+        .signed_in(&tenant, "viewer@acme.test", Role::Viewer)
+        .await;
     let res = post(&viewer, "UTC").await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     let res = admin
@@ -437,7 +431,9 @@ async fn tenants_never_see_each_other(app: TestApp) {
         .collect();
     assert_eq!(ids, [globex_agent.as_str()]);
 
-    let client = member(&app, &globex, "admin@globex.test", Role::Admin).await;
+    let client = app
+        .signed_in(&globex, "admin@globex.test", Role::Admin)
+        .await;
     let html = page(&client, &app, "/analytics?days=7").await;
     assert_eq!(card_value(&html, "tokens"), "1");
     assert!(!html.contains(&acme_agent));
@@ -454,7 +450,7 @@ async fn tenants_never_see_each_other(app: TestApp) {
 
 async fn a_tenant_without_usage_gets_a_first_step(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let html = page(&client, &app, "/analytics").await;
     assert!(html.contains("data-testid=\"analytics-empty\""));
     assert!(html.contains("grant_type=client_credentials"));
@@ -488,7 +484,7 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
         }
         ids.push(agent.id);
     }
-    let client = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let client = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let rows = |html: &str| -> Vec<String> {
         html.split("data-agent-id=\"")
             .skip(1)

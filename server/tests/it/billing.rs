@@ -8,7 +8,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use server::billing::webhook::sign;
 
-use crate::common::{location, TestApp, TestDb, PASSWORD};
+use crate::common::{location, TestApp, TestDb};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -27,16 +27,6 @@ on_both_backends!(
     TestDb =>
     stripe_down_means_a_clear_error_and_no_change,
 );
-
-async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
-    app.member(tenant, email, role).await;
-    let client = app.client();
-    let res = app
-        .sign_in(&client, email, PASSWORD, "/settings/tier")
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    client
-}
 
 fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
     json!({ "id": id, "object": "event", "type": kind, "created": created, "data": { "object": object } })
@@ -266,7 +256,7 @@ async fn a_webhook_for_one_tenant_never_touches_another(app: TestApp) {
 
 async fn a_failed_payment_warns_until_a_payment_succeeds(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
-    let client = member(&app, &tenant, "owner@acme.test", Role::Owner).await;
+    let client = app.signed_in(&tenant, "owner@acme.test", Role::Owner).await;
     let now = app.clock.now();
     send(
         &app,
@@ -317,10 +307,10 @@ async fn the_upgrade_endpoint_refuses_what_it_must(app: TestApp) {
     // Signed out: 401, not a redirect.
     let res = post(&app.client(), &app.base).await.unwrap();
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
-    let viewer = member(&app, &free, "viewer@acme.test", Role::Viewer).await;
+    let viewer = app.signed_in(&free, "viewer@acme.test", Role::Viewer).await;
     let res = post(&viewer, &app.base).await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
-    let admin = member(&app, &free, "admin@acme.test", Role::Admin).await;
+    let admin = app.signed_in(&free, "admin@acme.test", Role::Admin).await;
     let res = post(&admin, "https://evil.example").await.unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
     assert!(billing::account(&app.db, &free)
@@ -330,7 +320,7 @@ async fn the_upgrade_endpoint_refuses_what_it_must(app: TestApp) {
         .is_none());
 
     let pro = app.tenant("Globex", Tier::Pro).await;
-    let owner = member(&app, &pro, "owner@globex.test", Role::Owner).await;
+    let owner = app.signed_in(&pro, "owner@globex.test", Role::Owner).await;
     let res = post(&owner, &app.base).await.unwrap();
     assert_eq!(res.status(), StatusCode::CONFLICT);
     let body: Value = res.json().await.unwrap();
@@ -339,7 +329,7 @@ async fn the_upgrade_endpoint_refuses_what_it_must(app: TestApp) {
 
 async fn upgrading_through_checkout_makes_the_tenant_pro(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
-    let admin = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let admin = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let res = admin
         .post(app.url("/api/tiers/upgrade"))
         .header("origin", app.base.as_str())
@@ -457,7 +447,7 @@ async fn stripe_down_means_a_clear_error_and_no_change(database: TestDb) {
     .await;
     assert_eq!(app.stripe_webhook_secret, "whsec_configured");
     let tenant = app.tenant("Acme", Tier::Free).await;
-    let admin = member(&app, &tenant, "admin@acme.test", Role::Admin).await;
+    let admin = app.signed_in(&tenant, "admin@acme.test", Role::Admin).await;
     let res = admin
         .post(app.url("/api/tiers/upgrade"))
         .header("origin", app.base.as_str())

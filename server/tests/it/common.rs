@@ -104,6 +104,19 @@ impl TestApp {
         }
     }
 
+    /// A browser-like client signed in as a new member of `tenant`.
+    pub async fn signed_in(&self, tenant_id: &str, email: &str, role: Role) -> reqwest::Client {
+        self.member(tenant_id, email, role).await;
+        let client = self.client();
+        let res = self.sign_in(&client, email, PASSWORD, "/analytics").await;
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "sign-in of {email}"
+        );
+        client
+    }
+
     /// A browser-like client: its own cookie jar, redirects not followed.
     pub fn client(&self) -> reqwest::Client {
         reqwest::Client::builder()

@@ -6,7 +6,7 @@ use app::domain::Clock;
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
-use crate::common::{TestApp, PASSWORD};
+use crate::common::TestApp;
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -14,16 +14,6 @@ on_both_backends!(
     a_free_tenant_sees_usage_against_its_limits,
     a_used_up_limit_is_red_and_enterprise_is_unlimited,
 );
-
-async fn member(app: &TestApp, tenant: &str, email: &str, role: Role) -> reqwest::Client {
-    app.member(tenant, email, role).await;
-    let client = app.client();
-    let res = app
-        .sign_in(&client, email, PASSWORD, "/settings/tier")
-        .await;
-    assert_eq!(res.status(), StatusCode::SEE_OTHER);
-    client
-}
 
 async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
     let res = client.get(app.url(path)).send().await.unwrap();
@@ -74,7 +64,9 @@ async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
     let (id, secret) = app.agent(&tenant, "reports:read").await;
     app.agent(&tenant, "reports:read").await;
     used_today(&app, &tenant, &id, 850, 100).await;
-    let client = member(&app, &tenant, "admin@northwind.test", Role::Admin).await;
+    let client = app
+        .signed_in(&tenant, "admin@northwind.test", Role::Admin)
+        .await;
 
     let html = page(&client, &app, "/settings/tier").await;
     assert_eq!(text_of(&html, "plan-name"), "Free");
@@ -111,7 +103,9 @@ async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
     assert_eq!(amount(limit(&html, "tokens")), "851 of 1,000");
 
     // Viewers see the page too.
-    let viewer = member(&app, &tenant, "viewer@northwind.test", Role::Viewer).await;
+    let viewer = app
+        .signed_in(&tenant, "viewer@northwind.test", Role::Viewer)
+        .await;
     let html = page(&viewer, &app, "/settings/tier").await;
     assert_eq!(amount(limit(&html, "tokens")), "851 of 1,000");
 }
@@ -120,7 +114,9 @@ async fn a_used_up_limit_is_red_and_enterprise_is_unlimited(app: TestApp) {
     let free = app.tenant("Northwind", Tier::Free).await;
     let (id, secret) = app.agent(&free, "reports:read").await;
     used_today(&app, &free, &id, 1_000, 0).await;
-    let client = member(&app, &free, "admin@northwind.test", Role::Admin).await;
+    let client = app
+        .signed_in(&free, "admin@northwind.test", Role::Admin)
+        .await;
     let html = page(&client, &app, "/settings/tier").await;
     let tokens = limit(&html, "tokens");
     assert!(tokens.contains("data-level=\"exhausted\""));
@@ -132,7 +128,9 @@ async fn a_used_up_limit_is_red_and_enterprise_is_unlimited(app: TestApp) {
     let enterprise = app.tenant("Globex", Tier::Enterprise).await;
     let (gid, _) = app.agent(&enterprise, "reports:read").await;
     used_today(&app, &enterprise, &gid, 1_000_000, 0).await;
-    let client = member(&app, &enterprise, "owner@globex.test", Role::Owner).await;
+    let client = app
+        .signed_in(&enterprise, "owner@globex.test", Role::Owner)
+        .await;
     let html = page(&client, &app, "/settings/tier").await;
     assert!(html.contains("Enterprise — Unlimited"));
     assert_eq!(amount(limit(&html, "tokens")), "1,000,000 · unlimited");
