@@ -201,6 +201,9 @@ fn BillingActions(tier: Tier, can_manage: bool, test_mode: bool) -> impl IntoVie
 
 #[component]
 fn BillingHistory(history: Vec<PlanChange>) -> impl IntoView {
+    let empty = history.is_empty().then(|| {
+        view! { <tr><td colspan="3" class="muted">"No plan changes yet."</td></tr> }
+    });
     let rows = history
         .into_iter()
         .map(|c| {
@@ -218,7 +221,7 @@ fn BillingHistory(history: Vec<PlanChange>) -> impl IntoView {
             <h2>"Billing history"</h2>
             <table class="data-table" data-testid="billing-history">
                 <thead><tr><th scope="col">"When"</th><th scope="col">"Plan change"</th><th scope="col">"By"</th></tr></thead>
-                <tbody>{rows}</tbody>
+                <tbody>{rows}{empty}</tbody>
             </table>
         </section>
     }

@@ -356,7 +356,7 @@ async fn seed_agents_and_usage(
     let limits = TierLimits::of(tenant.tier);
     let first_hour = utc_day_start(now) - (HISTORY_DAYS - 1) * SECONDS_PER_DAY;
     let spike_day = utc_day_start(now) - 9 * SECONDS_PER_DAY;
-    let mut used_per_day: HashMap<i64, i64> = HashMap::new();
+    let mut used_per_day: HashMap<i64, (i64, i64)> = HashMap::new();
     let mut history = Vec::new();
     let mut hour = first_hour;
     while hour <= now {
@@ -382,14 +382,24 @@ async fn seed_agents_and_usage(
             if wanted == 0 {
                 continue;
             }
-            let used = used_per_day.entry(day).or_default();
-            let left = limits.tokens_per_day.map_or(i64::MAX, |l| l as i64 - *used);
+            // Within the day's limits, as enforcement would have kept it;
+            // what is over the limit was refused.
+            let (used_tokens, used_calls) = used_per_day.entry(day).or_default();
+            let left = limits
+                .tokens_per_day
+                .map_or(i64::MAX, |l| l as i64 - *used_tokens);
             let tokens = wanted.min(left.max(0));
-            *used += tokens;
+            *used_tokens += tokens;
+            let wanted_calls = (wanted as f64 * rng.gen_range(2.0..4.5)).round() as i64;
+            let left = limits
+                .api_calls_per_day
+                .map_or(i64::MAX, |l| l as i64 - *used_calls);
+            let api_calls = wanted_calls.min(left.max(0));
+            *used_calls += api_calls;
             let counts = Counts {
                 tokens_issued: tokens,
-                api_calls: (tokens as f64 * rng.gen_range(2.0..4.5)).round() as i64,
-                refused: wanted - tokens,
+                api_calls,
+                refused: (wanted - tokens) + (wanted_calls - api_calls),
             };
             history.push(PastUsage {
                 tenant_id: tenant.id.clone(),

@@ -249,20 +249,27 @@ async fn demo_seed_is_idempotent(db: TestDb) {
     for t in app::domain::tenants::list(&db).await.unwrap() {
         let agents = app::domain::agents::list(&db, &t.id).await.unwrap();
         assert!(agents.len() >= 7, "{}: {} agents", t.name, agents.len());
-        let rows: Vec<(i64, i64)> = sqlx::query_as(
-            "SELECT day, tokens_issued FROM usage_daily WHERE tenant_id = $1 ORDER BY day",
+        let rows: Vec<(i64, i64, i64)> = sqlx::query_as(
+            "SELECT day, tokens_issued, api_calls FROM usage_daily WHERE tenant_id = $1 ORDER BY day",
         )
         .bind(&t.id)
         .fetch_all(&db.pool)
         .await
         .unwrap();
         assert_eq!(rows.len(), 100, "{}", t.name);
-        let limit = app::tiers::TierLimits::of(t.tier)
-            .tokens_per_day
-            .unwrap_or(u64::MAX);
-        assert!(rows.iter().all(|(_, n)| *n as u64 <= limit), "{}", t.name);
+        let limits = app::tiers::TierLimits::of(t.tier);
+        let (tokens, calls) = (
+            limits.tokens_per_day.unwrap_or(u64::MAX),
+            limits.api_calls_per_day.unwrap_or(u64::MAX),
+        );
         assert!(
-            rows.iter().map(|(_, n)| n).sum::<i64>() > 10_000,
+            rows.iter()
+                .all(|(_, t, c)| *t as u64 <= tokens && *c as u64 <= calls),
+            "{}",
+            t.name
+        );
+        assert!(
+            rows.iter().map(|(_, n, _)| n).sum::<i64>() > 10_000,
             "{}",
             t.name
         );
