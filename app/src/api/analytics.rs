@@ -174,23 +174,18 @@ pub fn analytics_href(
         ));
     }
     if !table.filter.is_empty() {
-        params.push(format!("q={}", urlencode(&table.filter)));
+        params.push(format!(
+            "q={}",
+            percent_encoding::utf8_percent_encode(
+                &table.filter,
+                percent_encoding::NON_ALPHANUMERIC
+            )
+        ));
     }
     if page > 1 {
         params.push(format!("page={page}"));
     }
     format!("{path}?{}", params.join("&"))
-}
-
-fn urlencode(s: &str) -> String {
-    s.bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 #[server]

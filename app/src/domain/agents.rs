@@ -165,6 +165,20 @@ pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Agent> {
     })
 }
 
+/// Agents that count against the tier's agent limit (not decommissioned).
+pub async fn count_live<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant_id: &str,
+) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agents WHERE tenant_id = $1 AND status <> 'decommissioned'",
+    )
+    .bind(tenant_id)
+    .fetch_one(executor)
+    .await?;
+    Ok(n as u64)
+}
+
 /// Creates an agent unless the tenant's tier allows no more live agents.
 pub async fn create(
     db: &Db,
@@ -191,14 +205,7 @@ pub async fn create(
         .parse()
         .map_err(Error::Internal)?;
     if let Some(limit) = TierLimits::of(tier).agents {
-        let live: i64 = sqlx::query(
-            "SELECT COUNT(*) AS n FROM agents WHERE tenant_id = $1 AND status <> 'decommissioned'",
-        )
-        .bind(tenant_id)
-        .fetch_one(&mut *tx)
-        .await?
-        .try_get("n")?;
-        if live as u64 >= limit {
+        if count_live(&mut *tx, tenant_id).await? >= limit {
             return Err(Error::AgentLimitReached { tier, limit });
         }
     }

@@ -14,6 +14,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use super::webhook::sign;
@@ -93,18 +94,23 @@ fn stripe_error(status: StatusCode, message: &str) -> Response {
     (status, Json(body)).into_response()
 }
 
-fn authorized(headers: &HeaderMap) -> bool {
-    headers
+/// The form of an API call, if it carries the test double's secret key.
+fn authorized_form(headers: &HeaderMap, body: &str) -> Option<HashMap<String, String>> {
+    let authorized = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v == format!("Bearer {SECRET_KEY}"))
+        .is_some_and(|v| v == format!("Bearer {SECRET_KEY}"));
+    authorized.then(|| form(body))
+}
+
+fn invalid_key() -> Response {
+    stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided.")
 }
 
 async fn create_customer(headers: HeaderMap, body: String) -> Response {
-    if !authorized(&headers) {
-        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided.");
-    }
-    let f = form(&body);
+    let Some(f) = authorized_form(&headers, &body) else {
+        return invalid_key();
+    };
     Json(json!({
         "id": new_id("cus"),
         "object": "customer",
@@ -122,10 +128,9 @@ async fn create_checkout_session(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if !authorized(&headers) {
-        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided.");
-    }
-    let f = form(&body);
+    let Some(f) = authorized_form(&headers, &body) else {
+        return invalid_key();
+    };
     if f.get("line_items[0][price]").map(String::as_str) != Some(PRO_PRICE_ID) {
         return stripe_error(StatusCode::BAD_REQUEST, "No such price.");
     }
@@ -166,10 +171,9 @@ async fn create_portal_session(
     headers: HeaderMap,
     body: String,
 ) -> Response {
-    if !authorized(&headers) {
-        return stripe_error(StatusCode::UNAUTHORIZED, "Invalid API Key provided.");
-    }
-    let f = form(&body);
+    let Some(f) = authorized_form(&headers, &body) else {
+        return invalid_key();
+    };
     let Some(customer) = f.get("customer").cloned() else {
         return stripe_error(StatusCode::BAD_REQUEST, "Missing required param: customer.");
     };
@@ -182,13 +186,9 @@ async fn create_portal_session(
         "customer": customer,
         "livemode": false,
         "return_url": return_url,
-        "url": format!("{}/portal/{customer}?return_url={}", d.base, urlencode(&return_url)),
+        "url": format!("{}/portal/{customer}?return_url={}", d.base, utf8_percent_encode(&return_url, NON_ALPHANUMERIC)),
     }))
     .into_response()
-}
-
-fn urlencode(s: &str) -> String {
-    serde_urlencoded::to_string([("", s)]).unwrap_or_default()[1..].to_owned()
 }
 
 fn page(title: &str, body: String) -> Html<String> {

@@ -16,28 +16,8 @@ use app::pages::agents::AgentFormState;
 
 use super::error::{status_of, ApiError};
 use super::render;
-use super::security::is_same_origin;
+use super::security::refuse_unless_manager;
 use crate::state::AppState;
-
-/// Cross-site posts and viewers are refused; `what` says what viewers
-/// cannot do ("change agents").
-pub(super) fn refuse_unless_manager(
-    member: &CurrentMember,
-    headers: &HeaderMap,
-    what: &str,
-) -> Option<Response> {
-    if !is_same_origin(headers) {
-        return Some(ApiError::cross_site().into_response());
-    }
-    (!member.role.can_manage()).then(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("Viewers cannot {what}: ask an owner or admin."),
-        )
-        .into_response()
-    })
-}
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]

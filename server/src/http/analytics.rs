@@ -14,10 +14,10 @@ use app::domain::tenants;
 use app::model::CurrentMember;
 use app::pages::analytics::TimeZoneFormState;
 
-use super::agents::refuse_unless_manager;
 use super::error::{status_of, ApiError};
 use super::guard::url_query_value;
 use super::render;
+use super::security::refuse_unless_manager;
 use crate::state::AppState;
 
 fn param(query: &Option<String>, key: &str) -> Option<String> {

@@ -13,9 +13,9 @@ use app::domain::billing::{self, Applied, BillingAccount};
 use app::model::{CurrentMember, Tier};
 use app::pages::tier::BillingProblem;
 
-use super::agents::refuse_unless_manager;
 use super::error::ApiError;
 use super::render;
+use super::security::refuse_unless_manager;
 use crate::billing::stripe_api::{self, StripeUnavailable};
 use crate::billing::webhook;
 use crate::state::AppState;
