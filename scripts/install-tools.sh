@@ -11,12 +11,23 @@ export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '==> %s\n' "$*"; }
 
-# rust-toolchain.toml pins the channel; rustup installs it on first use.
-# The target is added explicitly for toolchains that existed without it.
-step "Rust toolchain $(rustc --version)"
+# rust-toolchain.toml pins the channel. rustup does not install it on first
+# use everywhere (RUSTUP_AUTO_INSTALL=0), so install it before anything runs
+# rustc or cargo; `rustup toolchain install` reads the toml and is a no-op
+# when the toolchain, its target and components are present.
+if ! command -v rustup >/dev/null; then
+  echo "rustup is required: https://rustup.rs" >&2
+  exit 1
+fi
+channel=$(sed -n 's/^channel *= *"\(.*\)"/\1/p' rust-toolchain.toml)
+if ! rustup toolchain list | grep -q "^$channel-"; then
+  step "installing Rust $channel (rust-toolchain.toml)"
+fi
+rustup toolchain install --no-self-update >/dev/null
 if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   rustup target add wasm32-unknown-unknown
 fi
+step "Rust toolchain $(rustc --version)"
 
 if ! cargo leptos --version 2>/dev/null | grep -q "$CARGO_LEPTOS_VERSION"; then
   step "installing cargo-leptos $CARGO_LEPTOS_VERSION (about 10 minutes)"

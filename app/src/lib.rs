@@ -2,12 +2,11 @@
 //! The portal's pages, components and server functions, compiled twice:
 //! with `ssr` for the server and with `hydrate` for the browser's islands.
 
-pub mod api;
 pub mod components;
 pub mod model;
 pub mod pages;
+pub mod server_fns;
 pub mod session;
-pub mod tiers;
 
 #[cfg(feature = "ssr")]
 pub mod domain;

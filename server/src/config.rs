@@ -35,8 +35,8 @@ pub struct Config {
     )]
     pub site_root: String,
 
-    /// Public base URL of the portal, for links handed to Stripe and for the
-    /// Origin check of form posts [default: http://<site-addr>].
+    /// Public base URL of the portal: the `iss` of tokens and the base of
+    /// links handed to Stripe [default: http://<site-addr>].
     #[arg(long, env = "PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 

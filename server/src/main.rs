@@ -54,7 +54,7 @@ async fn run(args: Cli) -> Result<(), CliError> {
             } else {
                 startup::Metering::On
             };
-            let router = startup::build_with(args.config, Arc::new(clock), accounts, metering)
+            let router = startup::build(args.config, Arc::new(clock), accounts, metering)
                 .await?
                 .0;
             let listener = tokio::net::TcpListener::bind(addr)

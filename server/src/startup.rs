@@ -4,23 +4,14 @@ use std::time::Duration;
 use app::domain::clock::SharedClock;
 use app::domain::keys::ServerKeys;
 use app::domain::metering::Meter;
-use app::domain::Db;
-use app::pages::login::DemoAccounts;
+use app::domain::{Db, Services};
+use app::model::DemoAccounts;
 use axum::Router;
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 use crate::sessions::PortalSessionStore;
 use crate::state::AppState;
-
-/// Connects to the database (migrating it) and builds the whole router.
-pub async fn build(
-    config: Config,
-    clock: SharedClock,
-    demo: Option<DemoAccounts>,
-) -> anyhow::Result<Router> {
-    Ok(build_with(config, clock, demo, Metering::On).await?.0)
-}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metering {
@@ -29,7 +20,9 @@ pub enum Metering {
     OffForBenchmark,
 }
 
-pub async fn build_with(
+/// Connects to the database (migrating it), starts the background tasks and
+/// builds the whole router.
+pub async fn build(
     config: Config,
     clock: SharedClock,
     demo: Option<DemoAccounts>,
@@ -57,15 +50,21 @@ pub async fn build_with(
         }
     };
     let stripe = Arc::new(crate::billing::connect(&config).await?);
-    let state = AppState {
-        stripe,
+    let services = Services {
         db,
+        keys,
+        clients: Default::default(),
+        meter,
         clock,
+        public_url: config.public_url(),
+        billing_test_mode: stripe.test_mode,
+        demo,
+    };
+    let state = AppState {
+        services,
+        stripe,
         config: Arc::new(config),
         leptos,
-        demo,
-        keys,
-        meter,
     };
     Ok((crate::http::router(state.clone(), sessions), state))
 }

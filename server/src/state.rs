@@ -1,55 +1,46 @@
+use std::ops::Deref;
 use std::sync::Arc;
 
-use app::domain::clock::SharedClock;
-use app::domain::keys::ServerKeys;
-use app::domain::metering::Meter;
-use app::domain::Db;
-use app::pages::login::DemoAccounts;
+use app::domain::Services;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 
-/// Everything a request handler may need, cheap to clone.
+/// Everything a request handler may need, cheap to clone: the portal's
+/// [`Services`] (shared with the pages and server functions, and reachable
+/// through `Deref`: `state.db`, `state.clock`, ...) plus what only the HTTP
+/// server has.
 #[derive(Clone)]
 pub struct AppState {
+    pub services: Services,
     pub stripe: Arc<crate::billing::stripe_api::Stripe>,
-    pub db: Db,
-    pub clock: SharedClock,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
-    pub demo: Option<DemoAccounts>,
-    pub keys: Arc<ServerKeys>,
-    pub meter: Meter,
+}
+
+impl Deref for AppState {
+    type Target = Services;
+    fn deref(&self) -> &Services {
+        &self.services
+    }
 }
 
 impl AppState {
-    pub fn now(&self) -> i64 {
-        self.clock.now()
-    }
-
     /// Context every page render and server-function call gets.
     pub fn page_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
-        let services = app::domain::Services {
-            db: self.db.clone(),
-            keys: self.keys.clone(),
-            meter: self.meter.clone(),
-            clock: self.clock.clone(),
-            public_url: self.issuer(),
-            billing_test_mode: self.stripe.test_mode,
-        };
-        let demo = self.demo.clone();
+        let services = self.services.clone();
         move || {
             leptos::prelude::provide_context(services.clone());
-            if let Some(demo) = demo.clone() {
-                leptos::prelude::provide_context(demo);
+            if let Some(demo) = &services.demo {
+                leptos::prelude::provide_context(demo.clone());
             }
         }
     }
 
     /// The `iss` of our tokens: the portal's public base URL.
-    pub fn issuer(&self) -> String {
-        self.config.public_url()
+    pub fn issuer(&self) -> &str {
+        &self.services.public_url
     }
 }
 

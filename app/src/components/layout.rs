@@ -2,10 +2,10 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_location;
 
-use crate::api::tier::current_standing;
 use crate::components::format::thousands;
+use crate::model::tiers::UsageLevel;
+use crate::server_fns::tier::current_standing;
 use crate::session::current_member;
-use crate::tiers::UsageLevel;
 
 const NAV: [(&str, &str); 3] = [
     ("/analytics", "Analytics"),

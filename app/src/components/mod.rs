@@ -1,5 +1,8 @@
 pub mod charts;
 pub mod copy_secret;
+pub mod field_error;
 pub mod format;
 pub mod islands;
 pub mod layout;
+pub mod loaded;
+pub mod status_badge;

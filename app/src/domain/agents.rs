@@ -11,14 +11,14 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use rand::RngCore;
 use sha2::Sha256;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::db::Backend;
 use super::error::Thing;
 use super::keys::ServerKeys;
 use super::{Db, Error, Result};
-use crate::model::{Agent, AgentStatus, Environment, Tier};
-use crate::tiers::TierLimits;
+use crate::model::tiers::TierLimits;
+use crate::model::{Agent, AgentStatus, Environment, FieldErrors, Tier};
 
 /// Shown to the user once, at creation and at rotation.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -61,49 +61,33 @@ pub fn is_capability(s: &str) -> bool {
 }
 
 fn validate(new: NewAgent) -> Result<ValidAgent> {
-    let mut problems = Vec::new();
-    let text = |value: String, label: &str, max: usize, problems: &mut Vec<String>| {
+    let mut problems = FieldErrors::default();
+    let mut text = |value: String, field: &str, label: &str, max: usize| {
         let value = value.trim().to_owned();
         if value.is_empty() {
-            problems.push(format!("{label} is required."));
+            problems.push(field, format!("{label} is required."));
         } else if value.chars().count() > max {
-            problems.push(format!("{label} must be at most {max} characters."));
+            problems.push(field, format!("{label} must be at most {max} characters."));
         }
         value
     };
-    let name = text(new.name, "Name", 100, &mut problems);
-    let agent_type = text(new.agent_type, "Agent type", 50, &mut problems);
-    let version = text(new.version, "Version", 30, &mut problems);
-    let owner = text(new.owner, "Owner", 100, &mut problems);
+    let name = text(new.name, "name", "Name", 100);
+    let agent_type = text(new.agent_type, "agent_type", "Agent type", 50);
+    let version = text(new.version, "version", "Version", 30);
+    let owner = text(new.owner, "owner", "Owner", 100);
     let environment = new.environment.parse::<Environment>().unwrap_or_else(|e| {
-        problems.push(format!("Environment: {e}."));
+        problems.push("environment", format!("Environment: {e}."));
         Environment::Development
     });
-    let mut capabilities: Vec<String> = Vec::new();
-    for cap in new
-        .capabilities
-        .iter()
-        .flat_map(|c| c.split([' ', ',', '\n']))
-    {
-        let cap = cap.trim().to_lowercase();
-        if cap.is_empty() || capabilities.contains(&cap) {
-            continue;
+    let capabilities = match parse_capabilities(&new.capabilities) {
+        Ok(c) => c,
+        Err(message) => {
+            problems.push("capabilities", message);
+            Vec::new()
         }
-        if !is_capability(&cap) {
-            problems.push(format!(
-                "Capability {cap:?} is not of the form resource:action (lower-case letters, digits, _ - .)."
-            ));
-        }
-        capabilities.push(cap);
-    }
-    if capabilities.is_empty() {
-        problems.push("At least one capability (resource:action) is required.".into());
-    }
-    if capabilities.len() > 50 {
-        problems.push("At most 50 capabilities.".into());
-    }
+    };
     if !problems.is_empty() {
-        return Err(Error::Invalid(problems.join(" ")));
+        return Err(Error::Invalid(problems));
     }
     Ok(ValidAgent {
         name,
@@ -113,6 +97,39 @@ fn validate(new: NewAgent) -> Result<ValidAgent> {
         owner,
         environment,
     })
+}
+
+/// `resource:action` pairs separated by spaces, commas or new lines;
+/// duplicates dropped, case folded.
+fn parse_capabilities(raw: &[String]) -> std::result::Result<Vec<String>, String> {
+    let mut capabilities: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    for cap in raw.iter().flat_map(|c| c.split([' ', ',', '\n'])) {
+        let cap = cap.trim().to_lowercase();
+        if cap.is_empty() || capabilities.contains(&cap) {
+            continue;
+        }
+        if !is_capability(&cap) {
+            bad.push(format!("{cap:?}"));
+        }
+        capabilities.push(cap);
+    }
+    if !bad.is_empty() {
+        Err(format!(
+            "{} not of the form resource:action (lower-case letters, digits, _ - .).",
+            if bad.len() == 1 {
+                format!("Capability {} is", bad[0])
+            } else {
+                format!("Capabilities {} are", bad.join(", "))
+            }
+        ))
+    } else if capabilities.is_empty() {
+        Err("At least one capability (resource:action) is required.".into())
+    } else if capabilities.len() > 50 {
+        Err("At most 50 capabilities.".into())
+    } else {
+        Ok(capabilities)
+    }
 }
 
 pub fn hash_secret(keys: &ServerKeys, secret: &str) -> String {
@@ -141,28 +158,54 @@ const COLUMNS: &str =
     "id, tenant_id, name, agent_type, version, capabilities, owner, environment, \
                        status, created_at, updated_at, last_token_at";
 
-pub(crate) fn from_row(row: &sqlx::any::AnyRow) -> Result<Agent> {
-    let capabilities: String = row.try_get("capabilities")?;
-    Ok(Agent {
-        id: row.try_get("id")?,
-        tenant_id: row.try_get("tenant_id")?,
-        name: row.try_get("name")?,
-        agent_type: row.try_get("agent_type")?,
-        version: row.try_get("version")?,
-        capabilities: capabilities.split_whitespace().map(str::to_owned).collect(),
-        owner: row.try_get("owner")?,
-        environment: row
-            .try_get::<String, _>("environment")?
-            .parse()
-            .map_err(Error::Internal)?,
-        status: row
-            .try_get::<String, _>("status")?
-            .parse()
-            .map_err(Error::Internal)?,
-        created_at: row.try_get("created_at")?,
-        updated_at: row.try_get("updated_at")?,
-        last_token_at: row.try_get("last_token_at")?,
-    })
+/// An `agents` row as stored: capabilities space-separated.
+#[derive(FromRow)]
+struct AgentRow {
+    id: String,
+    tenant_id: String,
+    name: String,
+    agent_type: String,
+    version: String,
+    capabilities: String,
+    owner: String,
+    #[sqlx(try_from = "String")]
+    environment: Environment,
+    #[sqlx(try_from = "String")]
+    status: AgentStatus,
+    created_at: i64,
+    updated_at: i64,
+    last_token_at: Option<i64>,
+}
+
+impl From<AgentRow> for Agent {
+    fn from(r: AgentRow) -> Agent {
+        Agent {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            agent_type: r.agent_type,
+            version: r.version,
+            capabilities: r
+                .capabilities
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            owner: r.owner,
+            environment: r.environment,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            last_token_at: r.last_token_at,
+        }
+    }
+}
+
+/// An agent with its secret hash, for client authentication.
+#[derive(FromRow)]
+struct ClientRow {
+    #[sqlx(flatten)]
+    agent: AgentRow,
+    secret_hash: String,
 }
 
 /// Agents that count against the tier's agent limit (not decommissioned).
@@ -196,12 +239,11 @@ pub async fn create(
         Backend::Sqlite => "UPDATE tenants SET tier = tier WHERE id = $1 RETURNING tier",
         Backend::Postgres => "SELECT tier FROM tenants WHERE id = $1 FOR UPDATE",
     };
-    let tier: Tier = sqlx::query(lock)
+    let tier: Tier = sqlx::query_scalar::<_, String>(lock)
         .bind(tenant_id)
         .fetch_optional(&mut *tx)
         .await?
         .ok_or(Error::NotFound(Thing::Tenant))?
-        .try_get::<String, _>("tier")?
         .parse()
         .map_err(Error::Internal)?;
     if let Some(limit) = TierLimits::of(tier).agents {
@@ -247,20 +289,18 @@ pub async fn create(
 
 /// Agents of a tenant, newest first.
 pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Agent>> {
-    sqlx::query(&format!(
+    let rows: Vec<AgentRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 ORDER BY created_at DESC, name"
     ))
     .bind(tenant_id)
     .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+    .await?;
+    Ok(rows.into_iter().map(Agent::from).collect())
 }
 
 /// One agent of a tenant; another tenant's agent is "not found".
 pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
-    let row = sqlx::query(&format!(
+    let row: AgentRow = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM agents WHERE id = $1 AND tenant_id = $2"
     ))
     .bind(agent_id)
@@ -268,7 +308,7 @@ pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or(Error::NotFound(Thing::Agent))?;
-    from_row(&row)
+    Ok(row.into())
 }
 
 /// Recently authenticated clients, so that the token endpoint does not query
@@ -312,25 +352,32 @@ impl ClientCache {
 }
 
 /// The agent and its secret hash, for client authentication.
-pub async fn for_client(db: &Db, client_id: &str) -> Result<Option<(Agent, String)>> {
-    if let Some(hit) = db.clients.get(client_id) {
+pub async fn for_client(
+    db: &Db,
+    clients: &ClientCache,
+    client_id: &str,
+) -> Result<Option<(Agent, String)>> {
+    if let Some(hit) = clients.get(client_id) {
         return Ok(Some(hit));
     }
-    let row = sqlx::query(&format!(
+    let row: Option<ClientRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, secret_hash FROM agents WHERE id = $1"
     ))
     .bind(client_id)
     .fetch_optional(&db.pool)
     .await?;
-    let Some(row) = row else { return Ok(None) };
-    let (agent, hash): (Agent, String) = (from_row(&row)?, row.try_get("secret_hash")?);
-    db.clients.put(&agent, &hash);
-    Ok(Some((agent, hash)))
+    let Some(ClientRow { agent, secret_hash }) = row else {
+        return Ok(None);
+    };
+    let agent = Agent::from(agent);
+    clients.put(&agent, &secret_hash);
+    Ok(Some((agent, secret_hash)))
 }
 
 /// Suspend, reactivate or decommission. Decommissioning is final.
 pub async fn set_status(
     db: &Db,
+    clients: &ClientCache,
     tenant_id: &str,
     agent_id: &str,
     status: AgentStatus,
@@ -352,7 +399,7 @@ pub async fn set_status(
         .bind(tenant_id)
         .execute(&db.pool)
         .await?;
-    db.clients.forget(agent_id);
+    clients.forget(agent_id);
     get(db, tenant_id, agent_id).await
 }
 
@@ -360,6 +407,7 @@ pub async fn set_status(
 pub async fn rotate_secret(
     db: &Db,
     keys: &ServerKeys,
+    clients: &ClientCache,
     tenant_id: &str,
     agent_id: &str,
     now: i64,
@@ -380,7 +428,7 @@ pub async fn rotate_secret(
     .bind(tenant_id)
     .execute(&db.pool)
     .await?;
-    db.clients.forget(agent_id);
+    clients.forget(agent_id);
     Ok(secret)
 }
 

@@ -4,11 +4,12 @@
 
 use jiff::civil::Date;
 use jiff::tz::TimeZone;
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::metering::Counts;
 use super::{tenants, time_zones, Db, Error, Result};
-use crate::api::analytics::{AgentSort, AgentTableView, AgentUsageRow};
+use crate::model::analytics::{AgentSort, AgentTableView, AgentUsageRow};
+use crate::model::AgentStatus;
 
 pub const DEFAULT_DAYS: u32 = 30;
 pub const MAX_DAYS: u32 = 90;
@@ -20,7 +21,7 @@ pub fn parse_days(raw: Option<&str>) -> Result<u32> {
     };
     match raw.parse::<u32>() {
         Ok(days) if (1..=MAX_DAYS).contains(&days) => Ok(days),
-        _ => Err(Error::Invalid(format!(
+        _ => Err(Error::invalid(format!(
             "days must be a whole number from 1 to {MAX_DAYS} (got {raw:?})"
         ))),
     }
@@ -137,13 +138,13 @@ pub fn bucket(window: &Window, slots: &[(i64, Counts)]) -> Bucketed {
         let date = local.date();
         if date >= window.first && date <= window.today {
             let i = date_index(window.first, date);
-            add(&mut current[i].counts, counts);
+            current[i].counts.merge(counts);
             let weekday = local.weekday().to_sunday_zero_offset() as usize;
             heatmap[weekday][local.hour() as usize] +=
                 (counts.tokens_issued + counts.api_calls) as u64;
         } else if date >= window.previous_first && date < window.first {
             let i = date_index(window.previous_first, date);
-            add(&mut previous[i].counts, counts);
+            previous[i].counts.merge(counts);
         }
     }
     Bucketed {
@@ -158,12 +159,6 @@ fn date_index(first: Date, date: Date) -> usize {
         .until(date)
         .map(|span| span.get_days() as usize)
         .unwrap_or_default()
-}
-
-fn add(to: &mut Counts, c: Counts) {
-    to.tokens_issued += c.tokens_issued;
-    to.api_calls += c.api_calls;
-    to.refused += c.refused;
 }
 
 fn totals(days: &[DailyUsage], active_agents: u64) -> Totals {
@@ -201,23 +196,23 @@ pub async fn overview(db: &Db, tenant_id: &str, days: u32, now: i64) -> Result<O
         "SELECT slot, tokens_issued, api_calls, refused FROM usage_tenant_quarter \
          WHERE tenant_id = $1 AND slot >= $2 AND slot <= $3"
     };
-    let rows = sqlx::query(sql)
+    let rows: Vec<(i64, i64, i64, i64)> = sqlx::query_as(sql)
         .bind(tenant_id)
         .bind(window.read_from())
         .bind(now)
         .fetch_all(&db.pool)
         .await?;
-    let mut slots = Vec::with_capacity(rows.len());
-    for row in &rows {
-        slots.push((
-            row.try_get::<i64, _>("slot")?,
-            Counts {
-                tokens_issued: row.try_get("tokens_issued")?,
-                api_calls: row.try_get("api_calls")?,
-                refused: row.try_get("refused")?,
-            },
-        ));
-    }
+    let slots: Vec<(i64, Counts)> = rows
+        .into_iter()
+        .map(|(slot, tokens_issued, api_calls, refused)| {
+            let counts = Counts {
+                tokens_issued,
+                api_calls,
+                refused,
+            };
+            (slot, counts)
+        })
+        .collect();
     let Bucketed {
         current,
         previous,
@@ -293,6 +288,38 @@ pub struct Page {
     pub limit: usize,
 }
 
+/// One row of the month's table, with the count of all matching rows.
+#[derive(FromRow)]
+struct MonthRow {
+    id: String,
+    name: String,
+    agent_type: String,
+    #[sqlx(try_from = "String")]
+    status: AgentStatus,
+    last_token_at: Option<i64>,
+    tokens_issued: Option<i64>,
+    api_calls: Option<i64>,
+    refused: Option<i64>,
+    last_at: Option<i64>,
+    matching: i64,
+}
+
+impl From<MonthRow> for AgentUsageRow {
+    fn from(r: MonthRow) -> Self {
+        let count = |n: Option<i64>| n.unwrap_or(0) as u64;
+        AgentUsageRow {
+            id: r.id,
+            name: r.name,
+            agent_type: r.agent_type,
+            status: r.status,
+            tokens_issued: count(r.tokens_issued),
+            api_calls: count(r.api_calls),
+            refused: count(r.refused),
+            last_activity_at: r.last_at.or(r.last_token_at),
+        }
+    }
+}
+
 const IN_TABLE: &str = "FROM agents a LEFT JOIN usage_agent_month m \
      ON m.tenant_id = a.tenant_id AND m.month = $2 AND m.agent_id = a.id \
      WHERE a.tenant_id = $1 AND (a.status <> 'decommissioned' OR m.agent_id IS NOT NULL)";
@@ -330,7 +357,7 @@ pub async fn agents_this_month(
             .replace('%', "\\%")
             .replace('_', "\\_")
     );
-    let rows = sqlx::query(&format!(
+    let rows: Vec<MonthRow> = sqlx::query_as(&format!(
         "SELECT a.id, a.name, a.agent_type, a.status, a.last_token_at, \
                 m.tokens_issued, m.api_calls, m.refused, m.last_at, COUNT(*) OVER () AS matching \
          {IN_TABLE} AND lower(a.name) LIKE $3 ESCAPE '\\' \
@@ -341,24 +368,8 @@ pub async fn agents_this_month(
     .bind(&pattern)
     .fetch_all(&db.pool)
     .await?;
-    let mut agents = Vec::with_capacity(rows.len());
-    let mut matching = 0;
-    for row in &rows {
-        let status: String = row.try_get("status")?;
-        let last_at: Option<i64> = row.try_get("last_at")?;
-        let last_token_at: Option<i64> = row.try_get("last_token_at")?;
-        matching = row.try_get::<i64, _>("matching")? as usize;
-        agents.push(AgentUsageRow {
-            id: row.try_get("id")?,
-            name: row.try_get("name")?,
-            agent_type: row.try_get("agent_type")?,
-            status: status.parse().map_err(Error::Internal)?,
-            tokens_issued: row.try_get::<Option<i64>, _>("tokens_issued")?.unwrap_or(0) as u64,
-            api_calls: row.try_get::<Option<i64>, _>("api_calls")?.unwrap_or(0) as u64,
-            refused: row.try_get::<Option<i64>, _>("refused")?.unwrap_or(0) as u64,
-            last_activity_at: last_at.or(last_token_at),
-        });
-    }
+    let mut matching = rows.first().map_or(0, |r| r.matching as usize);
+    let agents: Vec<AgentUsageRow> = rows.into_iter().map(AgentUsageRow::from).collect();
     if agents.is_empty() && page.is_some_and(|p| p.offset > 0) {
         // Past the last page: the count still says how many there are.
         matching = count_rows(db, tenant_id, &month, Some(&pattern)).await?;

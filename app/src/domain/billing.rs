@@ -2,39 +2,31 @@
 //! through `apply_event`: once per event id, in event order, and every plan
 //! change is written to the history in the same transaction.
 
-use sqlx::{Any, Row, Transaction};
+use sqlx::{Any, FromRow, Transaction};
 
 use super::error::Thing;
 use super::{Db, Error, Result};
 use crate::model::{PlanChange, Tier};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct BillingAccount {
     pub tenant_id: String,
     pub tenant_name: String,
+    #[sqlx(try_from = "String")]
     pub tier: Tier,
     pub stripe_customer_id: Option<String>,
     pub payment_failed_at: Option<i64>,
 }
 
 pub async fn account(db: &Db, tenant_id: &str) -> Result<BillingAccount> {
-    let row = sqlx::query(
-        "SELECT id, name, tier, stripe_customer_id, payment_failed_at FROM tenants WHERE id = $1",
+    sqlx::query_as(
+        "SELECT id AS tenant_id, name AS tenant_name, tier, stripe_customer_id, payment_failed_at \
+         FROM tenants WHERE id = $1",
     )
     .bind(tenant_id)
     .fetch_optional(&db.pool)
     .await?
-    .ok_or(Error::NotFound(Thing::Tenant))?;
-    Ok(BillingAccount {
-        tenant_id: row.try_get("id")?,
-        tenant_name: row.try_get("name")?,
-        tier: row
-            .try_get::<String, _>("tier")?
-            .parse()
-            .map_err(Error::Internal)?,
-        stripe_customer_id: row.try_get("stripe_customer_id")?,
-        payment_failed_at: row.try_get("payment_failed_at")?,
-    })
+    .ok_or(Error::NotFound(Thing::Tenant))
 }
 
 pub async fn set_customer(db: &Db, tenant_id: &str, customer_id: &str) -> Result<()> {
@@ -47,29 +39,13 @@ pub async fn set_customer(db: &Db, tenant_id: &str, customer_id: &str) -> Result
 }
 
 pub async fn history(db: &Db, tenant_id: &str) -> Result<Vec<PlanChange>> {
-    let rows = sqlx::query(
-        "SELECT from_tier, to_tier, changed_at, changed_by FROM plan_changes \
+    Ok(sqlx::query_as(
+        "SELECT from_tier AS \"from\", to_tier AS \"to\", changed_at, changed_by FROM plan_changes \
          WHERE tenant_id = $1 ORDER BY changed_at DESC, id DESC LIMIT 100",
     )
     .bind(tenant_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(PlanChange {
-                from: r
-                    .try_get::<String, _>("from_tier")?
-                    .parse()
-                    .map_err(Error::Internal)?,
-                to: r
-                    .try_get::<String, _>("to_tier")?
-                    .parse()
-                    .map_err(Error::Internal)?,
-                changed_at: r.try_get("changed_at")?,
-                changed_by: r.try_get("changed_by")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 /// A Stripe event as far as billing cares: who, what, and when it happened.
@@ -128,31 +104,28 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
     }
     let tenant_id = match (&event.tenant_id, &event.customer_id) {
         (Some(t), _) => Some(t.clone()),
-        (None, Some(c)) => sqlx::query("SELECT id FROM tenants WHERE stripe_customer_id = $1")
-            .bind(c)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|r| r.try_get::<String, _>("id"))
-            .transpose()?,
+        (None, Some(c)) => {
+            sqlx::query_scalar("SELECT id FROM tenants WHERE stripe_customer_id = $1")
+                .bind(c)
+                .fetch_optional(&mut *tx)
+                .await?
+        }
         (None, None) => None,
     };
     let Some(tenant_id) = tenant_id else {
         tx.commit().await?;
         return Ok(Applied::Ignored);
     };
-    let row = sqlx::query("SELECT tier, billing_event_at FROM tenants WHERE id = $1")
-        .bind(&tenant_id)
-        .fetch_optional(&mut *tx)
-        .await?;
-    let Some(row) = row else {
+    let row: Option<(String, Option<i64>)> =
+        sqlx::query_as("SELECT tier, billing_event_at FROM tenants WHERE id = $1")
+            .bind(&tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some((tier, last)) = row else {
         tx.commit().await?;
         return Ok(Applied::Ignored);
     };
-    let tier: Tier = row
-        .try_get::<String, _>("tier")?
-        .parse()
-        .map_err(Error::Internal)?;
-    let last: Option<i64> = row.try_get("billing_event_at")?;
+    let tier: Tier = tier.parse().map_err(Error::Internal)?;
     if last.is_some_and(|last| event.created < last) {
         tx.commit().await?;
         return Ok(Applied::Ignored);

@@ -35,8 +35,6 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
-    /// Agents by client id for the token endpoint, shared by every clone.
-    pub clients: std::sync::Arc<super::agents::ClientCache>,
 }
 
 impl Db {
@@ -45,7 +43,7 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url).ok_or_else(|| {
-            super::Error::Invalid(format!(
+            super::Error::invalid(format!(
                 "unsupported DATABASE_URL {url:?}: use sqlite://PATH or postgres://..."
             ))
         })?;
@@ -82,11 +80,7 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db {
-            pool,
-            backend,
-            clients: Default::default(),
-        };
+        let db = Db { pool, backend };
         db.migrate().await?;
         Ok(db)
     }
@@ -112,7 +106,7 @@ pub fn sqlite_url_creating_file(url: &str) -> Result<String> {
         if let Some(parent) = std::path::Path::new(path).parent() {
             if !parent.as_os_str().is_empty() {
                 std::fs::create_dir_all(parent).map_err(|e| {
-                    super::Error::Invalid(format!("cannot create {}: {e}", parent.display()))
+                    super::Error::invalid(format!("cannot create {}: {e}", parent.display()))
                 })?;
             }
         }

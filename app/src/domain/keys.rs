@@ -9,7 +9,6 @@ use ed25519_dalek::SigningKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
 use rand::RngCore;
 use serde_json::json;
-use sqlx::Row;
 
 use super::{Db, Error, Result};
 
@@ -60,10 +59,9 @@ impl ServerKeys {
         .await?;
 
         let has_signing: i64 =
-            sqlx::query("SELECT COUNT(*) AS n FROM server_keys WHERE purpose = 'token_signing'")
+            sqlx::query_scalar("SELECT COUNT(*) FROM server_keys WHERE purpose = 'token_signing'")
                 .fetch_one(&db.pool)
-                .await?
-                .try_get("n")?;
+                .await?;
         if has_signing == 0 {
             rand::rngs::OsRng.fill_bytes(&mut random);
             let key = SigningKey::from_bytes(&random);
@@ -83,17 +81,15 @@ impl ServerKeys {
             .await?;
         }
 
-        let rows = sqlx::query(
+        let rows: Vec<(String, String, String)> = sqlx::query_as(
             "SELECT kid, purpose, secret FROM server_keys ORDER BY created_at DESC, kid",
         )
         .fetch_all(&db.pool)
         .await?;
         let mut signing = Vec::new();
         let mut secret_hash_key = None;
-        for row in rows {
-            let kid: String = row.try_get("kid")?;
-            let purpose: String = row.try_get("purpose")?;
-            let secret = decode32(&row.try_get::<String, _>("secret")?)?;
+        for (kid, purpose, secret) in rows {
+            let secret = decode32(&secret)?;
             match purpose.as_str() {
                 "secret_hash" => secret_hash_key = Some(secret),
                 _ => signing.push(signing_pair(kid, &secret)?),

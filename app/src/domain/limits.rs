@@ -3,8 +3,8 @@
 //! numbers are the ones enforcement counts against.
 
 use super::{metering, Db, Result};
+use crate::model::tiers::{next_utc_midnight, LimitStanding, Standing, TierLimits};
 use crate::model::Tier;
-use crate::tiers::{next_utc_midnight, LimitStanding, Standing, TierLimits};
 
 pub async fn standing(db: &Db, tenant_id: &str, tier: Tier, now: i64) -> Result<Standing> {
     let limits = TierLimits::of(tier);

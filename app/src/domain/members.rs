@@ -1,13 +1,14 @@
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::{passwords, Db, Error, Result};
 use crate::model::{CurrentMember, Role};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Member {
     pub id: String,
     pub tenant_id: String,
     pub email: String,
+    #[sqlx(try_from = "String")]
     pub role: Role,
     pub created_at: i64,
     pub last_sign_in_at: Option<i64>,
@@ -31,7 +32,7 @@ pub fn normalize_email(email: &str) -> Result<String> {
     if valid {
         Ok(email)
     } else {
-        Err(Error::Invalid(format!(
+        Err(Error::invalid(format!(
             "{email:?} is not a valid e-mail address"
         )))
     }
@@ -78,12 +79,12 @@ pub async fn add(
 
 /// The credentials row for sign-in: (member id, password hash).
 pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<(String, String)>> {
-    let row = sqlx::query("SELECT id, password_hash FROM members WHERE email = $1")
-        .bind(email)
-        .fetch_optional(&db.pool)
-        .await?;
-    row.map(|r| Ok((r.try_get("id")?, r.try_get("password_hash")?)))
-        .transpose()
+    Ok(
+        sqlx::query_as("SELECT id, password_hash FROM members WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&db.pool)
+            .await?,
+    )
 }
 
 pub(crate) async fn record_sign_in(db: &Db, member_id: &str, now: i64) -> Result<()> {
@@ -97,48 +98,23 @@ pub(crate) async fn record_sign_in(db: &Db, member_id: &str, now: i64) -> Result
 
 /// The member and tenant a session points at, in one query.
 pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> {
-    let row = sqlx::query(
-        "SELECT m.id, m.email, m.role, t.id AS tenant_id, t.name, t.tier, t.time_zone \
-         FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1",
+    Ok(sqlx::query_as(
+        "SELECT m.id AS member_id, m.email, m.role, t.id AS tenant_id, t.name AS tenant_name, \
+         t.tier, t.time_zone FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1",
     )
     .bind(member_id)
     .fetch_optional(&db.pool)
-    .await?;
-    let Some(row) = row else { return Ok(None) };
-    let role: String = row.try_get("role")?;
-    let tier: String = row.try_get("tier")?;
-    Ok(Some(CurrentMember {
-        member_id: row.try_get("id")?,
-        email: row.try_get("email")?,
-        role: role.parse().map_err(Error::Internal)?,
-        tenant_id: row.try_get("tenant_id")?,
-        tenant_name: row.try_get("name")?,
-        tier: tier.parse().map_err(Error::Internal)?,
-        time_zone: row.try_get("time_zone")?,
-    }))
+    .await?)
 }
 
 pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
-    let rows = sqlx::query(
+    Ok(sqlx::query_as(
         "SELECT id, tenant_id, email, role, created_at, last_sign_in_at FROM members \
          WHERE tenant_id = $1 ORDER BY created_at, email",
     )
     .bind(tenant_id)
     .fetch_all(&db.pool)
-    .await?;
-    rows.iter()
-        .map(|r| {
-            let role: String = r.try_get("role")?;
-            Ok(Member {
-                id: r.try_get("id")?,
-                tenant_id: r.try_get("tenant_id")?,
-                email: r.try_get("email")?,
-                role: role.parse().map_err(Error::Internal)?,
-                created_at: r.try_get("created_at")?,
-                last_sign_in_at: r.try_get("last_sign_in_at")?,
-            })
-        })
-        .collect()
+    .await?)
 }
 
 #[cfg(test)]

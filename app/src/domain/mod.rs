@@ -19,18 +19,30 @@ pub mod tokens;
 
 pub use clock::{Clock, SystemClock};
 pub use db::Db;
-pub use error::{Error, Result};
+pub use error::{Error, Problem, Result};
 
-/// What server functions and pages need from the server, provided as Leptos
-/// context on every render and server-function call.
+/// The running portal's shared state: what handlers, server functions and
+/// pages need. The server wraps it with its HTTP-only parts and provides it
+/// as Leptos context on every render and server-function call.
 #[derive(Clone, Debug)]
 pub struct Services {
     pub db: Db,
     pub keys: std::sync::Arc<keys::ServerKeys>,
+    /// Recently authenticated agents, for the token endpoint.
+    pub clients: std::sync::Arc<agents::ClientCache>,
     pub meter: metering::Meter,
     pub clock: clock::SharedClock,
-    /// The portal's base URL, as agents reach it.
+    /// The portal's base URL, as browsers and agents reach it; the `iss` of
+    /// our tokens.
     pub public_url: String,
     /// Billing goes to the local Stripe test double.
     pub billing_test_mode: bool,
+    /// Shown on the sign-in page in demo mode.
+    pub demo: Option<crate::model::DemoAccounts>,
+}
+
+impl Services {
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
 }

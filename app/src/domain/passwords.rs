@@ -16,12 +16,12 @@ pub const MAX_LENGTH: usize = 1024;
 pub fn validate(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_LENGTH {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "password must be at least {MIN_LENGTH} characters"
         )));
     }
     if n > MAX_LENGTH {
-        return Err(Error::Invalid(format!(
+        return Err(Error::invalid(format!(
             "password must be at most {MAX_LENGTH} characters"
         )));
     }

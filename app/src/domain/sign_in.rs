@@ -2,8 +2,6 @@
 //! e-mail or one IP address within `WINDOW_SECS` refuses further attempts until
 //! the oldest failure leaves the window.
 
-use sqlx::Row;
-
 use super::{members, passwords, Db, Error, Result};
 
 pub const MAX_FAILURES: i64 = 5;
@@ -20,7 +18,7 @@ pub struct Attempt<'a> {
 pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> {
     let email = attempt.email.trim().to_lowercase();
     if email.is_empty() || attempt.password.is_empty() {
-        return Err(Error::Invalid("Enter your email and password.".into()));
+        return Err(Error::invalid("Enter your email and password."));
     }
     if let Some(retry_after_secs) = throttled_for(db, &email, attempt.ip, now).await? {
         return Err(Error::SignInThrottled { retry_after_secs });
@@ -46,17 +44,16 @@ async fn throttled_for(db: &Db, email: &str, ip: &str, now: i64) -> Result<Optio
     let since = now - WINDOW_SECS;
     let mut wait = None;
     for (column, value) in [("email", email), ("ip", ip)] {
-        let row = sqlx::query(&format!(
-            "SELECT COUNT(*) AS n, MIN(at) AS oldest FROM sign_in_failures WHERE {column} = $1 AND at > $2"
+        let n: i64 = sqlx::query_scalar(&format!(
+            "SELECT COUNT(*) FROM sign_in_failures WHERE {column} = $1 AND at > $2"
         ))
         .bind(value)
         .bind(since)
         .fetch_one(&db.pool)
         .await?;
-        let n: i64 = row.try_get("n")?;
         if n >= MAX_FAILURES {
             // Allowed again once enough failures have aged out of the window.
-            let nth_oldest: i64 = sqlx::query(&format!(
+            let nth_oldest: i64 = sqlx::query_scalar(&format!(
                 "SELECT at FROM sign_in_failures WHERE {column} = $1 AND at > $2 \
                  ORDER BY at LIMIT 1 OFFSET $3"
             ))
@@ -64,8 +61,7 @@ async fn throttled_for(db: &Db, email: &str, ip: &str, now: i64) -> Result<Optio
             .bind(since)
             .bind(n - MAX_FAILURES)
             .fetch_one(&db.pool)
-            .await?
-            .try_get("at")?;
+            .await?;
             let secs = (nth_oldest + WINDOW_SECS - now).max(1);
             wait = Some(wait.map_or(secs, |w: i64| w.max(secs)));
         }

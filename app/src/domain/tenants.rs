@@ -1,13 +1,14 @@
-use sqlx::Row;
+use sqlx::FromRow;
 
 use super::error::Thing;
 use super::{Db, Error, Result};
 use crate::model::Tier;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct Tenant {
     pub id: String,
     pub name: String,
+    #[sqlx(try_from = "String")]
     pub tier: Tier,
     pub time_zone: String,
     pub created_at: i64,
@@ -33,22 +34,12 @@ impl NewTenant {
 
 const COLUMNS: &str = "id, name, tier, time_zone, created_at";
 
-fn from_row(row: &sqlx::any::AnyRow) -> Result<Tenant> {
-    let tier: String = row.try_get("tier")?;
-    Ok(Tenant {
-        id: row.try_get("id")?,
-        name: row.try_get("name")?,
-        tier: tier.parse().map_err(Error::Internal)?,
-        time_zone: row.try_get("time_zone")?,
-        created_at: row.try_get("created_at")?,
-    })
-}
-
 pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
     let name = new.name.trim().to_owned();
     if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::Invalid(
-            "tenant name must be 1 to 100 characters".into(),
+        return Err(Error::invalid_field(
+            "name",
+            "tenant name must be 1 to 100 characters",
         ));
     }
     let zone = super::time_zones::parse(&new.time_zone)?;
@@ -79,34 +70,29 @@ pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
 
 /// Operators name a tenant by id or by (case-insensitive) name.
 pub async fn find_by_id_or_name(db: &Db, key: &str) -> Result<Tenant> {
-    let row = sqlx::query(&format!(
+    sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tenants WHERE id = $1 OR lower(name) = lower($1)"
     ))
     .bind(key.trim())
     .fetch_optional(&db.pool)
     .await?
-    .ok_or(Error::NotFound(Thing::Tenant))?;
-    from_row(&row)
+    .ok_or(Error::NotFound(Thing::Tenant))
 }
 
 pub async fn list(db: &Db) -> Result<Vec<Tenant>> {
-    sqlx::query(&format!(
+    Ok(sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM tenants ORDER BY created_at, name"
     ))
     .fetch_all(&db.pool)
-    .await?
-    .iter()
-    .map(from_row)
-    .collect()
+    .await?)
 }
 
 pub async fn get(db: &Db, id: &str) -> Result<Tenant> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
+    sqlx::query_as(&format!("SELECT {COLUMNS} FROM tenants WHERE id = $1"))
         .bind(id)
         .fetch_optional(&db.pool)
         .await?
-        .ok_or(Error::NotFound(Thing::Tenant))?;
-    from_row(&row)
+        .ok_or(Error::NotFound(Thing::Tenant))
 }
 
 /// Sets the zone analytics buckets days and hours in; returns the zone's

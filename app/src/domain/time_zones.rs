@@ -9,12 +9,15 @@ use super::{Error, Result};
 pub fn parse(name: &str) -> Result<TimeZone> {
     let name = name.trim();
     if name.is_empty() {
-        return Err(Error::Invalid("choose a time zone".into()));
+        return Err(Error::invalid_field("time_zone", "Choose a time zone."));
     }
     TimeZone::get(name).map_err(|_| {
-        Error::Invalid(format!(
-            "{name:?} is not a time zone name; use an IANA name such as Europe/Berlin or UTC"
-        ))
+        Error::invalid_field(
+            "time_zone",
+            format!(
+                "{name:?} is not a time zone name; use an IANA name such as Europe/Berlin or UTC"
+            ),
+        )
     })
 }
 

@@ -3,12 +3,10 @@
 
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
-use sqlx::Row;
 
 use super::agents;
-use super::keys::ServerKeys;
-use super::metering::{Admission, Meter, Quota, UsageKind};
-use super::{Db, Error, Result};
+use super::metering::{Admission, Quota, UsageKind};
+use super::{Error, Result, Services};
 use crate::model::{Agent, AgentStatus};
 
 /// Tokens are short-lived: 15 minutes.
@@ -40,11 +38,11 @@ pub struct ClientCredentials<'a> {
 
 /// The agent behind valid client credentials, if it may get tokens.
 pub async fn authenticate_client(
-    db: &Db,
-    keys: &ServerKeys,
+    services: &Services,
     creds: &ClientCredentials<'_>,
 ) -> Result<Agent> {
-    let found = agents::for_client(db, creds.client_id.trim()).await?;
+    let keys = &services.keys;
+    let found = agents::for_client(&services.db, &services.clients, creds.client_id.trim()).await?;
     match found {
         Some((agent, hash))
             if agents::secret_matches(keys, creds.client_secret, &hash)
@@ -88,17 +86,15 @@ pub fn granted_scope(agent: &Agent, requested: Option<&str>) -> Result<String> {
 }
 
 pub async fn issue(
-    db: &Db,
-    keys: &ServerKeys,
-    meter: &Meter,
-    issuer: &str,
+    services: &Services,
     creds: ClientCredentials<'_>,
     requested_scope: Option<&str>,
-    now: i64,
 ) -> Result<IssuedToken> {
-    let agent = authenticate_client(db, keys, &creds).await?;
+    let now = services.now();
+    let agent = authenticate_client(services, &creds).await?;
     let scope = granted_scope(&agent, requested_scope)?;
-    let quota = match meter
+    let quota = match services
+        .meter
         .admit(&agent.tenant_id, &agent.id, UsageKind::TokenIssued)
         .await?
     {
@@ -111,7 +107,7 @@ pub async fn issue(
         }
     };
     let claims = Claims {
-        iss: issuer.to_owned(),
+        iss: services.public_url.clone(),
         sub: agent.id.clone(),
         tenant_id: agent.tenant_id.clone(),
         scope: scope.clone(),
@@ -119,7 +115,7 @@ pub async fn issue(
         exp: now + TOKEN_TTL_SECS,
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    let key = keys.current();
+    let key = services.keys.current();
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid.clone());
     let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
@@ -134,13 +130,8 @@ pub async fn issue(
 
 /// Checks signature, issuer and expiry (against the injected clock), then
 /// that the token is not revoked and its agent is still active.
-pub async fn verify(
-    db: &Db,
-    keys: &ServerKeys,
-    issuer: &str,
-    token: &str,
-    now: i64,
-) -> Result<Claims> {
+pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
+    let (db, keys, now) = (&services.db, &services.keys, services.now());
     let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
     let key = header
         .kid
@@ -148,7 +139,7 @@ pub async fn verify(
         .and_then(|kid| keys.by_kid(kid))
         .ok_or(Error::InvalidToken)?;
     let mut validation = Validation::new(Algorithm::EdDSA);
-    validation.set_issuer(&[issuer]);
+    validation.set_issuer(&[&services.public_url]);
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub"]);
     let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
@@ -157,7 +148,7 @@ pub async fn verify(
     if claims.exp <= now {
         return Err(Error::InvalidToken);
     }
-    let row = sqlx::query(
+    let (status, revoked): (String, i64) = sqlx::query_as(
         "SELECT a.status, (SELECT COUNT(*) FROM revoked_tokens r WHERE r.jti = $2) AS revoked \
          FROM agents a WHERE a.id = $1 AND a.tenant_id = $3",
     )
@@ -167,8 +158,7 @@ pub async fn verify(
     .fetch_optional(&db.pool)
     .await?
     .ok_or(Error::InvalidToken)?;
-    let active = row.try_get::<String, _>("status")? == AgentStatus::Active.as_str();
-    if !active || row.try_get::<i64, _>("revoked")? > 0 {
+    if status != AgentStatus::Active.as_str() || revoked > 0 {
         return Err(Error::InvalidToken);
     }
     Ok(claims)
@@ -177,14 +167,11 @@ pub async fn verify(
 /// RFC 7662: what the token is, for an agent of the same tenant; any other
 /// token is simply "not active".
 pub async fn introspect(
-    db: &Db,
-    keys: &ServerKeys,
-    issuer: &str,
+    services: &Services,
     caller: &Agent,
     token: &str,
-    now: i64,
 ) -> Result<Option<Claims>> {
-    match verify(db, keys, issuer, token, now).await {
+    match verify(services, token).await {
         Ok(claims) if claims.tenant_id == caller.tenant_id => Ok(Some(claims)),
         Ok(_) | Err(Error::InvalidToken) => Ok(None),
         Err(e) => Err(e),
@@ -192,25 +179,18 @@ pub async fn introspect(
 }
 
 /// RFC 7009: an agent revokes its own tokens; anything else is ignored.
-pub async fn revoke(
-    db: &Db,
-    keys: &ServerKeys,
-    issuer: &str,
-    caller: &Agent,
-    token: &str,
-    now: i64,
-) -> Result<()> {
-    match verify(db, keys, issuer, token, now).await {
+pub async fn revoke(services: &Services, caller: &Agent, token: &str) -> Result<()> {
+    match verify(services, token).await {
         Ok(claims) if claims.sub == caller.id => {
             sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(&claims.jti)
                 .bind(claims.exp)
-                .execute(&db.pool)
+                .execute(&services.db.pool)
                 .await?;
             // Entries are only needed while their token could still be used.
             sqlx::query("DELETE FROM revoked_tokens WHERE expires_at < $1")
-                .bind(now)
-                .execute(&db.pool)
+                .bind(services.now())
+                .execute(&services.db.pool)
                 .await?;
             Ok(())
         }

@@ -1,24 +1,15 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::api::agents::{agent_detail, AgentPageData};
 use crate::components::copy_secret::CopySecret;
 use crate::components::format::{ago, utc_time};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
+use crate::components::loaded::loaded;
+use crate::components::status_badge::status_badge;
+use crate::model::forms::{AgentActionError, RevealedSecret};
 use crate::model::AgentStatus;
-use crate::pages::agents::status_badge;
-
-/// A client secret to show once: right after creation or rotation.
-#[derive(Debug, Clone)]
-pub struct RevealedSecret {
-    pub secret: String,
-    pub rotated: bool,
-}
-
-/// An action on the agent that was refused, to show on the page.
-#[derive(Debug, Clone)]
-pub struct AgentActionError(pub String);
+use crate::server_fns::agents::{agent_detail, AgentPageData};
 
 #[component]
 pub fn AgentDetailPage() -> impl IntoView {
@@ -28,24 +19,16 @@ pub fn AgentDetailPage() -> impl IntoView {
     view! {
         <AppShell title="Agent">
             <p><a href="/agents">"← All agents"</a></p>
-            <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
-                {move || {
-                    let done = done.clone();
-                    Suspend::new(async move {
-                        match data.await {
-                            Ok(Some(d)) => view! { <AgentView data=d done/> }.into_any(),
-                            Ok(None) => {
-                                #[cfg(feature = "ssr")]
-                                if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
-                                    r.set_status(http::StatusCode::NOT_FOUND);
-                                }
-                                view! { <p class="notice" role="alert">"There is no such agent in your tenant."</p> }.into_any()
-                            }
-                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+            {loaded(data, "Loading…", move |d| match d {
+                Some(d) => view! { <AgentView data=d done=done.clone()/> }.into_any(),
+                None => {
+                    #[cfg(feature = "ssr")]
+                    if let Some(r) = use_context::<leptos_axum::ResponseOptions>() {
+                        r.set_status(http::StatusCode::NOT_FOUND);
+                    }
+                    view! { <p class="notice" role="alert">"There is no such agent in your tenant."</p> }.into_any()
+                }
+            })}
         </AppShell>
     }
 }

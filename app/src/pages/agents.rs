@@ -1,24 +1,14 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::agents::{agents_overview, AgentsPageData};
+use crate::components::field_error::field_error;
 use crate::components::format::{ago, utc_time};
 use crate::components::layout::AppShell;
+use crate::components::loaded::loaded;
+use crate::components::status_badge::status_badge;
+use crate::model::forms::AgentFormState;
 use crate::model::{Agent, AgentStatus, Environment};
-
-/// The create form as posted, handed back with the problems when it fails.
-#[derive(Debug, Clone, Default)]
-pub struct AgentFormState {
-    pub name: String,
-    pub agent_type: String,
-    pub version: String,
-    pub capabilities: String,
-    pub owner: String,
-    pub environment: String,
-    pub error: Option<String>,
-    /// The error is the tier's agent limit: link to the plan.
-    pub limit_reached: bool,
-}
+use crate::server_fns::agents::{agents_overview, AgentsPageData};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
@@ -32,17 +22,7 @@ pub fn AgentsPage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| agents_overview());
     view! {
         <AppShell title="Agents">
-            <Suspense fallback=|| view! { <p class="muted">"Loading agents…"</p> }>
-                {move || {
-                    let (q, status) = (q.clone(), status.clone());
-                    Suspend::new(async move {
-                        match data.await {
-                            Ok(d) => view! { <AgentsView data=d q status/> }.into_any(),
-                            Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                        }
-                    })
-                }}
-            </Suspense>
+            {loaded(data, "Loading agents…", move |d| view! { <AgentsView data=d q=q.clone() status=status.clone()/> })}
         </AppShell>
     }
 }
@@ -56,11 +36,6 @@ fn matches(agent: &Agent, q: &str, status: &str) -> bool {
         || agent.id.starts_with(&q);
     let status_ok = status.is_empty() || agent.status.as_str() == status;
     text_ok && status_ok
-}
-
-pub fn status_badge(status: AgentStatus) -> impl IntoView {
-    let class = format!("badge badge-{}", status.as_str());
-    view! { <span class=class>{status.as_str()}</span> }
 }
 
 #[component]
@@ -153,6 +128,16 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
     }
 }
 
+/// The create form's fields, by `name`.
+const FIELDS: [&str; 6] = [
+    "name",
+    "agent_type",
+    "version",
+    "owner",
+    "environment",
+    "capabilities",
+];
+
 #[component]
 fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoView {
     let open = form.is_some();
@@ -161,10 +146,17 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
         version: "1.0.0".into(),
         ..Default::default()
     });
-    let error = f.error.clone().map(|message| {
+    // Problems of a field show beneath it; the rest (the tier's limit) above.
+    let summary = (!f.errors.is_empty()).then(|| {
+        let message = f
+            .errors
+            .other_than(&FIELDS)
+            .unwrap_or_else(|| "Check the fields marked below.".into());
         let upgrade = f.limit_reached.then(|| view! { " "<a href="/settings/tier">"See your plan and upgrade"</a> });
         view! { <p class="form-error" role="alert" data-testid="agent-form-error">{message}{upgrade}</p> }
     });
+    let errors = f.errors.clone();
+    let invalid = move |field: &str| errors.of(field).is_some().then_some("true");
     let environments = Environment::ALL
         .iter()
         .map(|e| {
@@ -179,21 +171,33 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
         <details class="card create-agent" open=open>
             <summary class="button button-primary">"Register an agent"</summary>
             {limit_hint}
-            {error}
+            {summary}
             <form method="post" action="/agents" class="form-grid">
                 <div><label for="agent-name">"Name"</label>
-                    <input id="agent-name" name="name" required maxlength="100" value=f.name/></div>
+                    <input id="agent-name" name="name" required maxlength="100" value=f.name
+                        aria-invalid=invalid("name") aria-describedby="name-error"/>
+                    {field_error(&f.errors, "name")}</div>
                 <div><label for="agent-type">"Agent type"</label>
-                    <input id="agent-type" name="agent_type" required maxlength="50" placeholder="assistant, workflow…" value=f.agent_type/></div>
+                    <input id="agent-type" name="agent_type" required maxlength="50" placeholder="assistant, workflow…" value=f.agent_type
+                        aria-invalid=invalid("agent_type") aria-describedby="agent_type-error"/>
+                    {field_error(&f.errors, "agent_type")}</div>
                 <div><label for="agent-version">"Version"</label>
-                    <input id="agent-version" name="version" required maxlength="30" value=f.version/></div>
+                    <input id="agent-version" name="version" required maxlength="30" value=f.version
+                        aria-invalid=invalid("version") aria-describedby="version-error"/>
+                    {field_error(&f.errors, "version")}</div>
                 <div><label for="agent-owner">"Owner"</label>
-                    <input id="agent-owner" name="owner" required maxlength="100" placeholder="team or person responsible" value=f.owner/></div>
+                    <input id="agent-owner" name="owner" required maxlength="100" placeholder="team or person responsible" value=f.owner
+                        aria-invalid=invalid("owner") aria-describedby="owner-error"/>
+                    {field_error(&f.errors, "owner")}</div>
                 <div><label for="agent-environment">"Environment"</label>
-                    <select id="agent-environment" name="environment">{environments}</select></div>
+                    <select id="agent-environment" name="environment" aria-invalid=invalid("environment")
+                        aria-describedby="environment-error">{environments}</select>
+                    {field_error(&f.errors, "environment")}</div>
                 <div class="span-2"><label for="agent-capabilities">"Capabilities"</label>
                     <input id="agent-capabilities" name="capabilities" required placeholder="tickets:read tickets:write"
-                        value=f.capabilities aria-describedby="capabilities-help"/>
+                        value=f.capabilities aria-invalid=invalid("capabilities")
+                        aria-describedby="capabilities-error capabilities-help"/>
+                    {field_error(&f.errors, "capabilities")}
                     <p id="capabilities-help" class="muted small">"Space-separated resource:action pairs; a token's scope must be among them."</p></div>
                 <div class="span-2"><button type="submit" class="button button-primary">"Create agent"</button></div>
             </form>

@@ -1,21 +1,15 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::analytics::{
-    analytics_href, analytics_view, AgentSort, AgentTableView, AnalyticsPageData, AnalyticsQuery,
-};
 use crate::components::charts::{heat_cell_text, ActivityHeatmap, TrendChart};
 use crate::components::format::{ago, change, thousands, utc_time};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
-use crate::pages::agents::status_badge;
-
-/// The time-zone form as posted, handed back with its problem.
-#[derive(Debug, Clone, Default)]
-pub struct TimeZoneFormState {
-    pub value: String,
-    pub error: Option<String>,
-}
+use crate::components::loaded::loaded;
+use crate::components::status_badge::status_badge;
+use crate::model::analytics::{analytics_href, AgentSort, AgentTableView, AnalyticsQuery};
+use crate::model::forms::TimeZoneFormState;
+use crate::server_fns::analytics::{analytics_view, AnalyticsPageData};
 
 const RANGES: [u32; 3] = [7, 30, 90];
 const MONTHS: [&str; 12] = [
@@ -46,14 +40,7 @@ pub fn AnalyticsPage() -> impl IntoView {
     let data = Resource::new_blocking(move || query.clone(), analytics_view);
     view! {
         <AppShell title="Analytics">
-            <Suspense fallback=|| view! { <p class="muted">"Loading analytics…"</p> }>
-                {move || Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => view! { <AnalyticsView data=d/> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}
-            </Suspense>
+            {loaded(data, "Loading analytics…", |d| view! { <AnalyticsView data=d/> })}
         </AppShell>
     }
 }
@@ -241,7 +228,7 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
         .enumerate()
         .map(|(d, row)| {
             let cells = row.iter().map(|c| view! { <td class="num">{thousands(*c)}</td> }).collect_view();
-            view! { <tr><th scope="row">{crate::components::charts::WEEKDAY_NAMES[d]}</th>{cells}</tr> }
+            view! { <tr><th scope="row">{crate::model::analytics::WEEKDAY_NAMES[d]}</th>{cells}</tr> }
         })
         .collect_view();
     let hour_heads = (0..24)
@@ -413,9 +400,12 @@ fn TimeZoneSetting(zone: String, can_manage: bool) -> impl IntoView {
         .as_ref()
         .map(|s| s.value.clone())
         .unwrap_or_else(|| zone.clone());
-    let error = state.and_then(|s| s.error).map(|e| {
-        view! { <p class="form-error" role="alert" id="time-zone-error">{e}</p> }
-    });
+    let error = state
+        .map(|s| s.errors.to_string())
+        .filter(|e| !e.is_empty())
+        .map(|e| {
+            view! { <p class="form-error" role="alert" id="time-zone-error">{e}</p> }
+        });
     let options = crate::model::TIME_ZONE_CHOICES
         .iter()
         .map(|z| view! { <option value=*z></option> })

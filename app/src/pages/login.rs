@@ -2,20 +2,8 @@ use leptos::prelude::*;
 use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
-/// What the sign-in form post hands back to the page when it fails.
-#[derive(Debug, Clone, Default)]
-pub struct LoginFormState {
-    pub error: Option<String>,
-    pub email: String,
-}
-
-/// Demo accounts to show on the sign-in page when the server runs in demo mode.
-#[derive(Debug, Clone, Default)]
-pub struct DemoAccounts {
-    pub password: String,
-    /// (e-mail, what the account is)
-    pub accounts: Vec<(String, String)>,
-}
+use crate::model::forms::LoginFormState;
+use crate::model::DemoAccounts;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {

@@ -1,11 +1,13 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::api::tier::{tier_overview, TierPageData};
 use crate::components::format::{countdown, thousands, utc_time};
 use crate::components::layout::AppShell;
+use crate::components::loaded::loaded;
+use crate::model::forms::BillingProblem;
+use crate::model::tiers::{LimitStanding, TierLimits};
 use crate::model::{PlanChange, Tier};
-use crate::tiers::{LimitStanding, TierLimits};
+use crate::server_fns::tier::{tier_overview, TierPageData};
 
 #[component]
 pub fn TierPage() -> impl IntoView {
@@ -13,14 +15,7 @@ pub fn TierPage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| tier_overview());
     view! {
         <AppShell title="Tier & Billing">
-            <Suspense fallback=|| view! { <p class="muted">"Loading your plan…"</p> }>
-                {move || { let checkout = checkout.clone(); Suspend::new(async move {
-                    match data.await {
-                        Ok(d) => view! { <TierView data=d checkout=checkout.clone()/> }.into_any(),
-                        Err(e) => view! { <p class="form-error" role="alert">{e.to_string()}</p> }.into_any(),
-                    }
-                })}}
-            </Suspense>
+            {loaded(data, "Loading your plan…", move |d| view! { <TierView data=d checkout=checkout.clone()/> })}
         </AppShell>
     }
 }
@@ -99,9 +94,9 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
         _ => (format!("{used} · unlimited"), None),
     };
     let state = match level {
-        crate::tiers::UsageLevel::Normal => None,
-        crate::tiers::UsageLevel::Warning => Some("nearly used up"),
-        crate::tiers::UsageLevel::Exhausted => Some("used up"),
+        crate::model::tiers::UsageLevel::Normal => None,
+        crate::model::tiers::UsageLevel::Warning => Some("nearly used up"),
+        crate::model::tiers::UsageLevel::Exhausted => Some("used up"),
     };
     let bar = percent.map(|pct| {
         view! {
@@ -126,11 +121,6 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
         </li>
     }
 }
-
-/// Why the last billing action failed (Stripe unreachable or refusing),
-/// shown on the page the form post answers with.
-#[derive(Debug, Clone)]
-pub struct BillingProblem(pub String);
 
 #[component]
 fn CheckoutReturn(status: Option<String>, tier: Tier) -> impl IntoView {

@@ -134,3 +134,13 @@ pub async fn portal_url(
             StripeUnavailable
         })
 }
+
+impl From<StripeUnavailable> for app::domain::Problem {
+    fn from(e: StripeUnavailable) -> Self {
+        app::domain::Problem::new(
+            http::StatusCode::BAD_GATEWAY,
+            "stripe_unavailable",
+            e.to_string(),
+        )
+    }
+}

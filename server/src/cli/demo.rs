@@ -15,9 +15,9 @@ use app::domain::keys::ServerKeys;
 use app::domain::metering::{self, Counts, PastUsage};
 use app::domain::tenants::{self, NewTenant};
 use app::domain::{members, Clock, Db, Error};
+use app::model::tiers::{utc_day_start, TierLimits, SECONDS_PER_DAY};
+use app::model::DemoAccounts;
 use app::model::{AgentStatus, Role, Tier};
-use app::pages::login::DemoAccounts;
-use app::tiers::{utc_day_start, TierLimits, SECONDS_PER_DAY};
 
 use super::CliError;
 
@@ -344,7 +344,8 @@ async fn seed_agents_and_usage(
             _ => (rng.gen_range(0.3..1.6), now, AgentStatus::Active),
         };
         if status != AgentStatus::Active {
-            agents::set_status(db, &tenant.id, &agent.id, status, active_until).await?;
+            let clients = agents::ClientCache::default();
+            agents::set_status(db, &clients, &tenant.id, &agent.id, status, active_until).await?;
         }
         seeded.push(SeededAgent {
             id: agent.id,

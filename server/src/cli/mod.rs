@@ -60,14 +60,19 @@ pub struct CliError {
 }
 
 impl From<app::domain::Error> for CliError {
+    /// Exit code and message from the one classification: bad input is a
+    /// usage error (2), anything else a refusal or failure (1). Our own
+    /// failures are logged (stderr) with the details under the id the
+    /// message names.
     fn from(e: app::domain::Error) -> Self {
-        let code = match e {
-            app::domain::Error::Invalid(_) => 2,
-            _ => 1,
-        };
+        let problem = e.classify();
         CliError {
-            code,
-            message: e.to_string(),
+            code: if problem.code == "invalid_request" {
+                2
+            } else {
+                1
+            },
+            message: problem.message,
         }
     }
 }

@@ -1,29 +1,22 @@
-//! Domain errors become HTTP answers here, and only here.
+//! How a [`Problem`] (a classified domain error, or a refusal of the web
+//! layer) is answered over HTTP: JSON for the APIs, an error page for the
+//! browser. The OAuth endpoints render their own shape (`agent_api::oauth`).
 
 use axum::http::{header, HeaderValue, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
-use app::domain::Error;
+use app::domain::{Error, Problem};
 
-/// A JSON error answer: `{"error": code, "message": text}`.
+/// A JSON error answer: `{"error": code, "message": text}` (+ `error_id`,
+/// `fields` when there are any).
 #[derive(Debug)]
-pub struct ApiError {
-    pub status: StatusCode,
-    pub code: &'static str,
-    pub message: String,
-    pub retry_after_secs: Option<i64>,
-}
+pub struct ApiError(pub Problem);
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self {
-            status,
-            code,
-            message: message.into(),
-            retry_after_secs: None,
-        }
+        ApiError(Problem::new(status, code, message))
     }
 
     pub fn unauthenticated() -> Self {
@@ -41,60 +34,148 @@ impl ApiError {
             "Cross-site requests are refused.",
         )
     }
-}
 
-/// The status a domain error answers with.
-pub fn status_of(e: &Error) -> (StatusCode, &'static str) {
-    match e {
-        Error::Invalid(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
-        Error::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
-        Error::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
-        Error::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
-        Error::SignInThrottled { .. } => (StatusCode::TOO_MANY_REQUESTS, "too_many_attempts"),
-        Error::AgentLimitReached { .. } => (StatusCode::CONFLICT, "agent_limit_reached"),
-        Error::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
-        Error::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
-        Error::InvalidToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
-        Error::QuotaExceeded { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limit_exceeded"),
-        Error::Database(_) | Error::Migration(_) | Error::Internal(_) => {
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal_error")
-        }
+    /// Our own failure (`detail` is logged, never sent).
+    pub fn internal(detail: impl std::fmt::Display) -> Self {
+        ApiError(Problem::internal(&detail))
     }
 }
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        let (status, code) = status_of(&e);
-        let message = if status.is_server_error() {
-            tracing::error!(error = %e, "request failed");
-            "Something went wrong on our side. Please try again.".to_owned()
-        } else {
-            e.to_string()
-        };
-        let retry_after_secs = match e {
-            Error::SignInThrottled { retry_after_secs } => Some(retry_after_secs),
-            _ => None,
-        };
-        Self {
-            status,
-            code,
-            message,
-            retry_after_secs,
-        }
+        ApiError(e.classify())
+    }
+}
+
+impl From<Problem> for ApiError {
+    fn from(p: Problem) -> Self {
+        ApiError(p)
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let mut res = (
-            self.status,
-            Json(json!({ "error": self.code, "message": self.message })),
-        )
-            .into_response();
-        if let Some(secs) = self.retry_after_secs {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        let p = self.0;
+        let mut body = json!({ "error": p.code, "message": p.message });
+        if let Some(id) = &p.error_id {
+            body["error_id"] = json!(id);
         }
+        if p.fields.0.iter().any(|(field, _)| field.is_some()) {
+            body["fields"] = p
+                .fields
+                .0
+                .iter()
+                .filter_map(|(f, m)| Some((f.clone()?, json!(m))))
+                .collect::<serde_json::Map<_, _>>()
+                .into();
+        }
+        let mut res = (p.status, Json(body)).into_response();
+        decorate(&mut res, &p);
         res
+    }
+}
+
+/// What a browser's form post gets when it cannot re-render its form: an
+/// error page, or the form's page already rendered with its problems
+/// (see `portal::form`).
+#[derive(Debug)]
+pub enum PageError {
+    Problem(Problem),
+    Rendered(Response),
+}
+
+impl From<Error> for PageError {
+    fn from(e: Error) -> Self {
+        PageError::Problem(e.classify())
+    }
+}
+
+impl From<Problem> for PageError {
+    fn from(p: Problem) -> Self {
+        PageError::Problem(p)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let p = match self {
+            PageError::Rendered(res) => return res,
+            PageError::Problem(p) => p,
+        };
+        let title = if p.status.is_server_error() {
+            "Something went wrong"
+        } else if p.status == StatusCode::NOT_FOUND {
+            "Not found"
+        } else {
+            "That did not work"
+        };
+        let page = format!(
+            "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">\
+             <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+             <meta name=\"color-scheme\" content=\"light dark\">\
+             <title>{title} · {product}</title><link rel=\"stylesheet\" href=\"/pkg/portal.css\">\
+             </head><body><main class=\"auth-page\" id=\"main\"><div class=\"auth-card\">\
+             <h1>{title}</h1><p class=\"form-error\" role=\"alert\" data-testid=\"error-message\">{message}</p>\
+             <p><a href=\"/analytics\">Back to the portal</a></p></div></main></body></html>",
+            product = app::PRODUCT_NAME,
+            message = escape_html(&p.message),
+        );
+        let mut res = (p.status, Html(page)).into_response();
+        decorate(&mut res, &p);
+        res
+    }
+}
+
+/// Headers every rendering of a problem carries.
+fn decorate(res: &mut Response, p: &Problem) {
+    if let Some(secs) = p.retry_after_secs {
+        res.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs));
+    }
+    // RFC 6750 §3: a refused bearer token says so in the challenge.
+    if p.code == "invalid_token" {
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"agent-id\", error=\"invalid_token\""),
+        );
+    }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn an_error_page_shows_the_message_escaped_and_never_internals() {
+        let res =
+            PageError::from(Error::Internal("db at 10.1.2.3 said <boom>".into())).into_response();
+        assert_eq!(res.status(), StatusCode::INTERNAL_SERVER_ERROR);
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        let html = String::from_utf8(body.to_vec()).unwrap();
+        assert!(html.contains("error id"), "{html}");
+        assert!(!html.contains("10.1.2.3"));
+        let res =
+            PageError::from(Problem::new(StatusCode::BAD_REQUEST, "x", "<script>")).into_response();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        assert!(String::from_utf8_lossy(&body).contains("&lt;script&gt;"));
     }
 }

@@ -1,15 +1,9 @@
-//! Headers every answer carries, and the checks of form posts: same origin,
-//! and a member who may change things.
+//! Headers every answer carries, and what makes a post "from our own pages".
 
 use axum::extract::Request;
-use axum::http::StatusCode;
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-
-use app::model::CurrentMember;
-
-use super::error::ApiError;
+use axum::response::Response;
 
 const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
     script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'self'; \
@@ -60,26 +54,6 @@ pub fn is_same_origin(headers: &HeaderMap) -> bool {
             .map(|(_, rest)| rest.split('/').next() == Some(host))
             .unwrap_or(false),
     }
-}
-
-/// Cross-site posts and viewers are refused; `what` says what viewers
-/// cannot do ("change agents").
-pub fn refuse_unless_manager(
-    member: &CurrentMember,
-    headers: &HeaderMap,
-    what: &str,
-) -> Option<Response> {
-    if !is_same_origin(headers) {
-        return Some(ApiError::cross_site().into_response());
-    }
-    (!member.role.can_manage()).then(|| {
-        ApiError::new(
-            StatusCode::FORBIDDEN,
-            "forbidden",
-            format!("Viewers cannot {what}: ask an owner or admin."),
-        )
-        .into_response()
-    })
 }
 
 #[cfg(test)]

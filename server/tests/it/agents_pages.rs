@@ -113,9 +113,14 @@ async fn bad_input_keeps_the_form_and_says_what_is_wrong(app: TestApp) {
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let html = res.text().await.unwrap();
-    let error = test_id(&html, "agent-form-error").unwrap();
-    assert!(error.contains("Name is required"), "{error}");
-    assert!(error.contains("notacapability"), "{error}");
+    // Each problem beside its field, and a summary above the form.
+    let summary = test_id(&html, "agent-form-error").unwrap();
+    assert!(summary.contains("Check the fields"), "{summary}");
+    let name = test_id(&html, "error-name").unwrap();
+    assert!(name.contains("Name is required"), "{name}");
+    let capabilities = test_id(&html, "error-capabilities").unwrap();
+    assert!(capabilities.contains("notacapability"), "{capabilities}");
+    assert!(test_id(&html, "error-owner").is_none(), "owner was fine");
     assert!(
         html.contains("value=\"support-ops\""),
         "typed values are kept"

@@ -1,13 +1,13 @@
 //! The Analytics page, its CSV downloads and the analytics API: the same
 //! numbers everywhere, in the tenant's time zone, for that tenant only.
 
-use app::domain::metering::{self, Counts};
+use app::domain::metering::Counts;
 use app::domain::{agents, tenants, Clock};
 use app::model::{AgentStatus, Role, Tier};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::TestApp;
+use crate::common::{record_past_hour, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -46,7 +46,7 @@ async fn page(client: &reqwest::Client, app: &TestApp, path: &str) -> String {
 }
 
 async fn past(app: &TestApp, tenant: &str, agent: &str, seconds_ago: i64, tokens: i64) {
-    metering::record_past_hour(
+    record_past_hour(
         &app.db,
         tenant,
         agent,
@@ -57,8 +57,7 @@ async fn past(app: &TestApp, tenant: &str, agent: &str, seconds_ago: i64, tokens
             refused: 0,
         },
     )
-    .await
-    .unwrap();
+    .await;
 }
 
 /// Every `data-count` of the trend chart's points, in order.
@@ -185,7 +184,7 @@ async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
     let (id, secret) = app.agent(&tenant, "reports:read").await;
     let token = bearer(&app, &id, &secret).await;
     let when = app.clock.now() - 2 * 86_400;
-    metering::record_past_hour(
+    record_past_hour(
         &app.db,
         &tenant,
         &id,
@@ -196,8 +195,7 @@ async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
             refused: 1,
         },
     )
-    .await
-    .unwrap();
+    .await;
     let local = time::OffsetDateTime::from_unix_timestamp(when)
         .unwrap()
         .to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap());
@@ -242,12 +240,26 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
         bearer(&app, &used, &used_secret).await;
     }
     let now = app.clock.now();
-    agents::set_status(&app.db, &tenant, &used, AgentStatus::Decommissioned, now)
-        .await
-        .unwrap();
-    agents::set_status(&app.db, &tenant, &idle, AgentStatus::Decommissioned, now)
-        .await
-        .unwrap();
+    agents::set_status(
+        &app.db,
+        &app.clients,
+        &tenant,
+        &used,
+        AgentStatus::Decommissioned,
+        now,
+    )
+    .await
+    .unwrap();
+    agents::set_status(
+        &app.db,
+        &app.clients,
+        &tenant,
+        &idle,
+        AgentStatus::Decommissioned,
+        now,
+    )
+    .await
+    .unwrap();
     let token = bearer(&app, &reader, &reader_secret).await;
 
     let body: Value = api(&app, &token, "/api/v1/analytics/agents")

@@ -257,7 +257,7 @@ async fn demo_seed_is_idempotent(db: TestDb) {
         .await
         .unwrap();
         assert_eq!(rows.len(), 100, "{}", t.name);
-        let limits = app::tiers::TierLimits::of(t.tier);
+        let limits = app::model::tiers::TierLimits::of(t.tier);
         let (tokens, calls) = (
             limits.tokens_per_day.unwrap_or(u64::MAX),
             limits.api_calls_per_day.unwrap_or(u64::MAX),

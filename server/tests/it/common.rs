@@ -1,6 +1,8 @@
 use std::sync::Arc;
 
+use app::domain::agents::ClientCache;
 use app::domain::clock::ManualClock;
+use app::domain::metering::{self, Counts, PastUsage};
 use app::domain::tenants::{self, NewTenant};
 use app::domain::{members, Clock, Db};
 use app::model::{Role, Tier};
@@ -55,6 +57,9 @@ impl TestDb {
 pub struct TestApp {
     pub base: String,
     pub db: Db,
+    /// The server's cache of authenticated agents, for changing agents as
+    /// the running instance would.
+    pub clients: Arc<ClientCache>,
     pub clock: Arc<ManualClock>,
     /// What Stripe (here: the test double) signs webhooks with.
     pub stripe_webhook_secret: String,
@@ -89,7 +94,7 @@ impl TestApp {
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         let (router, state) =
-            server::startup::build_with(config, clock.clone(), None, server::startup::Metering::On)
+            server::startup::build(config, clock.clone(), None, server::startup::Metering::On)
                 .await
                 .expect("app builds");
         tokio::spawn(server::startup::serve(listener, router));
@@ -98,6 +103,7 @@ impl TestApp {
         TestApp {
             base,
             db,
+            clients: state.clients.clone(),
             clock,
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             _database: database,
@@ -252,4 +258,18 @@ pub fn http_client() -> reqwest::Client {
         .timeout(std::time::Duration::from_secs(60))
         .build()
         .unwrap()
+}
+
+/// Counts of one agent for one past hour, written as the demo seeder writes
+/// history (no admission).
+pub async fn record_past_hour(db: &Db, tenant_id: &str, agent_id: &str, at: i64, counts: Counts) {
+    let entry = PastUsage {
+        tenant_id: tenant_id.to_owned(),
+        agent_id: agent_id.to_owned(),
+        at,
+        counts,
+    };
+    metering::record_history(db, std::slice::from_ref(&entry))
+        .await
+        .unwrap();
 }

@@ -51,15 +51,22 @@ async fn pages_without_a_session_redirect_to_login(app: TestApp) {
 }
 
 async fn portal_endpoints_without_a_session_answer_401_json(app: TestApp) {
+    for path in ["/api/tiers/upgrade", "/api/tiers/portal"] {
+        let res = app.client().post(app.url(path)).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::UNAUTHORIZED, "{path}");
+        let body: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(body["error"], "unauthenticated", "{path}");
+    }
+    // An endpoint that does not exist says so, in JSON too.
     let res = app
         .client()
         .post(app.url("/api/anything"))
         .send()
         .await
         .unwrap();
-    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
     let body: serde_json::Value = res.json().await.unwrap();
-    assert_eq!(body["error"], "unauthenticated");
+    assert_eq!(body["error"], "not_found");
 }
 
 async fn good_sign_in_lands_on_the_requested_page(app: TestApp) {

@@ -8,7 +8,7 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use reqwest::StatusCode;
 use serde_json::Value;
 
-use crate::common::TestApp;
+use crate::common::{record_past_hour, TestApp};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -221,6 +221,7 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
     let token = access_token(&app, &id, &secret).await;
     agents::set_status(
         &app.db,
+        &app.clients,
         &tenant,
         &id,
         AgentStatus::Suspended,
@@ -239,12 +240,20 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
-    agents::set_status(&app.db, &tenant, &id, AgentStatus::Active, app.clock.now())
-        .await
-        .unwrap();
+    agents::set_status(
+        &app.db,
+        &app.clients,
+        &tenant,
+        &id,
+        AgentStatus::Active,
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
     assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
     agents::set_status(
         &app.db,
+        &app.clients,
         &tenant,
         &id,
         AgentStatus::Decommissioned,
@@ -256,11 +265,16 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         app.token(&id, &secret, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert!(
-        agents::set_status(&app.db, &tenant, &id, AgentStatus::Active, app.clock.now())
-            .await
-            .is_err()
-    );
+    assert!(agents::set_status(
+        &app.db,
+        &app.clients,
+        &tenant,
+        &id,
+        AgentStatus::Active,
+        app.clock.now()
+    )
+    .await
+    .is_err());
 }
 
 async fn introspection_and_revocation(app: TestApp) {
@@ -357,9 +371,7 @@ async fn admission_is_exact_when_clients_race(app: TestApp) {
         tokens_issued: 990,
         ..Default::default()
     };
-    metering::record_past_hour(&app.db, &tenant, &id, app.clock.now(), used)
-        .await
-        .unwrap();
+    record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
     let results = futures::future::join_all((0..64).map(|_| app.token(&id, &secret, None))).await;
     let ok = results
         .iter()
@@ -383,22 +395,20 @@ async fn admission_is_exact_when_clients_race(app: TestApp) {
         .parse()
         .unwrap();
     let now = app.clock.now();
-    assert_eq!(retry, app::tiers::next_utc_midnight(now) - now);
+    assert_eq!(retry, app::model::tiers::next_utc_midnight(now) - now);
 }
 
 async fn the_daily_limit_resets_at_utc_midnight(app: TestApp) {
     let tenant = app.tenant("Northwind", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
     // 23:59:50 UTC, with the day's tokens used up.
-    let midnight = app::tiers::next_utc_midnight(app.clock.now());
+    let midnight = app::model::tiers::next_utc_midnight(app.clock.now());
     app.clock.set(midnight - 10);
     let used = Counts {
         tokens_issued: 1000,
         ..Default::default()
     };
-    metering::record_past_hour(&app.db, &tenant, &id, app.clock.now(), used)
-        .await
-        .unwrap();
+    record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
     let res = app.token(&id, &secret, None).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["retry-after"], "10");
@@ -427,9 +437,7 @@ async fn an_upgrade_takes_effect_on_the_next_request(app: TestApp) {
         tokens_issued: 1000,
         ..Default::default()
     };
-    metering::record_past_hour(&app.db, &tenant, &id, app.clock.now(), used)
-        .await
-        .unwrap();
+    record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
     assert_eq!(
         app.token(&id, &secret, None).await.status(),
         StatusCode::TOO_MANY_REQUESTS
@@ -464,9 +472,7 @@ async fn api_calls_are_counted_and_limited(app: TestApp) {
         api_calls: 998,
         ..Default::default()
     };
-    metering::record_past_hour(&app.db, &tenant, &id, app.clock.now(), used)
-        .await
-        .unwrap();
+    record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
     let res = client
         .get(app.url("/api/v1/agents/me"))
         .bearer_auth(&token)
@@ -519,11 +525,16 @@ async fn tenants_are_isolated(app: TestApp) {
     assert_eq!(json(me).await["id"], b_id.as_str());
     // Domain lookups are scoped by tenant.
     assert!(agents::get(&app.db, &a, &b_id).await.is_err());
-    assert!(
-        agents::set_status(&app.db, &a, &b_id, AgentStatus::Suspended, app.clock.now())
-            .await
-            .is_err()
-    );
+    assert!(agents::set_status(
+        &app.db,
+        &app.clients,
+        &a,
+        &b_id,
+        AgentStatus::Suspended,
+        app.clock.now()
+    )
+    .await
+    .is_err());
     // B's usage is B's alone.
     let a_today = metering::usage_today(&app.db, &a, app.clock.now())
         .await
@@ -558,6 +569,7 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
     // Suspended agents still count; decommissioned ones do not.
     agents::set_status(
         &app.db,
+        &app.clients,
         &tenant,
         &ids[0],
         AgentStatus::Suspended,
@@ -572,6 +584,7 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
     );
     agents::set_status(
         &app.db,
+        &app.clients,
         &tenant,
         &ids[1],
         AgentStatus::Decommissioned,

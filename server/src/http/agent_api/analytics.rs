@@ -2,17 +2,16 @@
 //! token; each call counts as an API call of the caller's tenant).
 
 use axum::extract::{RawQuery, State};
-use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
-use serde_json::json;
+use axum::Json;
+use serde_json::{json, Value};
 
-use app::api::analytics::AgentTableView;
-use app::components::charts::WEEKDAY_NAMES;
 use app::domain::analytics::{self, parse_days};
 use app::domain::tokens::Claims;
+use app::model::analytics::{AgentTableView, WEEKDAY_NAMES};
 
-use super::error::ApiError;
-use super::guard::url_query_value;
+use super::Agent;
+use crate::http::error::ApiError;
+use crate::http::portal::url_query_value;
 use crate::state::AppState;
 
 async fn overview(
@@ -32,11 +31,11 @@ async fn overview(
 /// Tokens issued per local day, oldest first, zero days included.
 pub async fn tokens(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims>,
+    Agent(claims): Agent,
     RawQuery(query): RawQuery,
-) -> Response {
-    match overview(&state, &claims, query).await {
-        Ok(o) => Json(json!({
+) -> Result<Json<Value>, ApiError> {
+    let o = overview(&state, &claims, query).await?;
+    Ok(Json(json!({
             "tenant_id": claims.tenant_id,
             "days": o.window.days,
             "time_zone": o.window.zone_name(),
@@ -44,48 +43,40 @@ pub async fn tokens(
                 "date": d.date.to_string(),
                 "count": d.counts.tokens_issued,
             })).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(e) => e.into_response(),
-    }
+    })))
 }
 
 /// Tokens issued + API calls by local weekday (0 = Sunday) and hour.
 pub async fn activity(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims>,
+    Agent(claims): Agent,
     RawQuery(query): RawQuery,
-) -> Response {
-    match overview(&state, &claims, query).await {
-        Ok(o) => {
-            let mut data = Vec::with_capacity(7 * 24);
-            for (weekday, hours) in o.heatmap.iter().enumerate() {
-                for (hour, count) in hours.iter().enumerate() {
-                    data.push(json!({ "weekday": weekday, "hour": hour, "count": count }));
-                }
-            }
-            Json(json!({
-                "tenant_id": claims.tenant_id,
-                "days": o.window.days,
-                "time_zone": o.window.zone_name(),
-                "weekdays": WEEKDAY_NAMES,
-                "data": data,
-            }))
-            .into_response()
+) -> Result<Json<Value>, ApiError> {
+    let o = overview(&state, &claims, query).await?;
+    let mut data = Vec::with_capacity(7 * 24);
+    for (weekday, hours) in o.heatmap.iter().enumerate() {
+        for (hour, count) in hours.iter().enumerate() {
+            data.push(json!({ "weekday": weekday, "hour": hour, "count": count }));
         }
-        Err(e) => e.into_response(),
     }
+    Ok(Json(json!({
+        "tenant_id": claims.tenant_id,
+        "days": o.window.days,
+        "time_zone": o.window.zone_name(),
+        "weekdays": WEEKDAY_NAMES,
+        "data": data,
+    })))
 }
 
 /// Per-agent usage for the current month in the tenant's zone.
 pub async fn agents(
     State(state): State<AppState>,
-    Extension(claims): Extension<Claims>,
-) -> Response {
+    Agent(claims): Agent,
+) -> Result<Json<Value>, ApiError> {
     let view = AgentTableView::from_params(None, None, None);
-    match analytics::agents_this_month(&state.db, &claims.tenant_id, state.now(), &view, None).await
-    {
-        Ok(m) => Json(json!({
+    let m = analytics::agents_this_month(&state.db, &claims.tenant_id, state.now(), &view, None)
+        .await?;
+    Ok(Json(json!({
             "tenant_id": claims.tenant_id,
             "month": m.month,
             "time_zone": m.zone,
@@ -99,8 +90,5 @@ pub async fn agents(
                 "refused": a.refused,
                 "last_activity_at": a.last_activity_at,
             })).collect::<Vec<_>>(),
-        }))
-        .into_response(),
-        Err(e) => ApiError::from(e).into_response(),
-    }
+    })))
 }

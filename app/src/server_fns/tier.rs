@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use crate::model::tiers::Standing;
 use crate::model::PlanChange;
-use crate::tiers::Standing;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TierPageData {
@@ -15,17 +15,17 @@ pub struct TierPageData {
 
 #[server]
 pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
-    use super::ssr::{context, internal};
+    use super::ssr::{context, failed};
 
     let (member, services) = context()?;
     let now = services.clock.now();
     let standing =
         crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
             .await
-            .map_err(internal)?;
+            .map_err(failed)?;
     let history = crate::domain::billing::history(&services.db, &member.tenant_id)
         .await
-        .map_err(internal)?;
+        .map_err(failed)?;
     Ok(TierPageData {
         standing,
         can_manage: member.role.can_manage(),
@@ -38,13 +38,12 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
 /// For the banner on every page: `None` when signed out.
 #[server]
 pub async fn current_standing() -> Result<Option<Standing>, ServerFnError> {
-    use super::ssr::internal;
+    use super::ssr::{failed, services};
 
     let Some(member) = crate::session::current_member() else {
         return Ok(None);
     };
-    let services = use_context::<crate::domain::Services>()
-        .ok_or_else(|| ServerFnError::new("services missing from context"))?;
+    let services = services()?;
     crate::domain::limits::standing(
         &services.db,
         &member.tenant_id,
@@ -53,5 +52,5 @@ pub async fn current_standing() -> Result<Option<Standing>, ServerFnError> {
     )
     .await
     .map(Some)
-    .map_err(internal)
+    .map_err(failed)
 }

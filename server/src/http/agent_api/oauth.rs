@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use app::domain::tokens::{self, ClientCredentials, TOKEN_TTL_SECS};
-use app::domain::Error;
+use app::domain::{Error, Problem};
 
 use super::rate_limit;
 use crate::state::AppState;
@@ -26,32 +26,43 @@ pub struct TokenForm {
     token: Option<String>,
 }
 
-/// An RFC 6749 §5.2 error answer.
+/// An RFC 6749 §5.2 error answer, rendered from a [`Problem`].
 #[derive(Debug)]
-pub struct OAuthError {
-    status: StatusCode,
-    error: &'static str,
-    description: String,
-}
+pub struct OAuthError(Problem);
 
 fn oauth_error(
     status: StatusCode,
     error: &'static str,
     description: impl Into<String>,
 ) -> OAuthError {
-    OAuthError {
-        status,
-        error,
-        description: description.into(),
-    }
+    OAuthError(Problem::new(status, error, description))
 }
+
+/// The error codes RFC 6749 §5.2 defines; any other problem is a request
+/// error or, when it is ours, a server error.
+const OAUTH_CODES: [&str; 6] = [
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+];
 
 impl IntoResponse for OAuthError {
     fn into_response(self) -> Response {
-        let body = json!({ "error": self.error, "error_description": self.description });
-        let mut res = (self.status, Json(body)).into_response();
+        let p = self.0;
+        let error = if OAUTH_CODES.contains(&p.code) {
+            p.code
+        } else if p.status.is_server_error() {
+            "server_error"
+        } else {
+            "invalid_request"
+        };
+        let body = json!({ "error": error, "error_description": p.message });
+        let mut res = (p.status, Json(body)).into_response();
         no_store(res.headers_mut());
-        if self.status == StatusCode::UNAUTHORIZED {
+        if p.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Basic realm=\"agent-id\", charset=\"UTF-8\""),
@@ -63,41 +74,13 @@ impl IntoResponse for OAuthError {
 
 impl From<Error> for OAuthError {
     fn from(e: Error) -> Self {
-        match e {
-            Error::InvalidClient => {
-                oauth_error(StatusCode::UNAUTHORIZED, "invalid_client", e.to_string())
-            }
-            Error::InvalidScope(_) => {
-                oauth_error(StatusCode::BAD_REQUEST, "invalid_scope", e.to_string())
-            }
-            Error::Invalid(msg) => oauth_error(StatusCode::BAD_REQUEST, "invalid_request", msg),
-            other => {
-                tracing::error!(error = %other, "OAuth endpoint failed");
-                oauth_error(
-                    StatusCode::INTERNAL_SERVER_ERROR,
-                    "server_error",
-                    "Something went wrong on our side.",
-                )
-            }
-        }
+        OAuthError(e.classify())
     }
 }
 
 fn no_store(headers: &mut HeaderMap) {
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
-}
-
-/// Quota refusals keep their rate-limit shape; everything else is OAuth-shaped.
-fn from_domain(e: Error, state: &AppState) -> Response {
-    match e {
-        Error::QuotaExceeded { kind, quota } => {
-            let mut res = rate_limit::quota_exceeded(kind, &quota, state.now(), &state.issuer());
-            no_store(res.headers_mut());
-            res
-        }
-        other => OAuthError::from(other).into_response(),
-    }
 }
 
 /// Client credentials from HTTP Basic (RFC 6749 §2.3.1: form-urlencoded, then
@@ -168,62 +151,49 @@ pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let form = match form_of(&headers, &body) {
-        Ok(f) => f,
-        Err(e) => return e.into_response(),
-    };
+) -> Result<Response, OAuthError> {
+    let form = form_of(&headers, &body)?;
     match form.grant_type.as_deref() {
         Some("client_credentials") => {}
         None | Some("") => {
-            return oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
                 "grant_type is required.",
-            )
-            .into_response()
+            ))
         }
         Some(other) => {
-            return oauth_error(
+            return Err(oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
                 format!("grant_type {other:?} is not supported; use client_credentials."),
-            )
-            .into_response()
+            ))
         }
     }
-    let (client_id, client_secret) = match client_credentials(&headers, &form) {
-        Ok(c) => c,
-        Err(e) => return e.into_response(),
+    let (client_id, client_secret) = client_credentials(&headers, &form)?;
+    let credentials = ClientCredentials {
+        client_id: &client_id,
+        client_secret: &client_secret,
     };
-    let issued = tokens::issue(
-        &state.db,
-        &state.keys,
-        &state.meter,
-        &state.issuer(),
-        ClientCredentials {
-            client_id: &client_id,
-            client_secret: &client_secret,
-        },
-        form.scope.as_deref(),
-        state.now(),
-    )
-    .await;
-    match issued {
-        Ok(t) => {
-            let mut res = Json(json!({
-                "access_token": t.access_token,
-                "token_type": "Bearer",
-                "expires_in": t.expires_in,
-                "scope": t.scope,
-            }))
-            .into_response();
+    let t = match tokens::issue(&state, credentials, form.scope.as_deref()).await {
+        // Over the daily limit: the rate-limit answer, which names the limit.
+        Err(Error::QuotaExceeded { kind, quota }) => {
+            let mut res = rate_limit::quota_exceeded(kind, &quota, state.now(), state.issuer());
             no_store(res.headers_mut());
-            rate_limit::set_headers(res.headers_mut(), &t.quota);
-            res
+            return Ok(res);
         }
-        Err(e) => from_domain(e, &state),
-    }
+        issued => issued?,
+    };
+    let mut res = Json(json!({
+        "access_token": t.access_token,
+        "token_type": "Bearer",
+        "expires_in": t.expires_in,
+        "scope": t.scope,
+    }))
+    .into_response();
+    no_store(res.headers_mut());
+    rate_limit::set_headers(res.headers_mut(), &t.quota);
+    Ok(res)
 }
 
 /// Authenticates the calling agent and reads the `token` parameter.
@@ -234,15 +204,11 @@ async fn caller_and_token(
 ) -> Result<(app::model::Agent, String), OAuthError> {
     let form = form_of(headers, body)?;
     let (client_id, client_secret) = client_credentials(headers, &form)?;
-    let agent = tokens::authenticate_client(
-        &state.db,
-        &state.keys,
-        &ClientCredentials {
-            client_id: &client_id,
-            client_secret: &client_secret,
-        },
-    )
-    .await?;
+    let credentials = ClientCredentials {
+        client_id: &client_id,
+        client_secret: &client_secret,
+    };
+    let agent = tokens::authenticate_client(state, &credentials).await?;
     match form.token {
         Some(t) if !t.trim().is_empty() => Ok((agent, t.trim().to_owned())),
         _ => Err(oauth_error(
@@ -257,22 +223,10 @@ pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let (caller, token) = match caller_and_token(&state, &headers, &body).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    let answer = match tokens::introspect(
-        &state.db,
-        &state.keys,
-        &state.issuer(),
-        &caller,
-        &token,
-        state.now(),
-    )
-    .await
-    {
-        Ok(Some(c)) => json!({
+) -> Result<Response, OAuthError> {
+    let (caller, token) = caller_and_token(&state, &headers, &body).await?;
+    let answer = match tokens::introspect(&state, &caller, &token).await? {
+        Some(c) => json!({
             "active": true,
             "scope": c.scope,
             "client_id": c.sub,
@@ -284,40 +238,23 @@ pub async fn introspect(
             "iss": c.iss,
             "jti": c.jti,
         }),
-        Ok(None) => json!({ "active": false }),
-        Err(e) => return from_domain(e, &state),
+        None => json!({ "active": false }),
     };
     let mut res = Json(answer).into_response();
     no_store(res.headers_mut());
-    res
+    Ok(res)
 }
 
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
     body: axum::body::Bytes,
-) -> Response {
-    let (caller, token) = match caller_and_token(&state, &headers, &body).await {
-        Ok(v) => v,
-        Err(e) => return e.into_response(),
-    };
-    match tokens::revoke(
-        &state.db,
-        &state.keys,
-        &state.issuer(),
-        &caller,
-        &token,
-        state.now(),
-    )
-    .await
-    {
-        Ok(()) => {
-            let mut res = StatusCode::OK.into_response();
-            no_store(res.headers_mut());
-            res
-        }
-        Err(e) => from_domain(e, &state),
-    }
+) -> Result<Response, OAuthError> {
+    let (caller, token) = caller_and_token(&state, &headers, &body).await?;
+    tokens::revoke(&state, &caller, &token).await?;
+    let mut res = StatusCode::OK.into_response();
+    no_store(res.headers_mut());
+    Ok(res)
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {

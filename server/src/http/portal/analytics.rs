@@ -2,22 +2,20 @@
 //! the Leptos route; these are plain HTTP so they work without JavaScript.
 
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Extension, Form};
-use leptos::prelude::provide_context;
+use axum::Form;
 use serde::Deserialize;
 
-use app::api::analytics::AgentTableView;
 use app::domain::analytics::{self, parse_days};
 use app::domain::tenants;
-use app::model::CurrentMember;
-use app::pages::analytics::TimeZoneFormState;
+use app::model::analytics::AgentTableView;
+use app::model::forms::TimeZoneFormState;
 
-use super::error::{status_of, ApiError};
-use super::guard::url_query_value;
-use super::render;
-use super::security::refuse_unless_manager;
+use super::form::FormPage;
+use super::url_query_value;
+use crate::http::error::{ApiError, PageError};
+use crate::http::extract::{Manager, Member};
 use crate::state::AppState;
 
 fn param(query: &Option<String>, key: &str) -> Option<String> {
@@ -58,18 +56,12 @@ fn csv_response(file_name: &str, body: String) -> Response {
 /// counts of the day and, when comparing, the previous period's day.
 pub async fn daily_csv(
     State(state): State<AppState>,
-    Extension(member): Extension<CurrentMember>,
+    Member(member): Member,
     RawQuery(query): RawQuery,
-) -> Response {
-    let days = match parse_days(param(&query, "days").as_deref()) {
-        Ok(days) => days,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+) -> Result<Response, ApiError> {
+    let days = parse_days(param(&query, "days").as_deref())?;
     let compare = param(&query, "compare").is_some_and(|v| v == "1" || v == "true");
-    let o = match analytics::overview(&state.db, &member.tenant_id, days, state.now()).await {
-        Ok(o) => o,
-        Err(e) => return ApiError::from(e).into_response(),
-    };
+    let o = analytics::overview(&state.db, &member.tenant_id, days, state.now()).await?;
     let mut body = String::from("date,tokens_issued,api_calls,refused");
     if compare {
         body.push_str(",previous_date,previous_tokens_issued");
@@ -89,27 +81,23 @@ pub async fn daily_csv(
         "token-trend-{days}d-{}-to-{}.csv",
         o.window.first, o.window.today
     );
-    csv_response(&name, body)
+    Ok(csv_response(&name, body))
 }
 
 /// Every agent row of the month matching the page's filter, in its order.
 pub async fn agents_csv(
     State(state): State<AppState>,
-    Extension(member): Extension<CurrentMember>,
+    Member(member): Member,
     RawQuery(query): RawQuery,
-) -> Response {
+) -> Result<Response, ApiError> {
     let view = AgentTableView::from_params(
         param(&query, "sort").as_deref(),
         param(&query, "dir").as_deref(),
         param(&query, "q").as_deref(),
     );
     let month =
-        match analytics::agents_this_month(&state.db, &member.tenant_id, state.now(), &view, None)
-            .await
-        {
-            Ok(m) => m,
-            Err(e) => return ApiError::from(e).into_response(),
-        };
+        analytics::agents_this_month(&state.db, &member.tenant_id, state.now(), &view, None)
+            .await?;
     let mut body = String::from(
         "agent_id,name,type,status,tokens_issued,api_calls,refused,last_activity_utc\r\n",
     );
@@ -134,7 +122,10 @@ pub async fn agents_csv(
             last
         ));
     }
-    csv_response(&format!("agent-usage-{}.csv", month.month), body)
+    Ok(csv_response(
+        &format!("agent-usage-{}.csv", month.month),
+        body,
+    ))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -145,32 +136,20 @@ pub struct TimeZoneForm {
 
 pub async fn set_time_zone(
     State(state): State<AppState>,
-    Extension(member): Extension<CurrentMember>,
-    headers: HeaderMap,
+    Manager(member): Manager,
     Form(form): Form<TimeZoneForm>,
-) -> Response {
-    if let Some(refusal) = refuse_unless_manager(&member, &headers, "change the time zone") {
-        return refusal;
-    }
-    match tenants::set_time_zone(&state.db, &member.tenant_id, &form.time_zone).await {
-        Ok(_) => Redirect::to("/analytics").into_response(),
-        Err(e) => {
-            let (status, _) = status_of(&e);
-            if status.is_server_error() {
-                return ApiError::from(e).into_response();
-            }
-            let form_state = TimeZoneFormState {
-                value: form.time_zone,
-                error: Some(e.to_string()),
-            };
-            render::page(
-                &state,
-                Some(member),
-                "/analytics",
-                move || provide_context(form_state.clone()),
-                StatusCode::BAD_REQUEST,
-            )
-            .await
-        }
-    }
+) -> Result<Response, PageError> {
+    let saved = tenants::set_time_zone(&state.db, &member.tenant_id, &form.time_zone).await;
+    let form_page = FormPage {
+        state: &state,
+        member: Some(&member),
+        path: "/analytics".into(),
+    };
+    form_page
+        .or_show(saved, |problem| TimeZoneFormState {
+            value: form.time_zone,
+            errors: problem.field_errors(),
+        })
+        .await?;
+    Ok(Redirect::to("/analytics").into_response())
 }

@@ -3,7 +3,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::model::Tier;
+use super::Tier;
 
 pub const SECONDS_PER_DAY: i64 = 86_400;
 

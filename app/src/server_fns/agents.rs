@@ -16,14 +16,14 @@ pub struct AgentsPageData {
 
 #[server]
 pub async fn agents_overview() -> Result<AgentsPageData, ServerFnError> {
-    use super::ssr::{context, internal};
+    use super::ssr::{context, failed};
+    use crate::model::tiers::TierLimits;
     use crate::model::AgentStatus;
-    use crate::tiers::TierLimits;
 
     let (member, services) = context()?;
     let agents = crate::domain::agents::list(&services.db, &member.tenant_id)
         .await
-        .map_err(internal)?;
+        .map_err(failed)?;
     let live = agents
         .iter()
         .filter(|a| a.status != AgentStatus::Decommissioned)
@@ -48,7 +48,7 @@ pub struct AgentPageData {
 /// One agent of the signed-in member's tenant (another tenant's is not found).
 #[server]
 pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnError> {
-    use super::ssr::{context, internal};
+    use super::ssr::{context, failed};
     use crate::domain::Error;
 
     let (member, services) = context()?;
@@ -59,6 +59,6 @@ pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnE
             now: services.clock.now(),
         })),
         Err(Error::NotFound(_)) => Ok(None),
-        Err(e) => Err(internal(e)),
+        Err(e) => Err(failed(e)),
     }
 }

@@ -1,0 +1,63 @@
+//! The Analytics charts: SVG rendered on the server (in the first HTML, with
+//! native `<title>` tooltips, so they work without JavaScript), hydrated as
+//! islands for the styled tooltip, keyboard navigation and the comparison
+//! toggle. The lazy loader (`islands::LazyIslandScripts`) fetches their wasm
+//! only when a chart scrolls into view or is first touched.
+//!
+//! Both charts share one keyboard model (a roving tab stop) and one tooltip.
+
+mod heatmap;
+mod trend;
+
+pub use heatmap::{heat_cell_text, heat_legend, heat_level, ActivityHeatmap};
+pub use trend::{nice_max, TrendChart};
+
+use leptos::prelude::*;
+
+/// Arrow keys move along a roving tab stop: one Tab enters the chart, arrows
+/// walk its `len` points, `row` points to a row; the point with id
+/// `{id_prefix}{index}` gets the focus.
+fn roving_focus(
+    focus: RwSignal<usize>,
+    len: usize,
+    row: isize,
+    id_prefix: &'static str,
+) -> impl Fn(leptos::ev::KeyboardEvent) + Clone + 'static {
+    move |ev: leptos::ev::KeyboardEvent| {
+        let step = match ev.key().as_str() {
+            "ArrowRight" => 1,
+            "ArrowLeft" => -1,
+            "ArrowDown" => row,
+            "ArrowUp" => -row,
+            _ => return,
+        };
+        ev.prevent_default();
+        let next = (focus.get_untracked() as isize + step).clamp(0, len as isize - 1) as usize;
+        focus.set(next);
+        #[cfg(feature = "hydrate")]
+        focus_element(&format!("{id_prefix}{next}"));
+        #[cfg(not(feature = "hydrate"))]
+        let _ = id_prefix;
+    }
+}
+
+#[cfg(feature = "hydrate")]
+fn focus_element(id: &str) {
+    use leptos::wasm_bindgen::JsCast;
+    if let Some(el) = document()
+        .get_element_by_id(id)
+        .and_then(|e| e.dyn_into::<web_sys::SvgElement>().ok())
+    {
+        let _ = el.focus();
+    }
+}
+
+/// The styled tooltip over a chart, placed in percent of the chart's box.
+#[component]
+fn ChartTooltip(left: f64, top: f64, children: Children) -> impl IntoView {
+    view! {
+        <div class="chart-tooltip" role="status" style=format!("left: {left:.1}%; top: {top:.1}%")>
+            {children()}
+        </div>
+    }
+}

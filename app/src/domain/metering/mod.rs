@@ -1,0 +1,158 @@
+//! Usage counting and daily-limit admission.
+//!
+//! Requests that need counting (a token issued, an API call) are handed to one
+//! writer task ([`writer`]). It takes whatever is queued, decides admission
+//! against the tenant's daily counters ([`admission`], pure), writes the
+//! increments in one transaction (group commit) and only then answers every
+//! request in the batch. So a client never gets a token the database has not
+//! counted, admission is exact however many requests race, and a burst costs
+//! one commit, not one per request. Counters are one row per tenant and UTC
+//! day for enforcement, plus the rollups analytics reads ([`rollups`]): per
+//! tenant and quarter hour, and per agent and day / month in the tenant's
+//! time zone. [`read`] is what the portal reads back.
+
+mod admission;
+mod read;
+mod rollups;
+mod writer;
+
+use serde::Serialize;
+use tokio::sync::{mpsc, oneshot};
+
+use super::clock::SharedClock;
+use super::{Db, Error, Result};
+use crate::model::tiers::{next_utc_midnight, TierLimits};
+
+pub use admission::{decide, TenantDay};
+pub use read::{usage_today, UsageToday};
+pub use rollups::{record_history, PastUsage, QUARTER};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UsageKind {
+    TokenIssued,
+    ApiCall,
+}
+
+impl UsageKind {
+    pub fn limit_name(self) -> &'static str {
+        match self {
+            UsageKind::TokenIssued => "token_issuances_per_day",
+            UsageKind::ApiCall => "api_calls_per_day",
+        }
+    }
+
+    fn limit(self, limits: &TierLimits) -> Option<u64> {
+        match self {
+            UsageKind::TokenIssued => limits.tokens_per_day,
+            UsageKind::ApiCall => limits.api_calls_per_day,
+        }
+    }
+}
+
+/// Where a tenant stands against one daily limit, after this request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Quota {
+    /// `None`: unlimited.
+    pub limit: Option<u64>,
+    pub remaining: Option<u64>,
+    /// Unix time of the next 00:00 UTC.
+    pub reset_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admission {
+    Admitted(Quota),
+    Refused(Quota),
+}
+
+/// Counts written in one go: what the meter adds per batch, what the demo
+/// seeder writes for past hours, what analytics sums.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub tokens_issued: i64,
+    pub api_calls: i64,
+    pub refused: i64,
+}
+
+impl Counts {
+    pub fn merge(&mut self, other: Counts) {
+        self.tokens_issued += other.tokens_issued;
+        self.api_calls += other.api_calls;
+        self.refused += other.refused;
+    }
+
+    /// One request of `kind`, admitted or refused.
+    pub fn one(kind: UsageKind, admitted: bool) -> Counts {
+        let mut c = Counts::default();
+        match (admitted, kind) {
+            (false, _) => c.refused = 1,
+            (true, UsageKind::TokenIssued) => c.tokens_issued = 1,
+            (true, UsageKind::ApiCall) => c.api_calls = 1,
+        }
+        c
+    }
+}
+
+/// A request waiting for the writer's decision.
+struct Pending {
+    tenant_id: String,
+    agent_id: String,
+    kind: UsageKind,
+    reply: oneshot::Sender<Result<Admission, String>>,
+}
+
+/// The handle to the writer task; cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Meter {
+    /// `None`: the benchmark's baseline, which counts and limits nothing.
+    tx: Option<mpsc::Sender<Pending>>,
+    clock: SharedClock,
+}
+
+impl Meter {
+    pub fn start(db: Db, clock: SharedClock) -> Meter {
+        let (tx, rx) = mpsc::channel(16 * writer::MAX_BATCH);
+        tokio::spawn(writer::run(db, clock.clone(), rx));
+        Meter {
+            tx: Some(tx),
+            clock,
+        }
+    }
+
+    /// Admits everything and writes nothing: only for measuring what
+    /// metering costs (`portal serve --benchmark-without-metering`).
+    pub fn unmetered(clock: SharedClock) -> Meter {
+        Meter { tx: None, clock }
+    }
+
+    /// Admits (and counts) one token issuance or API call of `agent_id`, or
+    /// refuses (and counts the refusal) when the tenant's daily limit is used
+    /// up. Returns once the count is committed.
+    pub async fn admit(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        kind: UsageKind,
+    ) -> Result<Admission> {
+        let Some(tx) = &self.tx else {
+            return Ok(Admission::Admitted(Quota {
+                limit: None,
+                remaining: None,
+                reset_at: next_utc_midnight(self.clock.now()),
+            }));
+        };
+        let (reply, answer) = oneshot::channel();
+        tx.send(Pending {
+            tenant_id: tenant_id.to_owned(),
+            agent_id: agent_id.to_owned(),
+            kind,
+            reply,
+        })
+        .await
+        .map_err(|_| Error::Internal("the meter has stopped".into()))?;
+        answer
+            .await
+            .map_err(|_| Error::Internal("the meter dropped a request".into()))?
+            .map_err(Error::Internal)
+    }
+}

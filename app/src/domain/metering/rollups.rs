@@ -1,0 +1,254 @@
+//! The rollups analytics and enforcement read, written by one builder for
+//! live batches and back-filled history alike.
+
+use std::collections::{BTreeMap, HashMap};
+
+use jiff::civil;
+
+use super::Counts;
+use crate::domain::{tenants, time_zones, Db, Error, Result};
+use crate::model::tiers::utc_day_start;
+
+/// Analytics' finest grain: 15 minutes, on which every zone's hours fall.
+pub const QUARTER: i64 = 900;
+
+/// Counts to add to every rollup. Keys are ordered, so that concurrent
+/// writers (PostgreSQL, several instances) lock rows in the same order.
+#[derive(Debug, Default)]
+pub(super) struct Rollup<'a> {
+    quarters: BTreeMap<(&'a str, i64), Counts>,
+    agent_days: BTreeMap<(&'a str, &'a str, civil::Date), Counts>,
+    agent_months: BTreeMap<(&'a str, &'a str, String), (Counts, i64)>,
+    daily: BTreeMap<(&'a str, i64), Counts>,
+    /// Agents whose `last_token_at` moves to the value.
+    last_token: BTreeMap<&'a str, i64>,
+}
+
+impl<'a> Rollup<'a> {
+    /// `counts` of one agent at `at`, on `local_date` in its tenant's zone.
+    /// `stamp`: move the agent's `last_token_at` to `at`.
+    pub fn add(
+        &mut self,
+        tenant: &'a str,
+        agent: &'a str,
+        at: i64,
+        local_date: civil::Date,
+        counts: Counts,
+        stamp: bool,
+    ) {
+        self.quarters
+            .entry((tenant, at - at.rem_euclid(QUARTER)))
+            .or_default()
+            .merge(counts);
+        self.agent_days
+            .entry((tenant, agent, local_date))
+            .or_default()
+            .merge(counts);
+        let month = self
+            .agent_months
+            .entry((tenant, agent, time_zones::month_label(local_date)))
+            .or_insert((Counts::default(), at));
+        month.0.merge(counts);
+        month.1 = month.1.max(at);
+        self.daily
+            .entry((tenant, utc_day_start(at)))
+            .or_default()
+            .merge(counts);
+        if stamp {
+            let last = self.last_token.entry(agent).or_insert(at);
+            *last = (*last).max(at);
+        }
+    }
+
+    /// The statements that add everything, `;`-separated, for one round
+    /// trip. Values are SQL literals: integers, dates we format, and ids
+    /// that `id_literal` only lets through when they are our own UUIDs.
+    pub fn sql(&self) -> Result<String> {
+        let mut sql = String::new();
+        upserts(
+            &mut sql,
+            "usage_tenant_quarter (tenant_id, slot, tokens_issued, api_calls, refused)",
+            &format!(
+                "(tenant_id, slot) DO UPDATE SET {}",
+                add_counts("usage_tenant_quarter")
+            ),
+            self.quarters
+                .iter()
+                .map(|((t, slot), c)| Ok(format!("({}, {slot}, {})", id_literal(t)?, values(c)))),
+        )?;
+        upserts(
+            &mut sql,
+            "usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused)",
+            &format!(
+                "(tenant_id, agent_id, local_date) DO UPDATE SET {}",
+                add_counts("usage_agent_day")
+            ),
+            self.agent_days.iter().map(|((t, a, date), c)| {
+                Ok(format!(
+                    "({}, '{date}', {}, {})",
+                    id_literal(t)?,
+                    id_literal(a)?,
+                    values(c)
+                ))
+            }),
+        )?;
+        upserts(
+            &mut sql,
+            "usage_agent_month (tenant_id, month, agent_id, tokens_issued, api_calls, refused, last_at)",
+            &format!(
+                "(tenant_id, month, agent_id) DO UPDATE SET {}, {LATEST_LAST_AT}",
+                add_counts("usage_agent_month")
+            ),
+            self.agent_months.iter().map(|((t, a, month), (c, last))| {
+                Ok(format!(
+                    "({}, '{month}', {}, {}, {last})",
+                    id_literal(t)?,
+                    id_literal(a)?,
+                    values(c)
+                ))
+            }),
+        )?;
+        upserts(
+            &mut sql,
+            "usage_daily (tenant_id, day, tokens_issued, api_calls, refused)",
+            &format!(
+                "(tenant_id, day) DO UPDATE SET {}",
+                add_counts("usage_daily")
+            ),
+            self.daily
+                .iter()
+                .map(|((t, day), c)| Ok(format!("({}, {day}, {})", id_literal(t)?, values(c)))),
+        )?;
+        let mut by_time: BTreeMap<i64, Vec<String>> = BTreeMap::new();
+        for (agent, at) in &self.last_token {
+            by_time.entry(*at).or_default().push(id_literal(agent)?);
+        }
+        for (at, ids) in by_time {
+            sql.push_str(&format!(
+                "UPDATE agents SET last_token_at = {at} WHERE id IN ({}) \
+                 AND (last_token_at IS NULL OR last_token_at < {at});",
+                ids.join(", ")
+            ));
+        }
+        Ok(sql)
+    }
+}
+
+fn values(c: &Counts) -> String {
+    format!("{}, {}, {}", c.tokens_issued, c.api_calls, c.refused)
+}
+
+/// `INSERT ... VALUES (...), (...) ON CONFLICT ...;` for `rows`, a few
+/// hundred rows per statement.
+fn upserts(
+    sql: &mut String,
+    into: &str,
+    on_conflict: &str,
+    rows: impl Iterator<Item = Result<String>>,
+) -> Result<()> {
+    let rows = rows.collect::<Result<Vec<_>>>()?;
+    for chunk in rows.chunks(500) {
+        sql.push_str(&format!(
+            "INSERT INTO {into} VALUES {} ON CONFLICT {on_conflict};",
+            chunk.join(", ")
+        ));
+    }
+    Ok(())
+}
+
+fn add_counts(table: &str) -> String {
+    ["tokens_issued", "api_calls", "refused"]
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .join(", ")
+}
+
+/// `GREATEST` on PostgreSQL is `max` on SQLite: spelled out for both.
+const LATEST_LAST_AT: &str = "last_at = CASE WHEN excluded.last_at > usage_agent_month.last_at \
+     THEN excluded.last_at ELSE usage_agent_month.last_at END";
+
+/// Ids are generated here (UUIDs); anything else is refused, not escaped.
+pub(super) fn id_literal(id: &str) -> Result<String> {
+    if !id.is_empty() && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        Ok(format!("'{id}'"))
+    } else {
+        Err(Error::Internal(format!(
+            "unexpected id {id:?} in a usage batch"
+        )))
+    }
+}
+
+/// Counts of one agent for one past hour.
+#[derive(Debug, Clone)]
+pub struct PastUsage {
+    pub tenant_id: String,
+    pub agent_id: String,
+    /// Any time within the hour.
+    pub at: i64,
+    pub counts: Counts,
+}
+
+/// Writes past usage without admission, in one transaction: back-filled
+/// history (the demo seeder, tests, the analytics benchmark) goes through the
+/// same rollups as live traffic.
+pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
+    let mut zones: HashMap<&str, jiff::tz::TimeZone> = HashMap::new();
+    for e in entries {
+        if !zones.contains_key(e.tenant_id.as_str()) {
+            let tenant = tenants::get(db, &e.tenant_id).await?;
+            zones.insert(&e.tenant_id, time_zones::stored(&tenant.time_zone));
+        }
+    }
+    let mut rollup = Rollup::default();
+    for e in entries {
+        let date = time_zones::local_date(e.at, &zones[e.tenant_id.as_str()]);
+        let stamp = e.counts.tokens_issued > 0;
+        rollup.add(&e.tenant_id, &e.agent_id, e.at, date, e.counts, stamp);
+    }
+    let mut tx = db.pool.begin().await?;
+    sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(&rollup.sql()?)).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T: &str = "8c1f2b8e-0000-4000-8000-000000000001";
+    const A: &str = "8c1f2b8e-0000-4000-8000-0000000000aa";
+
+    #[test]
+    fn one_request_reaches_every_rollup() {
+        let mut r = Rollup::default();
+        let at = 1_764_151_234; // 2025-11-26 10:00:34 UTC
+        let tokens = Counts {
+            tokens_issued: 2,
+            ..Counts::default()
+        };
+        r.add(T, A, at, civil::date(2025, 11, 26), tokens, true);
+        r.add(T, A, at + 60, civil::date(2025, 11, 26), tokens, false);
+        let sql = r.sql().unwrap();
+        let slot = at - at.rem_euclid(QUARTER);
+        assert!(sql.contains(&format!("('{T}', {slot}, 4, 0, 0)")), "{sql}");
+        assert!(sql.contains(&format!("('{T}', '2025-11-26', '{A}', 4, 0, 0)")));
+        assert!(sql.contains(&format!("('{T}', '2025-11', '{A}', 4, 0, 0, {})", at + 60)));
+        assert!(sql.contains(&format!("('{T}', {}, 4, 0, 0)", utc_day_start(at))));
+        assert!(sql.contains(&format!(
+            "UPDATE agents SET last_token_at = {at} WHERE id IN ('{A}')"
+        )));
+    }
+
+    #[test]
+    fn ids_that_are_not_ours_are_refused_not_escaped() {
+        let mut r = Rollup::default();
+        r.add(
+            "x'); DROP TABLE agents; --",
+            A,
+            0,
+            civil::date(1970, 1, 1),
+            Counts::default(),
+            false,
+        );
+        assert!(r.sql().is_err());
+    }
+}

@@ -1,0 +1,93 @@
+//! Agents as the portal and the API show them.
+
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+
+/// Where an agent runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    Development,
+    Staging,
+    Production,
+}
+
+impl Environment {
+    pub const ALL: [Environment; 3] = [
+        Environment::Development,
+        Environment::Staging,
+        Environment::Production,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Environment::Development => "development",
+            Environment::Staging => "staging",
+            Environment::Production => "production",
+        }
+    }
+}
+
+impl FromStr for Environment {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Environment::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown environment {s:?} (expected development, staging or production)")
+            })
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AgentStatus {
+    Active,
+    Suspended,
+    Decommissioned,
+}
+
+impl AgentStatus {
+    pub const ALL: [AgentStatus; 3] = [
+        AgentStatus::Active,
+        AgentStatus::Suspended,
+        AgentStatus::Decommissioned,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AgentStatus::Active => "active",
+            AgentStatus::Suspended => "suspended",
+            AgentStatus::Decommissioned => "decommissioned",
+        }
+    }
+}
+
+impl FromStr for AgentStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        AgentStatus::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!("unknown status {s:?} (expected active, suspended or decommissioned)")
+            })
+    }
+}
+
+/// An agent as the portal and the API show it (never with its secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Agent {
+    pub id: String,
+    pub tenant_id: String,
+    pub name: String,
+    pub agent_type: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub owner: String,
+    pub environment: Environment,
+    pub status: AgentStatus,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub last_token_at: Option<i64>,
+}

@@ -1,0 +1,119 @@
+//! The API agents call: OAuth 2.0 (token, introspection, revocation, JWKS,
+//! metadata) with client credentials, and `/api/v1` resources with a bearer
+//! token. Every authenticated resource request counts as one API call against
+//! the tenant's daily limit.
+
+mod analytics;
+pub mod oauth;
+pub mod rate_limit;
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::header;
+use axum::http::request::Parts;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+
+use app::domain::metering::{Admission, UsageKind};
+use app::domain::tokens::{self, Claims};
+use app::domain::{agents, Error};
+use app::model;
+
+use super::error::ApiError;
+use crate::state::AppState;
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    let resources = Router::new()
+        .route("/agents/me", get(me))
+        .route("/analytics/tokens", get(analytics::tokens))
+        .route("/analytics/activity", get(analytics::activity))
+        .route("/analytics/agents", get(analytics::agents))
+        .route_layer(middleware::from_fn_with_state(state.clone(), require_agent));
+    let api_v1 = Router::new()
+        .route("/token", post(oauth::token))
+        .route("/token/introspect", post(oauth::introspect))
+        .route("/token/revoke", post(oauth::revoke))
+        .merge(resources);
+    Router::new()
+        .nest("/api/v1", api_v1)
+        .route("/.well-known/jwks.json", get(oauth::jwks))
+        .route(
+            "/.well-known/oauth-authorization-server",
+            get(oauth::metadata),
+        )
+}
+
+/// The guard of every resource: a valid bearer token of an active agent,
+/// within the tenant's daily API-call limit. The token's claims go into the
+/// request (the `Agent` extractor reads them); the answer carries the quota.
+async fn require_agent(
+    State(state): State<AppState>,
+    mut req: Request,
+    next: Next,
+) -> Result<Response, Response> {
+    let bearer = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            v.strip_prefix("Bearer ")
+                .or_else(|| v.strip_prefix("bearer "))
+        })
+        .map(str::trim)
+        .map(str::to_owned);
+    let refuse = |e: Error| axum::response::IntoResponse::into_response(ApiError::from(e));
+    let Some(token) = bearer else {
+        let mut problem = Error::InvalidToken.classify();
+        problem.message =
+            "Send an access token from /api/v1/token as `Authorization: Bearer <token>`.".into();
+        return Err(axum::response::IntoResponse::into_response(ApiError(
+            problem,
+        )));
+    };
+    let claims = tokens::verify(&state, &token).await.map_err(refuse)?;
+    let admission = state
+        .meter
+        .admit(&claims.tenant_id, &claims.sub, UsageKind::ApiCall)
+        .await
+        .map_err(refuse)?;
+    match admission {
+        Admission::Admitted(quota) => {
+            req.extensions_mut().insert(claims);
+            let mut res = next.run(req).await;
+            rate_limit::set_headers(res.headers_mut(), &quota);
+            Ok(res)
+        }
+        Admission::Refused(quota) => Err(rate_limit::quota_exceeded(
+            UsageKind::ApiCall,
+            &quota,
+            state.now(),
+            state.issuer(),
+        )),
+    }
+}
+
+/// The calling agent, as its bearer token says (`require_agent` checked it).
+pub struct Agent(pub Claims);
+
+impl<S: Send + Sync> FromRequestParts<S> for Agent {
+    type Rejection = ApiError;
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Claims>()
+            .cloned()
+            .map(Agent)
+            .ok_or_else(|| ApiError::from(Error::InvalidToken))
+    }
+}
+
+/// `GET /api/v1/agents/me`: the calling agent's own record.
+async fn me(
+    State(state): State<AppState>,
+    Agent(claims): Agent,
+) -> Result<Json<model::Agent>, ApiError> {
+    Ok(Json(
+        agents::get(&state.db, &claims.tenant_id, &claims.sub).await?,
+    ))
+}

@@ -1,0 +1,156 @@
+//! The Agents pages' form posts: create, change status, rotate the secret.
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use leptos::prelude::provide_context;
+use serde::Deserialize;
+
+use app::domain::agents::{self, NewAgent};
+use app::domain::Error;
+use app::model::forms::{AgentActionError, AgentFormState, RevealedSecret};
+use app::model::{AgentStatus, CurrentMember};
+
+use super::form::{page, FormPage};
+use crate::http::error::PageError;
+use crate::http::extract::Manager;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Clone, Deserialize)]
+#[serde(default)]
+pub struct CreateForm {
+    name: String,
+    agent_type: String,
+    version: String,
+    capabilities: String,
+    owner: String,
+    environment: String,
+}
+
+pub async fn create(
+    State(state): State<AppState>,
+    Manager(member): Manager,
+    Form(form): Form<CreateForm>,
+) -> Result<Response, PageError> {
+    let new = NewAgent {
+        name: form.name.clone(),
+        agent_type: form.agent_type.clone(),
+        version: form.version.clone(),
+        capabilities: vec![form.capabilities.clone()],
+        owner: form.owner.clone(),
+        environment: form.environment.clone(),
+    };
+    let created = agents::create(&state.db, &state.keys, &member.tenant_id, new, state.now()).await;
+    let form_page = FormPage {
+        state: &state,
+        member: Some(&member),
+        path: "/agents".into(),
+    };
+    let (agent, secret) = form_page
+        .or_show(created, |problem| AgentFormState {
+            name: form.name,
+            agent_type: form.agent_type,
+            version: form.version,
+            capabilities: form.capabilities,
+            owner: form.owner,
+            environment: form.environment,
+            errors: problem.field_errors(),
+            limit_reached: problem.code == "agent_limit_reached",
+        })
+        .await?;
+    let revealed = RevealedSecret {
+        secret: secret.0,
+        rotated: false,
+    };
+    let path = format!("/agents/{}", agent.id);
+    let context = move || provide_context(revealed.clone());
+    page(&state, Some(member), &path, context, StatusCode::CREATED).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct StatusForm {
+    action: String,
+    confirm: Option<String>,
+}
+
+pub async fn change_status(
+    State(state): State<AppState>,
+    Manager(member): Manager,
+    Path(id): Path<String>,
+    Form(form): Form<StatusForm>,
+) -> Result<Response, PageError> {
+    let status = match form.action.as_str() {
+        "suspend" => Ok(AgentStatus::Suspended),
+        "reactivate" => Ok(AgentStatus::Active),
+        "decommission" if form.confirm.as_deref() == Some("yes") => Ok(AgentStatus::Decommissioned),
+        "decommission" => Err(Error::invalid_field(
+            "confirm",
+            "Tick the confirmation to decommission this agent.",
+        )),
+        _ => Err(Error::invalid_field("action", "Unknown action.")),
+    };
+    let done = match status {
+        Ok(status) => {
+            agents::set_status(
+                &state.db,
+                &state.clients,
+                &member.tenant_id,
+                &id,
+                status,
+                state.now(),
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    action_page(&state, &member, &id)
+        .or_show(done, refused)
+        .await?;
+    Ok(Redirect::to(&format!("/agents/{id}?done={}", form.action)).into_response())
+}
+
+pub async fn rotate(
+    State(state): State<AppState>,
+    Manager(member): Manager,
+    Path(id): Path<String>,
+) -> Result<Response, PageError> {
+    let rotated = agents::rotate_secret(
+        &state.db,
+        &state.keys,
+        &state.clients,
+        &member.tenant_id,
+        &id,
+        state.now(),
+    )
+    .await;
+    let secret = action_page(&state, &member, &id)
+        .or_show(rotated, refused)
+        .await?;
+    let revealed = RevealedSecret {
+        secret: secret.0,
+        rotated: true,
+    };
+    let context = move || provide_context(revealed.clone());
+    page(
+        &state,
+        Some(member),
+        &format!("/agents/{id}"),
+        context,
+        StatusCode::OK,
+    )
+    .await
+}
+
+fn action_page<'a>(state: &'a AppState, member: &'a CurrentMember, id: &str) -> FormPage<'a> {
+    FormPage {
+        state,
+        member: Some(member),
+        path: format!("/agents/{id}"),
+    }
+}
+
+fn refused(problem: &app::domain::Problem) -> AgentActionError {
+    AgentActionError(problem.message.clone())
+}

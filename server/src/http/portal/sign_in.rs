@@ -1,0 +1,74 @@
+//! `POST /login` and `POST /logout`: plain form posts, so signing in works
+//! without JavaScript.
+
+use axum::extract::State;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use app::domain::sign_in::{self, Attempt};
+use app::model::forms::LoginFormState;
+use app::session::safe_next;
+
+use super::form::FormPage;
+use crate::http::error::{ApiError, PageError};
+use crate::http::extract::{ClientIp, SameOrigin};
+use crate::sessions::MEMBER_ID;
+use crate::state::AppState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignInForm {
+    email: String,
+    password: String,
+    next: Option<String>,
+}
+
+pub async fn sign_in(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<SignInForm>,
+) -> Result<Response, PageError> {
+    let next = safe_next(form.next.as_deref());
+    let attempt = Attempt {
+        email: &form.email,
+        password: &form.password,
+        ip: &ip,
+    };
+    let signed_in = sign_in::sign_in(&state.db, attempt, state.now()).await;
+    // A failure shows the form again, with the message and the e-mail typed.
+    let form_page = FormPage {
+        state: &state,
+        member: None,
+        path: format!(
+            "/login?next={}",
+            utf8_percent_encode(&next, NON_ALPHANUMERIC)
+        ),
+    };
+    let member_id = form_page
+        .or_show(signed_in, |problem| LoginFormState {
+            error: Some(problem.message.clone()),
+            email: form.email,
+        })
+        .await?;
+    // A new id at every sign-in: a session id planted before cannot be reused.
+    session.cycle_id().await.map_err(internal)?;
+    session
+        .insert(MEMBER_ID, member_id)
+        .await
+        .map_err(internal)?;
+    Ok(Redirect::to(&next).into_response())
+}
+
+pub async fn sign_out(_: SameOrigin, session: Session) -> Result<Response, ApiError> {
+    session.flush().await.map_err(ApiError::internal)?;
+    Ok(Redirect::to("/login").into_response())
+}
+
+fn internal(e: tower_sessions::session::Error) -> PageError {
+    PageError::Problem(app::domain::Problem::internal(&e))
+}
