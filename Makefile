@@ -27,6 +27,7 @@ build:
 
 lint:
 	cargo fmt --all --check
+	leptosfmt --check --quiet app/src frontend/src
 	cargo clippy --all-targets --locked -- -D warnings
 	cargo clippy -p frontend --target wasm32-unknown-unknown --locked -- -D warnings
 

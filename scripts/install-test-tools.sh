@@ -1,8 +1,12 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond the build tools, each only when missing:
-# Debian's Chromium, PostgreSQL 15, and the npm packages of end2end/.
+# Debian's Chromium, PostgreSQL 15, leptosfmt (the view! formatter `make
+# lint` checks) and the npm packages of end2end/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+LEPTOSFMT_VERSION=0.1.33
+export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '==> %s\n' "$*"; }
 apt_updated=
@@ -20,6 +24,10 @@ fi
 if [ ! -x /usr/lib/postgresql/15/bin/postgres ]; then
   step "installing PostgreSQL 15"
   apt_install postgresql-15
+fi
+if ! leptosfmt --version 2>/dev/null | grep -q "$LEPTOSFMT_VERSION"; then
+  step "installing leptosfmt $LEPTOSFMT_VERSION (about 2 minutes)"
+  cargo install leptosfmt --version "$LEPTOSFMT_VERSION" --locked
 fi
 if [ ! -d end2end/node_modules/@playwright/test ] || [ end2end/package-lock.json -nt end2end/node_modules/.package-lock.json ]; then
   step "installing end2end npm packages"

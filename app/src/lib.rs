@@ -26,15 +26,15 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
         <!DOCTYPE html>
         <html lang="en">
             <head>
-                <meta charset="utf-8"/>
-                <meta name="viewport" content="width=device-width, initial-scale=1"/>
-                <meta name="color-scheme" content="light dark"/>
-                <link rel="stylesheet" href=css/>
-                <link rel="icon" type="image/svg+xml" href="/favicon.svg"/>
-                <MetaTags/>
+                <meta charset="utf-8" />
+                <meta name="viewport" content="width=device-width, initial-scale=1" />
+                <meta name="color-scheme" content="light dark" />
+                <link rel="stylesheet" href=css />
+                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <MetaTags />
             </head>
             <body>
-                <App/>
+                <App />
             </body>
         </html>
     }
@@ -44,14 +44,22 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 pub fn App() -> impl IntoView {
     provide_meta_context();
     view! {
-        <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}")/>
+        <Title formatter=|page: String| format!("{page} · {PRODUCT_NAME}") />
         <Router>
             <Routes fallback=pages::not_found::NotFound>
-                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async/>
-                <Route path=path!("/analytics") view=pages::analytics::AnalyticsPage ssr=SsrMode::Async/>
-                <Route path=path!("/agents") view=pages::agents::AgentsPage ssr=SsrMode::Async/>
-                <Route path=path!("/agents/:id") view=pages::agent_detail::AgentDetailPage ssr=SsrMode::Async/>
-                <Route path=path!("/settings/tier") view=pages::tier::TierPage ssr=SsrMode::Async/>
+                <Route path=path!("/login") view=pages::login::LoginPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/analytics")
+                    view=pages::analytics::AnalyticsPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=path!("/agents") view=pages::agents::AgentsPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/agents/:id")
+                    view=pages::agent_detail::AgentDetailPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=path!("/settings/tier") view=pages::tier::TierPage ssr=SsrMode::Async />
             </Routes>
         </Router>
     }

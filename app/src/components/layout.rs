@@ -23,34 +23,48 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
         .map(|(href, label)| {
             let current = path == *href || path.starts_with(&format!("{href}/"));
             view! {
-                <a href=*href aria-current=current.then_some("page")>{*label}</a>
+                <a href=*href aria-current=current.then_some("page")>
+                    {*label}
+                </a>
             }
         })
         .collect_view();
     let account = member.map(|m| {
         view! {
             <div class="account">
-                <span class="account-tenant" data-testid="tenant-name">{m.tenant_name}</span>
-                <span class="account-email" data-testid="member-email">{m.email}</span>
+                <span class="account-tenant" data-testid="tenant-name">
+                    {m.tenant_name}
+                </span>
+                <span class="account-email" data-testid="member-email">
+                    {m.email}
+                </span>
                 <form method="post" action="/logout" class="sign-out">
-                    <button type="submit" class="button button-quiet">"Sign out"</button>
+                    <button type="submit" class="button button-quiet">
+                        "Sign out"
+                    </button>
                 </form>
             </div>
         }
     });
     view! {
-        <Title text=title/>
-        <a class="skip-link" href="#main">"Skip to content"</a>
+        <Title text=title />
+        <a class="skip-link" href="#main">
+            "Skip to content"
+        </a>
         <header class="app-header">
             <a class="brand" href="/analytics">
-                <span class="brand-mark" aria-hidden="true">"◆"</span>
+                <span class="brand-mark" aria-hidden="true">
+                    "◆"
+                </span>
                 <span class="brand-name">{crate::PRODUCT_NAME}</span>
             </a>
-            <nav class="app-nav" aria-label="Main">{nav}</nav>
+            <nav class="app-nav" aria-label="Main">
+                {nav}
+            </nav>
             {account}
         </header>
         <main id="main" class="app-main">
-            <QuotaBanner/>
+            <QuotaBanner />
             <h1 class="page-title">{title}</h1>
             {children()}
         </main>
@@ -66,13 +80,22 @@ fn QuotaBanner() -> impl IntoView {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
                 let standing = standing.await.ok().flatten()?;
-                let payment = standing.payment_failed.then(|| view! {
-                    <div class="banner banner-exhausted" role="alert" data-testid="payment-failed-banner">
-                        <strong>"Your last payment failed."</strong>
-                        " Update your card under "<a href="/settings/tier">"Tier & Billing → Manage billing"</a>
-                        " to keep your plan."
-                    </div>
-                });
+                let payment = standing
+                    .payment_failed
+                    .then(|| {
+                        view! {
+                            <div
+                                class="banner banner-exhausted"
+                                role="alert"
+                                data-testid="payment-failed-banner"
+                            >
+                                <strong>"Your last payment failed."</strong>
+                                " Update your card under "
+                                <a href="/settings/tier">"Tier & Billing → Manage billing"</a>
+                                " to keep your plan."
+                            </div>
+                        }
+                    });
                 let alerts = standing.alerts();
                 if alerts.is_empty() {
                     return payment.map(|p| p.into_any());
@@ -82,23 +105,47 @@ fn QuotaBanner() -> impl IntoView {
                     .iter()
                     .map(|l| {
                         let what = match (l.limit, l.level()) {
-                            (Some(max), UsageLevel::Exhausted) => format!("{}: all {} used", l.label, thousands(max)),
-                            (Some(max), _) => format!("{}: {} of {} ({} %)", l.label, thousands(l.used), thousands(max), l.percent().unwrap_or(0)),
+                            (Some(max), UsageLevel::Exhausted) => {
+                                format!("{}: all {} used", l.label, thousands(max))
+                            }
+                            (Some(max), _) => {
+                                format!(
+                                    "{}: {} of {} ({} %)",
+                                    l.label,
+                                    thousands(l.used),
+                                    thousands(max),
+                                    l.percent().unwrap_or(0),
+                                )
+                            }
                             (None, _) => String::new(),
                         };
                         view! { <li>{what}</li> }
                     })
                     .collect_view();
-                let daily = alerts.iter().any(|l| l.daily).then_some(" Daily limits reset at 00:00 UTC.");
-                let title = if worst == UsageLevel::Exhausted { "A limit of your plan is used up." } else { "You are close to a limit of your plan." };
-                Some(view! {
-                    {payment}
-                    <div class=format!("banner banner-{}", worst.css()) role="status" data-testid="quota-banner">
-                        <strong>{title}</strong>
-                        <ul>{items}</ul>
-                        <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
-                    </div>
-                }.into_any())
+                let daily = alerts
+                    .iter()
+                    .any(|l| l.daily)
+                    .then_some(" Daily limits reset at 00:00 UTC.");
+                let title = if worst == UsageLevel::Exhausted {
+                    "A limit of your plan is used up."
+                } else {
+                    "You are close to a limit of your plan."
+                };
+                Some(
+                    view! {
+                        {payment}
+                        <div
+                            class=format!("banner banner-{}", worst.css())
+                            role="status"
+                            data-testid="quota-banner"
+                        >
+                            <strong>{title}</strong>
+                            <ul>{items}</ul>
+                            <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
+                        </div>
+                    }
+                        .into_any(),
+                )
             })}
         </Suspense>
     }

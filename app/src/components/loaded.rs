@@ -15,13 +15,15 @@ where
     V: IntoView + 'static,
 {
     view! {
-        <Suspense fallback=move || view! { <p class="muted">{loading}</p> }>
+        <Suspense fallback=move || {
+            view! { <p class="muted">{loading}</p> }
+        }>
             {move || {
                 let show = show.clone();
                 Suspend::new(async move {
                     match data.await {
                         Ok(d) => show(d).into_any(),
-                        Err(e) => view! { <ErrorView error=e/> }.into_any(),
+                        Err(e) => view! { <ErrorView error=e /> }.into_any(),
                     }
                 })
             }}
@@ -35,5 +37,9 @@ fn ErrorView(error: ServerFnError) -> impl IntoView {
         ServerFnError::ServerError(message) => message,
         other => other.to_string(),
     };
-    view! { <p class="form-error" role="alert">{message}</p> }
+    view! {
+        <p class="form-error" role="alert">
+            {message}
+        </p>
+    }
 }

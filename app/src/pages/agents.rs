@@ -22,7 +22,11 @@ pub fn AgentsPage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| agents_overview());
     view! {
         <AppShell title="Agents">
-            {loaded(data, "Loading agents…", move |d| view! { <AgentsView data=d q=q.clone() status=status.clone()/> })}
+            {loaded(
+                data,
+                "Loading agents…",
+                move |d| view! { <AgentsView data=d q=q.clone() status=status.clone() /> },
+            )}
         </AppShell>
     }
 }
@@ -67,15 +71,25 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         .into_iter()
         .map(|a| {
             let href = format!("/agents/{}", a.id);
-            let last = a.last_token_at.map(|t| ago(t, now)).unwrap_or_else(|| "never".into());
+            let last = a
+                .last_token_at
+                .map(|t| ago(t, now))
+                .unwrap_or_else(|| "never".into());
             let last_title = a.last_token_at.map(utc_time).unwrap_or_default();
             view! {
                 <tr>
-                    <td><a href=href class="strong">{a.name}</a><div class="muted small mono">{a.id}</div></td>
+                    <td>
+                        <a href=href class="strong">
+                            {a.name}
+                        </a>
+                        <div class="muted small mono">{a.id}</div>
+                    </td>
                     <td>{a.agent_type}</td>
                     <td>{a.environment.as_str()}</td>
                     <td>{status_badge(a.status)}</td>
-                    <td title=last_title data-testid="last-token">{last}</td>
+                    <td title=last_title data-testid="last-token">
+                        {last}
+                    </td>
                 </tr>
             }
         })
@@ -84,36 +98,71 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         .chain(AgentStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())))
         .map(|(value, label)| {
             let selected = value == status;
-            view! { <option value=value selected=selected>{label}</option> }
+            view! {
+                <option value=value selected=selected>
+                    {label}
+                </option>
+            }
         })
         .collect_view();
     let create = data
         .can_manage
-        .then(|| view! { <CreateAgentForm form=form.clone() at_limit/> });
-    let viewer_note = (!data.can_manage)
-        .then(|| view! { <p class="notice">"You have view access: ask an owner or admin to register or change agents."</p> });
+        .then(|| view! { <CreateAgentForm form=form.clone() at_limit /> });
+    let viewer_note = (!data.can_manage).then(|| {
+        view! {
+            <p class="notice">
+                "You have view access: ask an owner or admin to register or change agents."
+            </p>
+        }
+    });
     let table = if total == 0 {
         view! {
             <div class="empty">
                 <h2>"No agents yet"</h2>
-                <p>"Register your first agent to get its client id and secret, then ask "
-                    <code>"POST /api/v1/token"</code>" for a token."</p>
+                <p>
+                    "Register your first agent to get its client id and secret, then ask "
+                    <code>"POST /api/v1/token"</code>" for a token."
+                </p>
             </div>
         }
         .into_any()
     } else {
         view! {
             <form method="get" action="/agents" class="filters" role="search">
-                <label for="q" class="visually-hidden">"Search agents"</label>
-                <input id="q" name="q" type="search" placeholder="Search by name, type, owner or id" value=q.clone()/>
-                <label for="status" class="visually-hidden">"Status"</label>
-                <select id="status" name="status">{status_options}</select>
-                <button type="submit" class="button">"Filter"</button>
+                <label for="q" class="visually-hidden">
+                    "Search agents"
+                </label>
+                <input
+                    id="q"
+                    name="q"
+                    type="search"
+                    placeholder="Search by name, type, owner or id"
+                    value=q.clone()
+                />
+                <label for="status" class="visually-hidden">
+                    "Status"
+                </label>
+                <select id="status" name="status">
+                    {status_options}
+                </select>
+                <button type="submit" class="button">
+                    "Filter"
+                </button>
             </form>
-            <p class="muted small" data-testid="agents-count">{format!("Showing {shown_count} of {total} agents")}</p>
+            <p class="muted small" data-testid="agents-count">
+                {format!("Showing {shown_count} of {total} agents")}
+            </p>
             <div class="table-wrap">
                 <table class="data-table">
-                    <thead><tr><th>"Agent"</th><th>"Type"</th><th>"Environment"</th><th>"Status"</th><th>"Last token"</th></tr></thead>
+                    <thead>
+                        <tr>
+                            <th>"Agent"</th>
+                            <th>"Type"</th>
+                            <th>"Environment"</th>
+                            <th>"Status"</th>
+                            <th>"Last token"</th>
+                        </tr>
+                    </thead>
                     <tbody>{rows}</tbody>
                 </table>
             </div>
@@ -121,7 +170,9 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         .into_any()
     };
     view! {
-        <p class="muted" data-testid="agent-limit">{limit_text}</p>
+        <p class="muted" data-testid="agent-limit">
+            {limit_text}
+        </p>
         {viewer_note}
         {create}
         {table}
@@ -152,8 +203,18 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
             .errors
             .other_than(&FIELDS)
             .unwrap_or_else(|| "Check the fields marked below.".into());
-        let upgrade = f.limit_reached.then(|| view! { " "<a href="/settings/tier">"See your plan and upgrade"</a> });
-        view! { <p class="form-error" role="alert" data-testid="agent-form-error">{message}{upgrade}</p> }
+        let upgrade = f.limit_reached.then(|| {
+            view! {
+                " "
+                <a href="/settings/tier">"See your plan and upgrade"</a>
+            }
+        });
+        view! {
+            <p class="form-error" role="alert" data-testid="agent-form-error">
+                {message}
+                {upgrade}
+            </p>
+        }
     });
     let errors = f.errors.clone();
     let invalid = move |field: &str| errors.of(field).is_some().then_some("true");
@@ -161,11 +222,20 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
         .iter()
         .map(|e| {
             let selected = e.as_str() == f.environment;
-            view! { <option value=e.as_str() selected=selected>{e.as_str()}</option> }
+            view! {
+                <option value=e.as_str() selected=selected>
+                    {e.as_str()}
+                </option>
+            }
         })
         .collect_view();
     let limit_hint = at_limit.then(|| {
-        view! { <p class="notice">"Your tier's agent limit is reached. "<a href="/settings/tier">"Upgrade"</a>" or decommission an agent to register another."</p> }
+        view! {
+            <p class="notice">
+                "Your tier's agent limit is reached. "<a href="/settings/tier">"Upgrade"</a>
+                " or decommission an agent to register another."
+            </p>
+        }
     });
     view! {
         <details class="card create-agent" open=open>
@@ -173,33 +243,93 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
             {limit_hint}
             {summary}
             <form method="post" action="/agents" class="form-grid">
-                <div><label for="agent-name">"Name"</label>
-                    <input id="agent-name" name="name" required maxlength="100" value=f.name
-                        aria-invalid=invalid("name") aria-describedby="name-error"/>
-                    {field_error(&f.errors, "name")}</div>
-                <div><label for="agent-type">"Agent type"</label>
-                    <input id="agent-type" name="agent_type" required maxlength="50" placeholder="assistant, workflow…" value=f.agent_type
-                        aria-invalid=invalid("agent_type") aria-describedby="agent_type-error"/>
-                    {field_error(&f.errors, "agent_type")}</div>
-                <div><label for="agent-version">"Version"</label>
-                    <input id="agent-version" name="version" required maxlength="30" value=f.version
-                        aria-invalid=invalid("version") aria-describedby="version-error"/>
-                    {field_error(&f.errors, "version")}</div>
-                <div><label for="agent-owner">"Owner"</label>
-                    <input id="agent-owner" name="owner" required maxlength="100" placeholder="team or person responsible" value=f.owner
-                        aria-invalid=invalid("owner") aria-describedby="owner-error"/>
-                    {field_error(&f.errors, "owner")}</div>
-                <div><label for="agent-environment">"Environment"</label>
-                    <select id="agent-environment" name="environment" aria-invalid=invalid("environment")
-                        aria-describedby="environment-error">{environments}</select>
-                    {field_error(&f.errors, "environment")}</div>
-                <div class="span-2"><label for="agent-capabilities">"Capabilities"</label>
-                    <input id="agent-capabilities" name="capabilities" required placeholder="tickets:read tickets:write"
-                        value=f.capabilities aria-invalid=invalid("capabilities")
-                        aria-describedby="capabilities-error capabilities-help"/>
+                <div>
+                    <label for="agent-name">"Name"</label>
+                    <input
+                        id="agent-name"
+                        name="name"
+                        required
+                        maxlength="100"
+                        value=f.name
+                        aria-invalid=invalid("name")
+                        aria-describedby="name-error"
+                    />
+                    {field_error(&f.errors, "name")}
+                </div>
+                <div>
+                    <label for="agent-type">"Agent type"</label>
+                    <input
+                        id="agent-type"
+                        name="agent_type"
+                        required
+                        maxlength="50"
+                        placeholder="assistant, workflow…"
+                        value=f.agent_type
+                        aria-invalid=invalid("agent_type")
+                        aria-describedby="agent_type-error"
+                    />
+                    {field_error(&f.errors, "agent_type")}
+                </div>
+                <div>
+                    <label for="agent-version">"Version"</label>
+                    <input
+                        id="agent-version"
+                        name="version"
+                        required
+                        maxlength="30"
+                        value=f.version
+                        aria-invalid=invalid("version")
+                        aria-describedby="version-error"
+                    />
+                    {field_error(&f.errors, "version")}
+                </div>
+                <div>
+                    <label for="agent-owner">"Owner"</label>
+                    <input
+                        id="agent-owner"
+                        name="owner"
+                        required
+                        maxlength="100"
+                        placeholder="team or person responsible"
+                        value=f.owner
+                        aria-invalid=invalid("owner")
+                        aria-describedby="owner-error"
+                    />
+                    {field_error(&f.errors, "owner")}
+                </div>
+                <div>
+                    <label for="agent-environment">"Environment"</label>
+                    <select
+                        id="agent-environment"
+                        name="environment"
+                        aria-invalid=invalid("environment")
+                        aria-describedby="environment-error"
+                    >
+                        {environments}
+                    </select>
+                    {field_error(&f.errors, "environment")}
+                </div>
+                <div class="span-2">
+                    <label for="agent-capabilities">"Capabilities"</label>
+                    <input
+                        id="agent-capabilities"
+                        name="capabilities"
+                        required
+                        placeholder="tickets:read tickets:write"
+                        value=f.capabilities
+                        aria-invalid=invalid("capabilities")
+                        aria-describedby="capabilities-error capabilities-help"
+                    />
                     {field_error(&f.errors, "capabilities")}
-                    <p id="capabilities-help" class="muted small">"Space-separated resource:action pairs; a token's scope must be among them."</p></div>
-                <div class="span-2"><button type="submit" class="button button-primary">"Create agent"</button></div>
+                    <p id="capabilities-help" class="muted small">
+                        "Space-separated resource:action pairs; a token's scope must be among them."
+                    </p>
+                </div>
+                <div class="span-2">
+                    <button type="submit" class="button button-primary">
+                        "Create agent"
+                    </button>
+                </div>
             </form>
         </details>
     }

@@ -15,7 +15,11 @@ pub fn TierPage() -> impl IntoView {
     let data = Resource::new_blocking(|| (), |_| tier_overview());
     view! {
         <AppShell title="Tier & Billing">
-            {loaded(data, "Loading your plan…", move |d| view! { <TierView data=d checkout=checkout.clone()/> })}
+            {loaded(
+                data,
+                "Loading your plan…",
+                move |d| view! { <TierView data=d checkout=checkout.clone() /> },
+            )}
         </AppShell>
     }
 }
@@ -37,12 +41,16 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
     );
     let headline = match tier {
         Tier::Enterprise => view! {
-            <p class="plan-name" data-testid="plan-name">"Enterprise — Unlimited"</p>
+            <p class="plan-name" data-testid="plan-name">
+                "Enterprise — Unlimited"
+            </p>
             <p class="muted">"No limit on agents, API calls or token issuances."</p>
         }
         .into_any(),
         _ => view! {
-            <p class="plan-name" data-testid="plan-name">{tier.display_name()}</p>
+            <p class="plan-name" data-testid="plan-name">
+                {tier.display_name()}
+            </p>
             <p class="muted">"Daily limits count UTC days."</p>
         }
         .into_any(),
@@ -50,7 +58,7 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
     let rows = standing
         .limits
         .iter()
-        .map(|l| view! { <LimitRow limit=l.clone() reset=reset.clone()/> })
+        .map(|l| view! { <LimitRow limit=l.clone() reset=reset.clone() /> })
         .collect_view();
     let pro = TierLimits::of(Tier::Pro);
     let pro_offer = (tier == Tier::Free).then(|| {
@@ -65,23 +73,27 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
             </section>
         }
     });
-    let problem = use_context::<BillingProblem>().map(
-        |p| view! { <p class="form-error" role="alert" data-testid="billing-problem">{p.0}</p> },
-    );
+    let problem = use_context::<BillingProblem>().map(|p| {
+        view! {
+            <p class="form-error" role="alert" data-testid="billing-problem">
+                {p.0}
+            </p>
+        }
+    });
     view! {
-        <CheckoutReturn status=checkout tier/>
+        <CheckoutReturn status=checkout tier />
         {problem}
         <section class="panel plan-panel">
             <h2>"Current plan"</h2>
             {headline}
-            <BillingActions tier can_manage=data.can_manage test_mode=data.test_mode/>
+            <BillingActions tier can_manage=data.can_manage test_mode=data.test_mode />
         </section>
         <section class="panel">
             <h2>"Usage and limits"</h2>
             <ul class="limits">{rows}</ul>
         </section>
         {pro_offer}
-        <BillingHistory history=data.history.clone()/>
+        <BillingHistory history=data.history.clone() />
     }
 }
 
@@ -100,8 +112,14 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
     };
     let bar = percent.map(|pct| {
         view! {
-            <div class=format!("bar bar-{}", level.css()) role="progressbar"
-                aria-label=limit.label.clone() aria-valuemin="0" aria-valuemax="100" aria-valuenow=pct>
+            <div
+                class=format!("bar bar-{}", level.css())
+                role="progressbar"
+                aria-label=limit.label.clone()
+                aria-valuemin="0"
+                aria-valuemax="100"
+                aria-valuenow=pct
+            >
                 <span style=format!("width: {pct}%")></span>
             </div>
         }
@@ -110,13 +128,22 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
         <li class="limit" data-testid=format!("limit-{}", limit.key) data-level=level.css()>
             <div class="limit-head">
                 <span class="limit-label">{limit.label.clone()}</span>
-                <span class="limit-amount" data-testid="amount">{amount}</span>
+                <span class="limit-amount" data-testid="amount">
+                    {amount}
+                </span>
             </div>
             {bar}
             <p class="limit-note muted">
                 {percent.map(|p| format!("{p} %"))}
-                {state.map(|s| view! { <strong class=format!("level-{}", level.css())>{format!(" · {s}")}</strong> })}
-                {limit.daily.then(|| format!(" · {reset}"))}
+                {state
+                    .map(|s| {
+                        view! {
+                            <strong class=format!(
+                                "level-{}",
+                                level.css(),
+                            )>{format!(" · {s}")}</strong>
+                        }
+                    })} {limit.daily.then(|| format!(" · {reset}"))}
             </p>
         </li>
     }
@@ -129,7 +156,7 @@ fn CheckoutReturn(status: Option<String>, tier: Tier) -> impl IntoView {
             view! {
                 // Until the webhook lands: reload every few seconds, which
                 // needs no JavaScript.
-                <leptos_meta::Meta http_equiv="refresh" content="3"/>
+                <leptos_meta::Meta http_equiv="refresh" content="3" />
                 <p class="notice" role="status" data-testid="checkout-pending">
                     "Payment received. Confirming your upgrade with Stripe… this page updates by itself."
                 </p>
@@ -159,40 +186,62 @@ fn CheckoutReturn(status: Option<String>, tier: Tier) -> impl IntoView {
 #[component]
 fn BillingActions(tier: Tier, can_manage: bool, test_mode: bool) -> impl IntoView {
     let test = test_mode.then(|| {
-        view! { <p class="badge-test" data-testid="test-mode">"Test mode: payments go to the local Stripe test double."</p> }
+        view! {
+            <p class="badge-test" data-testid="test-mode">
+                "Test mode: payments go to the local Stripe test double."
+            </p>
+        }
     });
     let actions = match (tier, can_manage) {
-        (Tier::Enterprise, _) => view! {
-            <p class="muted">"Your Enterprise agreement is managed with our sales team."</p>
-        }
+        (Tier::Enterprise, _) => view! { <p class="muted">"Your Enterprise agreement is managed with our sales team."</p> }
         .into_any(),
         (_, false) => view! {
-            <p class="muted" data-testid="ask-owner">"Ask an owner or admin to upgrade or change billing."</p>
+            <p class="muted" data-testid="ask-owner">
+                "Ask an owner or admin to upgrade or change billing."
+            </p>
         }
         .into_any(),
         (Tier::Free, true) => view! {
             <form method="post" action="/api/tiers/upgrade">
-                <button type="submit" class="button button-primary" data-testid="upgrade">"Upgrade to Pro"</button>
+                <button type="submit" class="button button-primary" data-testid="upgrade">
+                    "Upgrade to Pro"
+                </button>
             </form>
         }
         .into_any(),
         (Tier::Pro, true) => view! {
             <div class="actions">
                 <form method="post" action="/api/tiers/portal">
-                    <button type="submit" class="button" data-testid="manage-billing">"Manage billing"</button>
+                    <button type="submit" class="button" data-testid="manage-billing">
+                        "Manage billing"
+                    </button>
                 </form>
-                <a class="button button-quiet" href="mailto:sales@agent-id.example?subject=Enterprise%20plan">"Contact sales for Enterprise"</a>
+                <a
+                    class="button button-quiet"
+                    href="mailto:sales@agent-id.example?subject=Enterprise%20plan"
+                >
+                    "Contact sales for Enterprise"
+                </a>
             </div>
         }
         .into_any(),
     };
-    view! { {test}{actions} }
+    view! {
+        {test}
+        {actions}
+    }
 }
 
 #[component]
 fn BillingHistory(history: Vec<PlanChange>) -> impl IntoView {
     let empty = history.is_empty().then(|| {
-        view! { <tr><td colspan="3" class="muted">"No plan changes yet."</td></tr> }
+        view! {
+            <tr>
+                <td colspan="3" class="muted">
+                    "No plan changes yet."
+                </td>
+            </tr>
+        }
     });
     let rows = history
         .into_iter()
@@ -210,7 +259,13 @@ fn BillingHistory(history: Vec<PlanChange>) -> impl IntoView {
         <section class="panel">
             <h2>"Billing history"</h2>
             <table class="data-table" data-testid="billing-history">
-                <thead><tr><th scope="col">"When"</th><th scope="col">"Plan change"</th><th scope="col">"By"</th></tr></thead>
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"Plan change"</th>
+                        <th scope="col">"By"</th>
+                    </tr>
+                </thead>
                 <tbody>{rows}{empty}</tbody>
             </table>
         </section>

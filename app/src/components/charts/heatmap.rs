@@ -59,7 +59,16 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let hours = (0..24)
         .step_by(3)
         .map(|h| {
-            view! { <text class="axis" x=format!("{:.1}", HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0) y="14" text-anchor="middle">{format!("{h:02}")}</text> }
+            view! {
+                <text
+                    class="axis"
+                    x=format!("{:.1}", HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0)
+                    y="14"
+                    text-anchor="middle"
+                >
+                    {format!("{h:02}")}
+                </text>
+            }
         })
         .collect_view();
     let rows = heatmap
@@ -67,7 +76,17 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
         .iter()
         .enumerate()
         .map(|(d, hours)| {
-            let label = view! { <text class="axis" x=HEAT_LEFT - 8.0 y=format!("{:.1}", HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0) text-anchor="end" dominant-baseline="middle">{DAYS[d]}</text> };
+            let label = view! {
+                <text
+                    class="axis"
+                    x=HEAT_LEFT - 8.0
+                    y=format!("{:.1}", HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0)
+                    text-anchor="end"
+                    dominant-baseline="middle"
+                >
+                    {DAYS[d]}
+                </text>
+            };
             let cells = hours
                 .iter()
                 .enumerate()
@@ -92,7 +111,10 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                             data-count=count
                             on:mouseenter=move |_| active.set(Some((d, h)))
                             on:mouseleave=move |_| active.set(None)
-                            on:focus=move |_| { focus.set(i); active.set(Some((d, h))); }
+                            on:focus=move |_| {
+                                focus.set(i);
+                                active.set(Some((d, h)));
+                            }
                             on:blur=move |_| active.set(None)
                         >
                             <title>{text}</title>
@@ -100,7 +122,10 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                     }
                 })
                 .collect_view();
-            view! { {label}{cells} }
+            view! {
+                {label}
+                {cells}
+            }
         })
         .collect_view();
     let on_key = roving_focus(focus, 7 * 24, 24, "heat-");
@@ -113,21 +138,36 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
             view! {
                 <ChartTooltip left top>
                     <strong>{thousands(count)}" requests"</strong>
-                    <span>{format!("{} {h:02}:00–{:02}:00", WEEKDAY_NAMES[d], (h + 1) % 24)}</span>
+                    <span>
+                        {format!("{} {h:02}:00–{:02}:00", WEEKDAY_NAMES[d], (h + 1) % 24)}
+                    </span>
                 </ChartTooltip>
             }
         })
     };
     let legend = heat_legend(max)
         .into_iter()
-        .map(|(level, text)| view! { <li><span class=format!("swatch heat-{level}") aria-hidden="true"></span>{text}</li> })
+        .map(|(level, text)| {
+            view! {
+                <li>
+                    <span class=format!("swatch heat-{level}") aria-hidden="true"></span>
+                    {text}
+                </li>
+            }
+        })
         .collect_view();
     view! {
         <div class="chart heatmap-chart">
             <div class="chart-frame">
-                <svg class="chart-svg heatmap-svg" viewBox=format!("0 0 {width} {height}") role="group"
-                    aria-labelledby="heatmap-title" aria-describedby="heatmap-summary"
-                    data-testid="heatmap" on:keydown=on_key>
+                <svg
+                    class="chart-svg heatmap-svg"
+                    viewBox=format!("0 0 {width} {height}")
+                    role="group"
+                    aria-labelledby="heatmap-title"
+                    aria-describedby="heatmap-summary"
+                    data-testid="heatmap"
+                    on:keydown=on_key
+                >
                     {hours}
                     {rows}
                 </svg>
@@ -137,7 +177,9 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                 <li class="legend-caption">"Requests per hour:"</li>
                 {legend}
             </ul>
-            <p class="chart-note">"Times in "<strong data-testid="heatmap-zone">{heatmap.zone}</strong></p>
+            <p class="chart-note">
+                "Times in "<strong data-testid="heatmap-zone">{heatmap.zone}</strong>
+            </p>
         </div>
     }
 }

@@ -63,7 +63,9 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
             let y = format!("{:.1}", y_of(v, max));
             view! {
                 <line class="grid" x1=LEFT x2=W - RIGHT y1=y.clone() y2=y.clone()></line>
-                <text class="axis" x=LEFT - 8.0 y=y text-anchor="end" dominant-baseline="middle">{compact(v)}</text>
+                <text class="axis" x=LEFT - 8.0 y=y text-anchor="end" dominant-baseline="middle">
+                    {compact(v)}
+                </text>
             }
         })
         .collect_view();
@@ -73,8 +75,16 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
         .enumerate()
         .filter(|(i, _)| (n - 1 - i).is_multiple_of(every))
         .map(|(i, p)| {
-            let text = if i + 1 == n { "Today".to_owned() } else { p.label.split(", ").nth(1).unwrap_or(&p.label).to_owned() };
-            view! { <text class="axis" x=format!("{:.1}", x_of(i, n)) y=H - 12.0 text-anchor="middle">{text}</text> }
+            let text = if i + 1 == n {
+                "Today".to_owned()
+            } else {
+                p.label.split(", ").nth(1).unwrap_or(&p.label).to_owned()
+            };
+            view! {
+                <text class="axis" x=format!("{:.1}", x_of(i, n)) y=H - 12.0 text-anchor="middle">
+                    {text}
+                </text>
+            }
         })
         .collect_view();
 
@@ -85,8 +95,13 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
         let a = &current[n - 2];
         let b = &current[n - 1];
         view! {
-            <line class="trend-partial" x1=format!("{:.1}", x_of(n - 2, n)) y1=format!("{:.1}", y_of(a.count, max))
-                x2=format!("{:.1}", x_of(n - 1, n)) y2=format!("{:.1}", y_of(b.count, max))></line>
+            <line
+                class="trend-partial"
+                x1=format!("{:.1}", x_of(n - 2, n))
+                y1=format!("{:.1}", y_of(a.count, max))
+                x2=format!("{:.1}", x_of(n - 1, n))
+                y2=format!("{:.1}", y_of(b.count, max))
+            ></line>
         }
     });
     let previous_line = points_attr(&previous, max, n);
@@ -116,7 +131,10 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
                     data-count=p.count
                     on:mouseenter=move |_| active.set(Some(i))
                     on:mouseleave=move |_| active.set(None)
-                    on:focus=move |_| { focus.set(i); active.set(Some(i)); }
+                    on:focus=move |_| {
+                        focus.set(i);
+                        active.set(Some(i));
+                    }
                     on:blur=move |_| active.set(None)
                 >
                     <title>{title}</title>
@@ -181,23 +199,53 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
         <div class="chart trend-chart">
             <div class="chart-toolbar">
                 <ul class="chart-legend">
-                    <li><span class="key key-current" aria-hidden="true"></span>"Tokens issued per day"</li>
-                    <li class:hidden=move || !compare.get()><span class="key key-previous" aria-hidden="true"></span>"Previous period"</li>
-                    <li><span class="key key-partial" aria-hidden="true"></span>"Today (so far)"</li>
+                    <li>
+                        <span class="key key-current" aria-hidden="true"></span>
+                        "Tokens issued per day"
+                    </li>
+                    <li class:hidden=move || !compare.get()>
+                        <span class="key key-previous" aria-hidden="true"></span>
+                        "Previous period"
+                    </li>
+                    <li>
+                        <span class="key key-partial" aria-hidden="true"></span>
+                        "Today (so far)"
+                    </li>
                 </ul>
-                <a class="button button-quiet compare-toggle" href=href role="button"
+                <a
+                    class="button button-quiet compare-toggle"
+                    href=href
+                    role="button"
                     aria-pressed=move || if compare.get() { "true" } else { "false" }
-                    data-testid="compare-toggle" on:click=toggle>
-                    {move || if compare.get() { "Hide previous period" } else { "Compare with previous period" }}
+                    data-testid="compare-toggle"
+                    on:click=toggle
+                >
+                    {move || {
+                        if compare.get() {
+                            "Hide previous period"
+                        } else {
+                            "Compare with previous period"
+                        }
+                    }}
                 </a>
             </div>
             <div class="chart-frame">
-                <svg class="chart-svg" viewBox=format!("0 0 {W} {H}") role="group"
-                    aria-labelledby="trend-title" aria-describedby="trend-summary"
-                    data-testid="trend-chart" on:keydown=on_key>
+                <svg
+                    class="chart-svg"
+                    viewBox=format!("0 0 {W} {H}")
+                    role="group"
+                    aria-labelledby="trend-title"
+                    aria-describedby="trend-summary"
+                    data-testid="trend-chart"
+                    on:keydown=on_key
+                >
                     {grid}
                     {x_labels}
-                    <polyline class="trend-previous" points=previous_line class:hidden=move || !compare.get()></polyline>
+                    <polyline
+                        class="trend-previous"
+                        points=previous_line
+                        class:hidden=move || !compare.get()
+                    ></polyline>
                     <polyline class="trend-line" points=solid></polyline>
                     {partial}
                     {dots}

@@ -1,0 +1,239 @@
+//! Agents: the OAuth clients of a tenant, registered, listed, suspended,
+//! rotated and decommissioned here.
+
+mod clients;
+mod secrets;
+mod validation;
+
+use sqlx::FromRow;
+
+use super::db::Backend;
+use super::error::Thing;
+use super::keys::ServerKeys;
+use super::{Db, Error, Result};
+use crate::model::tiers::TierLimits;
+use crate::model::{Agent, AgentStatus, Environment, Tier};
+
+pub use clients::{for_client, ClientCache, CLIENT_CACHE_TTL};
+use secrets::new_secret;
+pub use secrets::{hash_secret, secret_matches, ClientSecret};
+pub use validation::is_capability;
+use validation::validate;
+
+#[derive(Debug, Clone, Default)]
+pub struct NewAgent {
+    pub name: String,
+    pub agent_type: String,
+    pub version: String,
+    /// `resource:action` strings
+    pub capabilities: Vec<String>,
+    pub owner: String,
+    pub environment: String,
+}
+
+pub(crate) const COLUMNS: &str =
+    "id, tenant_id, name, agent_type, version, capabilities, owner, environment, \
+                       status, created_at, updated_at, last_token_at";
+
+/// An `agents` row as stored: capabilities space-separated.
+#[derive(FromRow)]
+pub(crate) struct AgentRow {
+    id: String,
+    tenant_id: String,
+    name: String,
+    agent_type: String,
+    version: String,
+    capabilities: String,
+    owner: String,
+    #[sqlx(try_from = "String")]
+    environment: Environment,
+    #[sqlx(try_from = "String")]
+    status: AgentStatus,
+    created_at: i64,
+    updated_at: i64,
+    last_token_at: Option<i64>,
+}
+
+impl From<AgentRow> for Agent {
+    fn from(r: AgentRow) -> Agent {
+        Agent {
+            id: r.id,
+            tenant_id: r.tenant_id,
+            name: r.name,
+            agent_type: r.agent_type,
+            version: r.version,
+            capabilities: r
+                .capabilities
+                .split_whitespace()
+                .map(str::to_owned)
+                .collect(),
+            owner: r.owner,
+            environment: r.environment,
+            status: r.status,
+            created_at: r.created_at,
+            updated_at: r.updated_at,
+            last_token_at: r.last_token_at,
+        }
+    }
+}
+
+/// Agents that count against the tier's agent limit (not decommissioned).
+pub async fn count_live<'e>(
+    executor: impl sqlx::Executor<'e, Database = sqlx::Any>,
+    tenant_id: &str,
+) -> Result<u64> {
+    let n: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM agents WHERE tenant_id = $1 AND status <> 'decommissioned'",
+    )
+    .bind(tenant_id)
+    .fetch_one(executor)
+    .await?;
+    Ok(n as u64)
+}
+
+/// Creates an agent unless the tenant's tier allows no more live agents.
+pub async fn create(
+    db: &Db,
+    keys: &ServerKeys,
+    tenant_id: &str,
+    new: NewAgent,
+    now: i64,
+) -> Result<(Agent, ClientSecret)> {
+    let valid = validate(new)?;
+    let secret = new_secret();
+    let mut tx = db.pool.begin().await?;
+    // Take the tenant's row lock first so that concurrent creations count one
+    // after the other (SQLite: the write lock; PostgreSQL: the row lock).
+    let lock = match db.backend {
+        Backend::Sqlite => "UPDATE tenants SET tier = tier WHERE id = $1 RETURNING tier",
+        Backend::Postgres => "SELECT tier FROM tenants WHERE id = $1 FOR UPDATE",
+    };
+    let tier: Tier = sqlx::query_scalar::<_, String>(lock)
+        .bind(tenant_id)
+        .fetch_optional(&mut *tx)
+        .await?
+        .ok_or(Error::NotFound(Thing::Tenant))?
+        .parse()
+        .map_err(Error::Internal)?;
+    if let Some(limit) = TierLimits::of(tier).agents {
+        if count_live(&mut *tx, tenant_id).await? >= limit {
+            return Err(Error::AgentLimitReached { tier, limit });
+        }
+    }
+    let agent = Agent {
+        id: uuid::Uuid::new_v4().to_string(),
+        tenant_id: tenant_id.to_owned(),
+        name: valid.name,
+        agent_type: valid.agent_type,
+        version: valid.version,
+        capabilities: valid.capabilities,
+        owner: valid.owner,
+        environment: valid.environment,
+        status: AgentStatus::Active,
+        created_at: now,
+        updated_at: now,
+        last_token_at: None,
+    };
+    sqlx::query(&format!(
+        "INSERT INTO agents ({COLUMNS}, secret_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+    ))
+    .bind(&agent.id)
+    .bind(&agent.tenant_id)
+    .bind(&agent.name)
+    .bind(&agent.agent_type)
+    .bind(&agent.version)
+    .bind(agent.capabilities.join(" "))
+    .bind(&agent.owner)
+    .bind(agent.environment.as_str())
+    .bind(agent.status.as_str())
+    .bind(agent.created_at)
+    .bind(agent.updated_at)
+    .bind(agent.last_token_at)
+    .bind(hash_secret(keys, &secret.0))
+    .execute(&mut *tx)
+    .await?;
+    tx.commit().await?;
+    Ok((agent, secret))
+}
+
+/// Agents of a tenant, newest first.
+pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Agent>> {
+    let rows: Vec<AgentRow> = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM agents WHERE tenant_id = $1 ORDER BY created_at DESC, name"
+    ))
+    .bind(tenant_id)
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows.into_iter().map(Agent::from).collect())
+}
+
+/// One agent of a tenant; another tenant's agent is "not found".
+pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
+    let row: AgentRow = sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM agents WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(agent_id)
+    .bind(tenant_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::NotFound(Thing::Agent))?;
+    Ok(row.into())
+}
+
+/// Suspend, reactivate or decommission. Decommissioning is final.
+pub async fn set_status(
+    db: &Db,
+    clients: &ClientCache,
+    tenant_id: &str,
+    agent_id: &str,
+    status: AgentStatus,
+    now: i64,
+) -> Result<Agent> {
+    let agent = get(db, tenant_id, agent_id).await?;
+    if agent.status == AgentStatus::Decommissioned && status != AgentStatus::Decommissioned {
+        return Err(Error::Conflict(
+            "A decommissioned agent cannot be brought back.".into(),
+        ));
+    }
+    if agent.status == AgentStatus::Decommissioned {
+        return Ok(agent);
+    }
+    sqlx::query("UPDATE agents SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4")
+        .bind(status.as_str())
+        .bind(now)
+        .bind(agent_id)
+        .bind(tenant_id)
+        .execute(&db.pool)
+        .await?;
+    clients.forget(agent_id);
+    get(db, tenant_id, agent_id).await
+}
+
+/// A new secret; the old one stops working at once.
+pub async fn rotate_secret(
+    db: &Db,
+    keys: &ServerKeys,
+    clients: &ClientCache,
+    tenant_id: &str,
+    agent_id: &str,
+    now: i64,
+) -> Result<ClientSecret> {
+    let agent = get(db, tenant_id, agent_id).await?;
+    if agent.status == AgentStatus::Decommissioned {
+        return Err(Error::Conflict(
+            "A decommissioned agent has no secret to rotate.".into(),
+        ));
+    }
+    let secret = new_secret();
+    sqlx::query(
+        "UPDATE agents SET secret_hash = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+    )
+    .bind(hash_secret(keys, &secret.0))
+    .bind(now)
+    .bind(agent_id)
+    .bind(tenant_id)
+    .execute(&db.pool)
+    .await?;
+    clients.forget(agent_id);
+    Ok(secret)
+}

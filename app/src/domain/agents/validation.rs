@@ -1,0 +1,160 @@
+//! What makes a new agent acceptable, field by field.
+
+use super::NewAgent;
+use crate::domain::{Error, Result};
+use crate::model::{Environment, FieldErrors};
+
+/// A validated `NewAgent`, or every problem found, field by field.
+#[derive(Debug, Clone)]
+pub(super) struct ValidAgent {
+    pub name: String,
+    pub agent_type: String,
+    pub version: String,
+    pub capabilities: Vec<String>,
+    pub owner: String,
+    pub environment: Environment,
+}
+
+pub fn is_capability(s: &str) -> bool {
+    let ok = |part: &str, star: bool| {
+        !part.is_empty()
+            && part.len() <= 64
+            && part.chars().all(|c| {
+                c.is_ascii_lowercase()
+                    || c.is_ascii_digit()
+                    || "_-.".contains(c)
+                    || (star && c == '*')
+            })
+    };
+    matches!(s.split_once(':'), Some((resource, action)) if ok(resource, false) && ok(action, true))
+}
+
+pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
+    let mut problems = FieldErrors::default();
+    let mut text = |value: String, field: &str, label: &str, max: usize| {
+        let value = value.trim().to_owned();
+        if value.is_empty() {
+            problems.push(field, format!("{label} is required."));
+        } else if value.chars().count() > max {
+            problems.push(field, format!("{label} must be at most {max} characters."));
+        }
+        value
+    };
+    let name = text(new.name, "name", "Name", 100);
+    let agent_type = text(new.agent_type, "agent_type", "Agent type", 50);
+    let version = text(new.version, "version", "Version", 30);
+    let owner = text(new.owner, "owner", "Owner", 100);
+    let environment = new.environment.parse::<Environment>().unwrap_or_else(|e| {
+        problems.push("environment", format!("Environment: {e}."));
+        Environment::Development
+    });
+    let capabilities = match parse_capabilities(&new.capabilities) {
+        Ok(c) => c,
+        Err(message) => {
+            problems.push("capabilities", message);
+            Vec::new()
+        }
+    };
+    if !problems.is_empty() {
+        return Err(Error::Invalid(problems));
+    }
+    Ok(ValidAgent {
+        name,
+        agent_type,
+        version,
+        capabilities,
+        owner,
+        environment,
+    })
+}
+
+/// `resource:action` pairs separated by spaces, commas or new lines;
+/// duplicates dropped, case folded.
+fn parse_capabilities(raw: &[String]) -> std::result::Result<Vec<String>, String> {
+    let mut capabilities: Vec<String> = Vec::new();
+    let mut bad = Vec::new();
+    for cap in raw.iter().flat_map(|c| c.split([' ', ',', '\n'])) {
+        let cap = cap.trim().to_lowercase();
+        if cap.is_empty() || capabilities.contains(&cap) {
+            continue;
+        }
+        if !is_capability(&cap) {
+            bad.push(format!("{cap:?}"));
+        }
+        capabilities.push(cap);
+    }
+    if !bad.is_empty() {
+        Err(format!(
+            "{} not of the form resource:action (lower-case letters, digits, _ - .).",
+            if bad.len() == 1 {
+                format!("Capability {} is", bad[0])
+            } else {
+                format!("Capabilities {} are", bad.join(", "))
+            }
+        ))
+    } else if capabilities.is_empty() {
+        Err("At least one capability (resource:action) is required.".into())
+    } else if capabilities.len() > 50 {
+        Err("At most 50 capabilities.".into())
+    } else {
+        Ok(capabilities)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_are_resource_action_pairs() {
+        for ok in ["tokens:read", "agents:write", "files.v2:read", "billing:*"] {
+            assert!(is_capability(ok), "{ok}");
+        }
+        for bad in [
+            "tokens",
+            ":read",
+            "tokens:",
+            "Tokens:Read",
+            "a:b:c",
+            "*:read",
+            "tok ens:read",
+        ] {
+            assert!(!is_capability(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn each_problem_is_reported_beside_its_field() {
+        let Err(Error::Invalid(fields)) = validate(NewAgent {
+            name: "ok".into(),
+            capabilities: vec!["Bad tickets:read".into()],
+            ..Default::default()
+        }) else {
+            panic!("accepted");
+        };
+        assert!(fields.of("name").is_none());
+        assert!(fields.of("owner").unwrap().contains("Owner is required"));
+        assert!(fields.of("capabilities").unwrap().contains("\"bad\""));
+    }
+
+    #[test]
+    fn validation_reports_every_problem() {
+        let err = validate(NewAgent {
+            environment: "prod".into(),
+            capabilities: vec!["nope".into()],
+            ..Default::default()
+        })
+        .unwrap_err()
+        .to_string();
+        for expected in [
+            "Name is required",
+            "Agent type is required",
+            "Version is required",
+            "Owner is required",
+            "Environment",
+            "nope",
+        ] {
+            assert!(err.contains(expected), "{expected} missing from {err}");
+        }
+    }
+}
