@@ -38,6 +38,15 @@ pub fn countdown(secs: i64) -> String {
     }
 }
 
+/// When something last happened, as (`3 h ago`, the exact UTC time for a
+/// tooltip), or (`never`, "") when it has not.
+pub fn last_seen(at: Option<i64>, now: i64, never: &str) -> (String, String) {
+    match at {
+        Some(t) => (ago(t, now), utc_time(t)),
+        None => (never.to_owned(), String::new()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

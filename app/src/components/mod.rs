@@ -1,6 +1,6 @@
 pub mod charts;
 pub mod copy_secret;
-pub mod field_error;
+pub mod form_field;
 pub mod format;
 pub mod islands;
 pub mod layout;

@@ -1,8 +1,8 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::field_error::field_error;
-use crate::components::format::{ago, utc_time};
+use crate::components::form_field::{field_error, invalid, TextField};
+use crate::components::format::last_seen;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::status_badge::status_badge;
@@ -71,11 +71,7 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         .into_iter()
         .map(|a| {
             let href = format!("/agents/{}", a.id);
-            let last = a
-                .last_token_at
-                .map(|t| ago(t, now))
-                .unwrap_or_else(|| "never".into());
-            let last_title = a.last_token_at.map(utc_time).unwrap_or_default();
+            let (last, last_title) = last_seen(a.last_token_at, now, "never");
             view! {
                 <tr>
                     <td>
@@ -216,8 +212,37 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
             </p>
         }
     });
-    let errors = f.errors.clone();
-    let invalid = move |field: &str| errors.of(field).is_some().then_some("true");
+    let text_fields = [
+        ("name", "Name", f.name, 100, None),
+        (
+            "agent_type",
+            "Agent type",
+            f.agent_type,
+            50,
+            Some("assistant, workflow…"),
+        ),
+        ("version", "Version", f.version, 30, None),
+        (
+            "owner",
+            "Owner",
+            f.owner,
+            100,
+            Some("team or person responsible"),
+        ),
+    ]
+    .map(|(name, label, value, max_length, placeholder)| {
+        view! {
+            <TextField
+                name
+                label
+                value
+                errors=f.errors.clone()
+                max_length=Some(max_length)
+                placeholder
+            />
+        }
+    })
+    .collect_view();
     let environments = Environment::ALL
         .iter()
         .map(|e| {
@@ -243,88 +268,28 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
             {limit_hint}
             {summary}
             <form method="post" action="/agents" class="form-grid">
+                {text_fields}
                 <div>
-                    <label for="agent-name">"Name"</label>
-                    <input
-                        id="agent-name"
-                        name="name"
-                        required
-                        maxlength="100"
-                        value=f.name
-                        aria-invalid=invalid("name")
-                        aria-describedby="name-error"
-                    />
-                    {field_error(&f.errors, "name")}
-                </div>
-                <div>
-                    <label for="agent-type">"Agent type"</label>
-                    <input
-                        id="agent-type"
-                        name="agent_type"
-                        required
-                        maxlength="50"
-                        placeholder="assistant, workflow…"
-                        value=f.agent_type
-                        aria-invalid=invalid("agent_type")
-                        aria-describedby="agent_type-error"
-                    />
-                    {field_error(&f.errors, "agent_type")}
-                </div>
-                <div>
-                    <label for="agent-version">"Version"</label>
-                    <input
-                        id="agent-version"
-                        name="version"
-                        required
-                        maxlength="30"
-                        value=f.version
-                        aria-invalid=invalid("version")
-                        aria-describedby="version-error"
-                    />
-                    {field_error(&f.errors, "version")}
-                </div>
-                <div>
-                    <label for="agent-owner">"Owner"</label>
-                    <input
-                        id="agent-owner"
-                        name="owner"
-                        required
-                        maxlength="100"
-                        placeholder="team or person responsible"
-                        value=f.owner
-                        aria-invalid=invalid("owner")
-                        aria-describedby="owner-error"
-                    />
-                    {field_error(&f.errors, "owner")}
-                </div>
-                <div>
-                    <label for="agent-environment">"Environment"</label>
+                    <label for="field-environment">"Environment"</label>
                     <select
-                        id="agent-environment"
+                        id="field-environment"
                         name="environment"
-                        aria-invalid=invalid("environment")
+                        aria-invalid=invalid(&f.errors, "environment")
                         aria-describedby="environment-error"
                     >
                         {environments}
                     </select>
                     {field_error(&f.errors, "environment")}
                 </div>
-                <div class="span-2">
-                    <label for="agent-capabilities">"Capabilities"</label>
-                    <input
-                        id="agent-capabilities"
-                        name="capabilities"
-                        required
-                        placeholder="tickets:read tickets:write"
-                        value=f.capabilities
-                        aria-invalid=invalid("capabilities")
-                        aria-describedby="capabilities-error capabilities-help"
-                    />
-                    {field_error(&f.errors, "capabilities")}
-                    <p id="capabilities-help" class="muted small">
-                        "Space-separated resource:action pairs; a token's scope must be among them."
-                    </p>
-                </div>
+                <TextField
+                    name="capabilities"
+                    label="Capabilities"
+                    value=f.capabilities
+                    errors=f.errors.clone()
+                    placeholder=Some("tickets:read tickets:write")
+                    help="Space-separated resource:action pairs; a token's scope must be among them."
+                    wide=true
+                />
                 <div class="span-2">
                     <button type="submit" class="button button-primary">
                         "Create agent"

@@ -61,3 +61,29 @@ fn ChartTooltip(left: f64, top: f64, children: Children) -> impl IntoView {
         </div>
     }
 }
+
+/// A chart with its heading, a summary for screen readers and, under "View
+/// as table", the same numbers as a table. `id` names the heading
+/// (`{id}-title`) and the summary (`{id}-summary`) the chart points at.
+#[component]
+pub fn ChartPanel(
+    id: &'static str,
+    title: &'static str,
+    summary: String,
+    table: AnyView,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <section class="panel">
+            <h2 id=format!("{id}-title")>{title}</h2>
+            <p id=format!("{id}-summary") class="visually-hidden">
+                {summary}
+            </p>
+            {children()}
+            <details class="chart-table">
+                <summary>"View as table"</summary>
+                {table}
+            </details>
+        </section>
+    }
+}

@@ -7,12 +7,12 @@ use crate::model::{Environment, FieldErrors};
 /// A validated `NewAgent`, or every problem found, field by field.
 #[derive(Debug, Clone)]
 pub(super) struct ValidAgent {
-    pub name: String,
-    pub agent_type: String,
-    pub version: String,
-    pub capabilities: Vec<String>,
-    pub owner: String,
-    pub environment: Environment,
+    pub(super) name: String,
+    pub(super) agent_type: String,
+    pub(super) version: String,
+    pub(super) capabilities: Vec<String>,
+    pub(super) owner: String,
+    pub(super) environment: Environment,
 }
 
 pub fn is_capability(s: &str) -> bool {

@@ -65,60 +65,41 @@ impl<'a> Rollup<'a> {
     /// that `id_literal` only lets through when they are our own UUIDs.
     pub fn sql(&self) -> Result<String> {
         let mut sql = String::new();
-        upserts(
+        let quarters = self
+            .quarters
+            .iter()
+            .map(|((t, slot), c)| Ok((format!("{}, {slot}", id_literal(t)?), *c, None)));
+        add_counts(
             &mut sql,
-            "usage_tenant_quarter (tenant_id, slot, tokens_issued, api_calls, refused)",
-            &format!(
-                "(tenant_id, slot) DO UPDATE SET {}",
-                add_counts("usage_tenant_quarter")
-            ),
-            self.quarters
-                .iter()
-                .map(|((t, slot), c)| Ok(format!("({}, {slot}, {})", id_literal(t)?, values(c)))),
+            "usage_tenant_quarter",
+            "tenant_id, slot",
+            quarters,
         )?;
-        upserts(
+        let days = self.agent_days.iter().map(|((t, a, date), c)| {
+            let keys = format!("{}, {}, '{date}'", id_literal(t)?, id_literal(a)?);
+            Ok((keys, *c, None))
+        });
+        add_counts(
             &mut sql,
-            "usage_agent_day (tenant_id, local_date, agent_id, tokens_issued, api_calls, refused)",
-            &format!(
-                "(tenant_id, agent_id, local_date) DO UPDATE SET {}",
-                add_counts("usage_agent_day")
-            ),
-            self.agent_days.iter().map(|((t, a, date), c)| {
-                Ok(format!(
-                    "({}, '{date}', {}, {})",
-                    id_literal(t)?,
-                    id_literal(a)?,
-                    values(c)
-                ))
-            }),
+            "usage_agent_day",
+            "tenant_id, agent_id, local_date",
+            days,
         )?;
-        upserts(
+        let months = self.agent_months.iter().map(|((t, a, month), (c, last))| {
+            let keys = format!("{}, '{month}', {}", id_literal(t)?, id_literal(a)?);
+            Ok((keys, *c, Some(*last)))
+        });
+        add_counts(
             &mut sql,
-            "usage_agent_month (tenant_id, month, agent_id, tokens_issued, api_calls, refused, last_at)",
-            &format!(
-                "(tenant_id, month, agent_id) DO UPDATE SET {}, {LATEST_LAST_AT}",
-                add_counts("usage_agent_month")
-            ),
-            self.agent_months.iter().map(|((t, a, month), (c, last))| {
-                Ok(format!(
-                    "({}, '{month}', {}, {}, {last})",
-                    id_literal(t)?,
-                    id_literal(a)?,
-                    values(c)
-                ))
-            }),
+            "usage_agent_month",
+            "tenant_id, month, agent_id",
+            months,
         )?;
-        upserts(
-            &mut sql,
-            "usage_daily (tenant_id, day, tokens_issued, api_calls, refused)",
-            &format!(
-                "(tenant_id, day) DO UPDATE SET {}",
-                add_counts("usage_daily")
-            ),
-            self.daily
-                .iter()
-                .map(|((t, day), c)| Ok(format!("({}, {day}, {})", id_literal(t)?, values(c)))),
-        )?;
+        let daily = self
+            .daily
+            .iter()
+            .map(|((t, day), c)| Ok((format!("{}, {day}", id_literal(t)?), *c, None)));
+        add_counts(&mut sql, "usage_daily", "tenant_id, day", daily)?;
         let mut by_time: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for (agent, at) in &self.last_token {
             by_time.entry(*at).or_default().push(id_literal(agent)?);
@@ -134,32 +115,43 @@ impl<'a> Rollup<'a> {
     }
 }
 
-fn values(c: &Counts) -> String {
-    format!("{}, {}, {}", c.tokens_issued, c.api_calls, c.refused)
-}
-
-/// `INSERT ... VALUES (...), (...) ON CONFLICT ...;` for `rows`, a few
-/// hundred rows per statement.
-fn upserts(
+/// Adds counts to the rows of `table` named by `keys` (SQL literals for
+/// `key_columns`), creating missing rows, a few hundred rows a statement.
+/// A row with a `last_at` also moves the table's `last_at` forward.
+fn add_counts(
     sql: &mut String,
-    into: &str,
-    on_conflict: &str,
-    rows: impl Iterator<Item = Result<String>>,
+    table: &str,
+    key_columns: &str,
+    rows: impl Iterator<Item = Result<(String, Counts, Option<i64>)>>,
 ) -> Result<()> {
     let rows = rows.collect::<Result<Vec<_>>>()?;
+    let with_last_at = rows.first().is_some_and(|(_, _, last)| last.is_some());
+    let (last_column, last_update) = if with_last_at {
+        (", last_at", format!(", {LATEST_LAST_AT}"))
+    } else {
+        ("", String::new())
+    };
+    let added = ["tokens_issued", "api_calls", "refused"]
+        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
+        .join(", ");
     for chunk in rows.chunks(500) {
+        let values: Vec<String> = chunk
+            .iter()
+            .map(|(keys, c, last)| {
+                let last = last.map(|l| format!(", {l}")).unwrap_or_default();
+                format!(
+                    "({keys}, {}, {}, {}{last})",
+                    c.tokens_issued, c.api_calls, c.refused
+                )
+            })
+            .collect();
         sql.push_str(&format!(
-            "INSERT INTO {into} VALUES {} ON CONFLICT {on_conflict};",
-            chunk.join(", ")
+            "INSERT INTO {table} ({key_columns}, tokens_issued, api_calls, refused{last_column}) \
+             VALUES {} ON CONFLICT ({key_columns}) DO UPDATE SET {added}{last_update};",
+            values.join(", ")
         ));
     }
     Ok(())
-}
-
-fn add_counts(table: &str) -> String {
-    ["tokens_issued", "api_calls", "refused"]
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .join(", ")
 }
 
 /// `GREATEST` on PostgreSQL is `max` on SQLite: spelled out for both.
@@ -230,7 +222,7 @@ mod tests {
         let sql = r.sql().unwrap();
         let slot = at - at.rem_euclid(QUARTER);
         assert!(sql.contains(&format!("('{T}', {slot}, 4, 0, 0)")), "{sql}");
-        assert!(sql.contains(&format!("('{T}', '2025-11-26', '{A}', 4, 0, 0)")));
+        assert!(sql.contains(&format!("('{T}', '{A}', '2025-11-26', 4, 0, 0)")));
         assert!(sql.contains(&format!("('{T}', '2025-11', '{A}', 4, 0, 0, {})", at + 60)));
         assert!(sql.contains(&format!("('{T}', {}, 4, 0, 0)", utc_day_start(at))));
         assert!(sql.contains(&format!(

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use crate::components::format::{ago, thousands, utc_time};
+use crate::components::format::{last_seen, thousands};
 use crate::components::status_badge::status_badge;
 use crate::model::analytics::{AgentSort, AgentTableView};
 use crate::server_fns::analytics::AnalyticsPageData;
@@ -84,11 +84,7 @@ pub(super) fn AgentUsageTable(data: AnalyticsPageData) -> impl IntoView {
         .rows
         .iter()
         .map(|r| {
-            let last = r
-                .last_activity_at
-                .map(|t| ago(t, now))
-                .unwrap_or_else(|| "—".into());
-            let last_title = r.last_activity_at.map(utc_time).unwrap_or_default();
+            let (last, last_title) = last_seen(r.last_activity_at, now, "—");
             view! {
                 <tr data-testid="agent-usage-row" data-agent-id=r.id.clone()>
                     <td>

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::charts::{heat_cell_text, ActivityHeatmap, TrendChart};
+use crate::components::charts::{heat_cell_text, ActivityHeatmap, ChartPanel, TrendChart};
 use crate::components::format::{change, thousands};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
@@ -219,6 +219,21 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
             </th>
         }
     });
+    let trend_table = view! {
+        <table class="data-table" data-testid="trend-table">
+            <thead>
+                <tr>
+                    <th scope="col">"Date"</th>
+                    <th scope="col" class="num">
+                        "Tokens"
+                    </th>
+                    {previous_heads}
+                </tr>
+            </thead>
+            <tbody>{trend_rows}</tbody>
+        </table>
+    }
+    .into_any();
     let compare_href = data.href(data.days, true, &data.table, data.page);
     let plain_href = data.href(data.days, false, &data.table, data.page);
 
@@ -267,56 +282,38 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
             }
         })
         .collect_view();
+    let (trend_data, heatmap) = (data.trend.clone(), data.heatmap.clone());
+    let heat_table = view! {
+        <div class="table-scroll">
+            <table class="data-table compact" data-testid="heatmap-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Day"</th>
+                        {hour_heads}
+                    </tr>
+                </thead>
+                <tbody>{heat_rows}</tbody>
+            </table>
+        </div>
+    }
+    .into_any();
 
     view! {
         <section class="stat-cards" aria-label="Summary">
             {cards}
         </section>
 
-        <section class="panel">
-            <h2 id="trend-title">"Token issuance"</h2>
-            <p id="trend-summary" class="visually-hidden">
-                {trend_summary}
-            </p>
-            <TrendChart trend=data.trend.clone() compare_href plain_href />
-            <details class="chart-table">
-                <summary>"View as table"</summary>
-                <table class="data-table" data-testid="trend-table">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Date"</th>
-                            <th scope="col" class="num">
-                                "Tokens"
-                            </th>
-                            {previous_heads}
-                        </tr>
-                    </thead>
-                    <tbody>{trend_rows}</tbody>
-                </table>
-            </details>
-        </section>
-
-        <section class="panel">
-            <h2 id="heatmap-title">"Activity by weekday and hour"</h2>
-            <p id="heatmap-summary" class="visually-hidden">
-                {heat_summary}
-            </p>
-            <ActivityHeatmap heatmap=data.heatmap.clone() />
-            <details class="chart-table">
-                <summary>"View as table"</summary>
-                <div class="table-scroll">
-                    <table class="data-table compact" data-testid="heatmap-table">
-                        <thead>
-                            <tr>
-                                <th scope="col">"Day"</th>
-                                {hour_heads}
-                            </tr>
-                        </thead>
-                        <tbody>{heat_rows}</tbody>
-                    </table>
-                </div>
-            </details>
-        </section>
+        <ChartPanel id="trend" title="Token issuance" summary=trend_summary table=trend_table>
+            <TrendChart trend=trend_data compare_href plain_href />
+        </ChartPanel>
+        <ChartPanel
+            id="heatmap"
+            title="Activity by weekday and hour"
+            summary=heat_summary
+            table=heat_table
+        >
+            <ActivityHeatmap heatmap />
+        </ChartPanel>
 
         <AgentUsageTable data />
     }

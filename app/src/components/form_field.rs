@@ -1,0 +1,64 @@
+use leptos::prelude::*;
+
+use crate::model::FieldErrors;
+
+/// The problem with one form field, shown beneath it; the input points at it
+/// with `aria-describedby="{field}-error"`.
+pub fn field_error(errors: &FieldErrors, field: &str) -> impl IntoView {
+    errors.of(field).map(|message| {
+        view! {
+            <p class="field-error" id=format!("{field}-error") data-testid=format!("error-{field}")>
+                {message}
+            </p>
+        }
+    })
+}
+
+/// `aria-invalid` for a field with a problem.
+pub fn invalid(errors: &FieldErrors, field: &str) -> Option<&'static str> {
+    errors.of(field).is_some().then_some("true")
+}
+
+/// A labelled, required text input named `name` with its problem beneath
+/// it and an optional help line.
+#[component]
+pub fn TextField(
+    name: &'static str,
+    label: &'static str,
+    value: String,
+    errors: FieldErrors,
+    #[prop(optional_no_strip)] max_length: Option<usize>,
+    #[prop(optional_no_strip)] placeholder: Option<&'static str>,
+    #[prop(optional)] help: Option<&'static str>,
+    #[prop(optional)] wide: bool,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let described_by = match help {
+        Some(_) => format!("{name}-error {name}-help"),
+        None => format!("{name}-error"),
+    };
+    let help = help.map(|text| {
+        view! {
+            <p id=format!("{name}-help") class="muted small">
+                {text}
+            </p>
+        }
+    });
+    view! {
+        <div class:span-2=wide>
+            <label for=id.clone()>{label}</label>
+            <input
+                id=id
+                name=name
+                required
+                maxlength=max_length
+                placeholder=placeholder
+                value=value
+                aria-invalid=invalid(&errors, name)
+                aria-describedby=described_by
+            />
+            {field_error(&errors, name)}
+            {help}
+        </div>
+    }
+}
