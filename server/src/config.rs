@@ -40,7 +40,7 @@ pub struct Config {
     #[arg(long, env = "PUBLIC_URL", global = true)]
     pub public_url: Option<String>,
 
-    /// Mark the session cookie Secure [default: on unless the address is loopback].
+    /// Mark the session cookie Secure [default: on when PUBLIC_URL is https].
     #[arg(long, env = "SESSION_SECURE", value_parser = BoolishValueParser::new(), global = true)]
     pub session_secure: Option<bool>,
 
@@ -52,6 +52,12 @@ pub struct Config {
         global = true
     )]
     pub session_idle_minutes: u32,
+
+    /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client
+    /// (comma-separated CIDRs, e.g. `127.0.0.1/32,10.0.0.0/8`). Without it
+    /// those headers are ignored and the peer address is the client.
+    #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 
     /// Stripe secret key; unset in demo mode, where the local Stripe test double is used.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
@@ -95,6 +101,7 @@ impl Config {
             public_url: None,
             session_secure: None,
             session_idle_minutes: 720,
+            trusted_proxies: Vec::new(),
             stripe_secret_key: None,
             stripe_pro_price_id: None,
             stripe_webhook_secret: None,
@@ -103,9 +110,14 @@ impl Config {
         }
     }
 
+    /// The usual deployment listens on loopback behind TLS: what browsers
+    /// see is `PUBLIC_URL`, so its scheme decides.
+    pub fn is_https(&self) -> bool {
+        self.public_url().starts_with("https://")
+    }
+
     pub fn session_secure(&self) -> bool {
-        self.session_secure
-            .unwrap_or_else(|| !self.site_addr.ip().is_loopback())
+        self.session_secure.unwrap_or_else(|| self.is_https())
     }
 
     pub fn public_url(&self) -> String {

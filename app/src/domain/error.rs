@@ -36,6 +36,9 @@ pub enum Error {
         kind: super::metering::UsageKind,
         quota: super::metering::Quota,
     },
+    /// Too much work of one kind at once (password hashing): come back soon.
+    #[error("The portal is busy; please try again in a moment.")]
+    Busy { retry_after_secs: i64 },
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -159,6 +162,12 @@ impl Error {
                 return Problem {
                     retry_after_secs: Some(*retry_after_secs),
                     ..Problem::new(S::TOO_MANY_REQUESTS, "too_many_attempts", self.to_string())
+                }
+            }
+            Error::Busy { retry_after_secs } => {
+                return Problem {
+                    retry_after_secs: Some(*retry_after_secs),
+                    ..Problem::new(S::SERVICE_UNAVAILABLE, "busy", self.to_string())
                 }
             }
             Error::AgentLimitReached { .. } => (S::CONFLICT, "agent_limit_reached"),

@@ -1,5 +1,6 @@
 //! Member passwords: argon2id hashes (PHC strings), verified off the async runtime.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::LazyLock;
 
 use argon2::password_hash::{
@@ -7,6 +8,7 @@ use argon2::password_hash::{
 };
 use argon2::Argon2;
 use rand::Rng;
+use tokio::sync::Semaphore;
 
 use super::{Error, Result};
 
@@ -28,10 +30,43 @@ pub fn validate(password: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn hash(password: String) -> Result<String> {
-    tokio::task::spawn_blocking(move || hash_blocking(&password))
+/// Argon2 takes about 19 MiB and a core for each hash: at most one per core
+/// runs at a time, a few more may wait, and beyond that the caller is told
+/// to come back (503) instead of memory and latency growing without bound.
+struct Hashing {
+    running: Semaphore,
+    waiting: AtomicUsize,
+    max_waiting: usize,
+}
+
+static HASHING: LazyLock<Hashing> = LazyLock::new(|| {
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    Hashing {
+        running: Semaphore::new(cores),
+        waiting: AtomicUsize::new(0),
+        max_waiting: 8 * cores,
+    }
+});
+
+/// Runs `work` (a hash or a verification) within the bound.
+async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    let h = &*HASHING;
+    if h.waiting.fetch_add(1, Ordering::SeqCst) >= h.max_waiting {
+        h.waiting.fetch_sub(1, Ordering::SeqCst);
+        return Err(Error::Busy {
+            retry_after_secs: 1,
+        });
+    }
+    let permit = h.running.acquire().await;
+    h.waiting.fetch_sub(1, Ordering::SeqCst);
+    let _permit = permit.map_err(|e| Error::Internal(e.to_string()))?;
+    tokio::task::spawn_blocking(work)
         .await
-        .map_err(|e| Error::Internal(e.to_string()))?
+        .map_err(|e| Error::Internal(e.to_string()))
+}
+
+pub async fn hash(password: String) -> Result<String> {
+    bounded(move || hash_blocking(&password)).await?
 }
 
 fn hash_blocking(password: &str) -> Result<String> {
@@ -44,8 +79,9 @@ fn hash_blocking(password: &str) -> Result<String> {
 
 /// Verifies `password` against `stored`, or against a throw-away hash when the
 /// account does not exist, so that both answers take the same time.
-pub async fn verify(password: String, stored: Option<String>) -> bool {
-    tokio::task::spawn_blocking(move || {
+/// `Err(Busy)` when too many hashes are already running or waiting.
+pub async fn verify(password: String, stored: Option<String>) -> Result<bool> {
+    bounded(move || {
         let stored = stored.as_deref().unwrap_or(&DUMMY_HASH);
         let ok = PasswordHash::new(stored)
             .map(|h| {
@@ -57,7 +93,6 @@ pub async fn verify(password: String, stored: Option<String>) -> bool {
         ok && stored != DUMMY_HASH.as_str()
     })
     .await
-    .unwrap_or(false)
 }
 
 static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
@@ -81,9 +116,11 @@ mod tests {
     async fn a_hash_verifies_its_password_only() {
         let h = hash("correct horse".into()).await.unwrap();
         assert!(h.starts_with("$argon2id$"));
-        assert!(verify("correct horse".into(), Some(h.clone())).await);
-        assert!(!verify("wrong horse".into(), Some(h)).await);
-        assert!(!verify("anything".into(), None).await);
+        assert!(verify("correct horse".into(), Some(h.clone()))
+            .await
+            .unwrap());
+        assert!(!verify("wrong horse".into(), Some(h)).await.unwrap());
+        assert!(!verify("anything".into(), None).await.unwrap());
     }
 
     #[test]

@@ -1,93 +1,117 @@
-//! Password sign-in with throttling: more than `MAX_FAILURES` failures for one
-//! e-mail or one IP address within `WINDOW_SECS` refuses further attempts until
-//! the oldest failure leaves the window.
+//! Password sign-in with throttling. Every attempt is reserved *before* the
+//! password is checked, with one atomic upsert per counter, so that however
+//! many guesses race, at most the allowed number are ever checked. Three
+//! counters, each a fixed window of `WINDOW_SECS` from its first attempt:
+//!
+//! - one e-mail from one client: `PER_EMAIL_AND_CLIENT` attempts (a member
+//!   who mistypes, or a guesser at one account);
+//! - one client, any e-mails: `PER_CLIENT` (a guesser trying many accounts);
+//! - one e-mail, any clients: `PER_EMAIL`, much higher, so that strangers
+//!   cannot lock a known admin out without many addresses, while a
+//!   distributed guess at one account is still bounded.
+//!
+//! A successful sign-in gives its reservations back and clears the e-mail's
+//! counter for that client.
 
 use super::{members, passwords, Db, Error, Result};
 
-pub const MAX_FAILURES: i64 = 5;
 pub const WINDOW_SECS: i64 = 15 * 60;
+pub const PER_EMAIL_AND_CLIENT: i64 = 5;
+pub const PER_CLIENT: i64 = 20;
+pub const PER_EMAIL: i64 = 100;
 
 pub struct Attempt<'a> {
     pub email: &'a str,
     pub password: &'a str,
-    pub ip: &'a str,
+    /// The client's address.
+    pub client: &'a str,
 }
 
-/// Returns the member id on success. Every failure is recorded; the caller
-/// only has to start the session.
+/// Returns the member id on success; the caller only has to start the session.
 pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> {
     let email = attempt.email.trim().to_lowercase();
     if email.is_empty() || attempt.password.is_empty() {
         return Err(Error::invalid("Enter your email and password."));
     }
-    if let Some(retry_after_secs) = throttled_for(db, &email, attempt.ip, now).await? {
-        return Err(Error::SignInThrottled { retry_after_secs });
+    let keys = [
+        (
+            format!("email+client:{email} {}", attempt.client),
+            PER_EMAIL_AND_CLIENT,
+        ),
+        (format!("client:{}", attempt.client), PER_CLIENT),
+        (format!("email:{email}"), PER_EMAIL),
+    ];
+    // In this order, stopping at the first counter that is full: a client
+    // already refused does not eat into the e-mail's wider budget.
+    let mut reserved = Vec::with_capacity(keys.len());
+    for (key, limit) in &keys {
+        let (attempts, window_start) = reserve(db, key, now).await?;
+        if attempts > *limit {
+            return Err(Error::SignInThrottled {
+                retry_after_secs: (window_start + WINDOW_SECS - now).max(1),
+            });
+        }
+        reserved.push(key.as_str());
     }
     let credentials = members::credentials(db, &email).await?;
     let (member_id, hash) = match credentials {
         Some((id, hash)) => (Some(id), Some(hash)),
         None => (None, None),
     };
-    if passwords::verify(attempt.password.to_owned(), hash).await {
-        let member_id = member_id.expect("a verified password has a member");
-        forget_failures(db, &email).await?;
-        members::record_sign_in(db, &member_id, now).await?;
-        Ok(member_id)
-    } else {
-        record_failure(db, &email, attempt.ip, now).await?;
-        Err(Error::InvalidCredentials)
-    }
-}
-
-/// Seconds until an attempt is allowed again, if it is not allowed now.
-async fn throttled_for(db: &Db, email: &str, ip: &str, now: i64) -> Result<Option<i64>> {
-    let since = now - WINDOW_SECS;
-    let mut wait = None;
-    for (column, value) in [("email", email), ("ip", ip)] {
-        let n: i64 = sqlx::query_scalar(&format!(
-            "SELECT COUNT(*) FROM sign_in_failures WHERE {column} = $1 AND at > $2"
-        ))
-        .bind(value)
-        .bind(since)
-        .fetch_one(&db.pool)
-        .await?;
-        if n >= MAX_FAILURES {
-            // Allowed again once enough failures have aged out of the window.
-            let nth_oldest: i64 = sqlx::query_scalar(&format!(
-                "SELECT at FROM sign_in_failures WHERE {column} = $1 AND at > $2 \
-                 ORDER BY at LIMIT 1 OFFSET $3"
-            ))
-            .bind(value)
-            .bind(since)
-            .bind(n - MAX_FAILURES)
-            .fetch_one(&db.pool)
-            .await?;
-            let secs = (nth_oldest + WINDOW_SECS - now).max(1);
-            wait = Some(wait.map_or(secs, |w: i64| w.max(secs)));
+    let verified = passwords::verify(attempt.password.to_owned(), hash).await;
+    let member_id = match (verified, member_id) {
+        (Ok(true), Some(id)) => id,
+        // Overloaded: not a guess that failed, so not counted as one.
+        (Err(e), _) => {
+            give_back(db, &reserved).await?;
+            return Err(e);
         }
+        _ => return Err(Error::InvalidCredentials),
+    };
+    give_back(db, &reserved).await?;
+    sqlx::query("DELETE FROM sign_in_counters WHERE key = $1")
+        .bind(&keys[0].0)
+        .execute(&db.pool)
+        .await?;
+    members::record_sign_in(db, &member_id, now).await?;
+    Ok(member_id)
+}
+
+/// Counts one attempt under `key`; returns the attempts in its window
+/// (this one included) and when the window started.
+async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
+    let counted = sqlx::query_as(
+        "INSERT INTO sign_in_counters (key, window_start, attempts) VALUES ($1, $2, 1) \
+         ON CONFLICT (key) DO UPDATE SET \
+           attempts = CASE WHEN sign_in_counters.window_start <= $3 THEN 1 \
+                      ELSE sign_in_counters.attempts + 1 END, \
+           window_start = CASE WHEN sign_in_counters.window_start <= $3 THEN $2 \
+                          ELSE sign_in_counters.window_start END \
+         RETURNING attempts, window_start",
+    )
+    .bind(key)
+    .bind(now)
+    .bind(now - WINDOW_SECS)
+    .fetch_one(&db.pool)
+    .await?;
+    // Keep the table as small as the window needs (now and then).
+    if rand::random::<u8>() < 4 {
+        sqlx::query("DELETE FROM sign_in_counters WHERE window_start <= $1")
+            .bind(now - WINDOW_SECS)
+            .execute(&db.pool)
+            .await?;
     }
-    Ok(wait)
+    Ok(counted)
 }
 
-async fn record_failure(db: &Db, email: &str, ip: &str, now: i64) -> Result<()> {
-    sqlx::query("INSERT INTO sign_in_failures (email, ip, at) VALUES ($1, $2, $3)")
-        .bind(email)
-        .bind(ip)
-        .bind(now)
+async fn give_back(db: &Db, keys: &[&str]) -> Result<()> {
+    for key in keys {
+        sqlx::query(
+            "UPDATE sign_in_counters SET attempts = attempts - 1 WHERE key = $1 AND attempts > 0",
+        )
+        .bind(*key)
         .execute(&db.pool)
         .await?;
-    // Keep the table as small as the window needs.
-    sqlx::query("DELETE FROM sign_in_failures WHERE at <= $1")
-        .bind(now - WINDOW_SECS)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
-}
-
-async fn forget_failures(db: &Db, email: &str) -> Result<()> {
-    sqlx::query("DELETE FROM sign_in_failures WHERE email = $1")
-        .bind(email)
-        .execute(&db.pool)
-        .await?;
+    }
     Ok(())
 }

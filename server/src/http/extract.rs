@@ -1,11 +1,12 @@
 //! Who is asking: extractors that check it before a handler runs, so that
 //! handlers name what they need (`Member`, `Manager`) instead of checking.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
+use ipnet::IpNet;
 use tower_sessions::Session;
 
 use app::domain::members;
@@ -16,29 +17,97 @@ use super::security::is_same_origin;
 use crate::sessions::MEMBER_ID;
 use crate::state::AppState;
 
-/// The peer address of the connection (proxies are not trusted).
+/// The client's address: the peer of the connection, or, when the peer is
+/// one of `TRUSTED_PROXIES`, the address the proxies say they forwarded for
+/// (the nearest one that is not itself a trusted proxy).
 pub struct ClientIp(pub String);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let client =
+            peer.map(|peer| client_address(peer, &parts.headers, &state.config.trusted_proxies));
         Ok(ClientIp(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(addr)| addr.ip().to_string())
-                .unwrap_or_else(|| "unknown".into()),
+            client.map_or_else(|| "unknown".into(), |ip| ip.to_string()),
         ))
     }
+}
+
+fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+    let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(&peer) {
+        return peer;
+    }
+    // Nearest hop last: walk back until an address no trusted proxy owns.
+    let chain = forwarded_for(headers);
+    chain
+        .iter()
+        .rev()
+        .find(|ip| !is_trusted(ip))
+        .or(chain.first())
+        .copied()
+        .unwrap_or(peer)
+}
+
+/// The `for=` addresses of `Forwarded` (RFC 7239), else of `X-Forwarded-For`,
+/// in order; anything unparsable ends the chain there.
+fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
+    let joined = |name: header::HeaderName| {
+        headers
+            .get_all(name)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let forwarded = joined(header::FORWARDED);
+    let values: Vec<String> = if !forwarded.is_empty() {
+        forwarded
+            .split(',')
+            .filter_map(|element| {
+                element.split(';').find_map(|pair| {
+                    let (k, v) = pair.trim().split_once('=')?;
+                    k.eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
+                })
+            })
+            .collect()
+    } else {
+        joined(header::HeaderName::from_static("x-forwarded-for"))
+            .split(',')
+            .map(|v| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    values.iter().map_while(|v| parse_node(v)).collect()
+}
+
+/// `192.0.2.60`, `"192.0.2.60:4711"`, `"[2001:db8::17]:4711"`, `2001:db8::17`.
+fn parse_node(value: &str) -> Option<IpAddr> {
+    let v = value.trim_matches('"');
+    if let Ok(ip) = v.parse() {
+        return Some(ip);
+    }
+    if let Some(rest) = v.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    v.rsplit_once(':')
+        .and_then(|(host, _port)| host.parse().ok())
 }
 
 /// A state-changing request from our own pages (see `is_same_origin`).
 pub struct SameOrigin;
 
-impl<S: Send + Sync> FromRequestParts<S> for SameOrigin {
+impl FromRequestParts<AppState> for SameOrigin {
     type Rejection = ApiError;
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
-        if is_same_origin(&parts.headers) {
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        if is_same_origin(&parts.headers, &state.public_url) {
             Ok(SameOrigin)
         } else {
             Err(ApiError::cross_site())
@@ -100,5 +169,49 @@ impl FromRequestParts<AppState> for Manager {
             ));
         }
         Ok(Manager(member))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        pairs
+            .iter()
+            .map(|(k, v)| (header::HeaderName::from_static(k), v.parse().unwrap()))
+            .collect()
+    }
+
+    #[test]
+    fn forwarded_headers_count_only_behind_a_trusted_proxy() {
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let xff = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.7")]);
+        // Not trusted: the peer is the client, whatever it claims.
+        assert_eq!(client_address(proxy, &xff, &[]), proxy);
+        let stranger: IpAddr = "198.51.100.1".parse().unwrap();
+        assert_eq!(client_address(stranger, &xff, &trusted), stranger);
+        // Trusted: the nearest untrusted hop.
+        assert_eq!(
+            client_address(proxy, &xff, &trusted).to_string(),
+            "203.0.113.9"
+        );
+        let fwd = headers(&[(
+            "forwarded",
+            "for=198.51.100.17;proto=https, for=\"[2001:db8::17]:4711\"",
+        )]);
+        assert_eq!(
+            client_address(proxy, &fwd, &trusted).to_string(),
+            "2001:db8::17"
+        );
+        // Nothing forwarded: the proxy itself.
+        assert_eq!(client_address(proxy, &HeaderMap::new(), &trusted), proxy);
+        // A spoofed leftmost entry does not win over the real nearest hop.
+        let spoofed = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9")]);
+        assert_eq!(
+            client_address(proxy, &spoofed, &trusted).to_string(),
+            "203.0.113.9"
+        );
     }
 }

@@ -30,7 +30,10 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .route("/healthz", get(|| async { "ok" }))
         .fallback(files_or_not_found)
         .layer(session_layer)
-        .layer(middleware::from_fn(security::headers))
+        .layer(middleware::from_fn_with_state(
+            state.config.is_https(),
+            security::headers,
+        ))
         .layer(CompressionLayer::new())
         .with_state(state)
 }

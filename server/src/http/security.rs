@@ -1,6 +1,6 @@
 //! Headers every answer carries, and what makes a post "from our own pages".
 
-use axum::extract::Request;
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -9,7 +9,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'u
     script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'self'; \
     frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
 
-pub async fn headers(req: Request, next: Next) -> Response {
+pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/pkg/");
     let mut res = next.run(req).await;
     let h = res.headers_mut();
@@ -26,6 +26,13 @@ pub async fn headers(req: Request, next: Next) -> Response {
         header::CONTENT_SECURITY_POLICY,
         HeaderValue::from_static(CSP),
     );
+    // Behind https (PUBLIC_URL), browsers must never fall back to http.
+    if hsts {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000; includeSubDomains"),
+        );
+    }
     // Pages show tenant data: never keep them in a cache (nor in the back-forward
     // cache after signing out).
     if !is_static && !h.contains_key(header::CACHE_CONTROL) {
@@ -34,25 +41,32 @@ pub async fn headers(req: Request, next: Next) -> Response {
     res
 }
 
-/// True when a state-changing request comes from our own pages: its `Origin`
-/// (or, failing that, `Referer`) names the host it was sent to. Browsers send
-/// `Origin` on every cross-site POST, so its absence means a same-site or
-/// non-browser client.
-pub fn is_same_origin(headers: &HeaderMap) -> bool {
-    let Some(host) = headers.get(header::HOST).and_then(|h| h.to_str().ok()) else {
-        return false;
-    };
+/// An origin as browsers send it: scheme, host and port (the scheme's
+/// default when absent), compared case-insensitively.
+fn origin_of(url: &str) -> Option<(String, String, u16)> {
+    let uri: axum::http::Uri = url.parse().ok()?;
+    let scheme = uri.scheme_str()?.to_ascii_lowercase();
+    let port = uri.port_u16().or(match scheme.as_str() {
+        "https" => Some(443),
+        "http" => Some(80),
+        _ => None,
+    })?;
+    Some((scheme, uri.host()?.to_ascii_lowercase(), port))
+}
+
+/// True when a state-changing request comes from our own pages: its
+/// `Origin` (or, failing that, `Referer`) has the scheme, host and port of
+/// `PUBLIC_URL`. A request with neither is refused: every browser sends
+/// `Origin` on a form post, so only non-browser clients lack both, and they
+/// have no business posting the portal's forms.
+pub fn is_same_origin(headers: &HeaderMap, public_url: &str) -> bool {
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
-    match source {
-        None => true,
-        Some("null") => false,
-        Some(source) => source
-            .split_once("://")
-            .map(|(_, rest)| rest.split('/').next() == Some(host))
-            .unwrap_or(false),
+    match (source.and_then(origin_of), origin_of(public_url)) {
+        (Some(source), Some(ours)) => source == ours,
+        _ => false,
     }
 }
 
@@ -68,28 +82,32 @@ mod tests {
     }
 
     #[test]
-    fn origin_must_name_the_host() {
-        let host = (header::HOST, "portal.example:3000");
-        assert!(is_same_origin(&headers(std::slice::from_ref(&host))));
-        assert!(is_same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "https://portal.example:3000")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "https://evil.example")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            host.clone(),
-            (header::ORIGIN, "null")
-        ])));
-        assert!(!is_same_origin(&headers(&[
-            host,
-            (
-                header::REFERER,
-                "https://portal.example:3000.evil.example/x"
-            )
-        ])));
-        assert!(!is_same_origin(&headers(&[])));
+    fn origin_must_be_the_public_url() {
+        let ours = "https://portal.example";
+        let with = |k: header::HeaderName, v: &str| headers(&[(k, v)]);
+        assert!(is_same_origin(
+            &with(header::ORIGIN, "https://portal.example"),
+            ours
+        ));
+        assert!(is_same_origin(
+            &with(header::ORIGIN, "https://PORTAL.example:443"),
+            ours
+        ));
+        assert!(is_same_origin(
+            &with(header::REFERER, "https://portal.example/agents?x=1"),
+            ours
+        ));
+        for bad in [
+            "http://portal.example",
+            "https://portal.example:8443",
+            "https://evil.example",
+            "https://portal.example.evil.example",
+            "null",
+        ] {
+            assert!(!is_same_origin(&with(header::ORIGIN, bad), ours), "{bad}");
+        }
+        // The Host header proves nothing: it is what the client says.
+        assert!(!is_same_origin(&with(header::HOST, "portal.example"), ours));
+        assert!(!is_same_origin(&headers(&[]), ours));
     }
 }

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use crate::common::TestDb;
+use crate::common::{spawn_serve, TestDb};
 use crate::on_both_backends;
 
 on_both_backends!(
@@ -276,36 +276,8 @@ async fn demo_seed_is_idempotent(db: TestDb) {
     }
 }
 
-/// `portal serve` (plus `extra` args) as a child process on a free port,
-/// with its base URL and whether it came up (answered `/healthz`).
-async fn spawn_serve(db: &TestDb, extra: &[&str]) -> (std::process::Child, String, bool) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_portal"))
-        .arg("serve")
-        .args(extra)
-        .env("DATABASE_URL", &db.url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = crate::common::http_client();
-    for _ in 0..600 {
-        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
-            return (child, base, res.status().is_success());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    (child, base, false)
-}
-
 async fn serve_answers_on_its_address(db: TestDb) {
-    let (mut child, base, up) = spawn_serve(&db, &["--demo"]).await;
+    let (mut child, base, up) = spawn_serve(&db, &[], &["--demo"]).await;
     let client = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .timeout(Duration::from_secs(60))
@@ -313,6 +285,7 @@ async fn serve_answers_on_its_address(db: TestDb) {
         .unwrap();
     let login = client
         .post(format!("{base}/login"))
+        .header("origin", &base)
         .form(&[
             ("email", "owner@globex.example"),
             ("password", "portal-demo"),
@@ -360,7 +333,7 @@ async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
             .to_owned()
     };
     let (id, secret) = (field("client_id"), field("client_secret"));
-    let (mut child, base, up) = spawn_serve(&db, &[]).await;
+    let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
     assert!(up, "serve answers /healthz");
     let client = crate::common::http_client();
     let requests = (0..50).map(|_| {

@@ -123,9 +123,13 @@ impl TestApp {
         client
     }
 
-    /// A browser-like client: its own cookie jar, redirects not followed.
+    /// A browser-like client: its own cookie jar, redirects not followed,
+    /// and the portal's own `Origin` on every request, as a browser sends it
+    /// on the portal's form posts.
     pub fn client(&self) -> reqwest::Client {
+        let origin = reqwest::header::HeaderValue::from_str(&self.base).unwrap();
         reqwest::Client::builder()
+            .default_headers([(reqwest::header::ORIGIN, origin)].into_iter().collect())
             .cookie_store(true)
             .redirect(reqwest::redirect::Policy::none())
             .timeout(std::time::Duration::from_secs(60))
@@ -272,4 +276,37 @@ pub async fn record_past_hour(db: &Db, tenant_id: &str, agent_id: &str, at: i64,
     metering::record_history(db, std::slice::from_ref(&entry))
         .await
         .unwrap();
+}
+
+/// `portal serve` (plus `extra` args and `envs`) as a child process on a free port,
+/// with its base URL and whether it came up (answered `/healthz`).
+pub async fn spawn_serve(
+    db: &TestDb,
+    envs: &[(&str, &str)],
+    extra: &[&str],
+) -> (std::process::Child, String, bool) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("serve")
+        .args(extra)
+        .env("DATABASE_URL", &db.url)
+        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .envs(envs.iter().copied())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let client = http_client();
+    for _ in 0..600 {
+        if let Ok(res) = client.get(format!("{base}/healthz")).send().await {
+            return (child, base, res.status().is_success());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    (child, base, false)
 }

@@ -5,6 +5,7 @@ mod common;
 
 mod agents_pages;
 mod analytics;
+mod attacks;
 mod billing;
 mod cli;
 mod sign_in;

@@ -1,4 +1,4 @@
-use app::domain::sign_in::WINDOW_SECS;
+use app::domain::sign_in::{self, WINDOW_SECS};
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
@@ -239,7 +239,7 @@ async fn repeated_failures_from_an_ip_are_throttled(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
     app.member(&tenant, "ada@acme.example", Role::Admin).await;
     let client = app.client();
-    for i in 0..5 {
+    for i in 0..sign_in::PER_CLIENT {
         let res = app
             .sign_in(&client, &format!("guess{i}@acme.example"), "nope nope", "/")
             .await;

@@ -37,7 +37,7 @@ pub async fn sign_in(
     let attempt = Attempt {
         email: &form.email,
         password: &form.password,
-        ip: &ip,
+        client: &ip,
     };
     let signed_in = sign_in::sign_in(&state.db, attempt, state.now()).await;
     // A failure shows the form again, with the message and the e-mail typed.

@@ -1,0 +1,304 @@
+//! Attacks on the running portal, one test per protection, each named after
+//! what it stops. Every case runs on SQLite and on PostgreSQL.
+
+use futures::future::join_all;
+use reqwest::StatusCode;
+
+use app::domain::sign_in::{PER_CLIENT, PER_EMAIL_AND_CLIENT};
+use app::model::{Role, Tier};
+
+use crate::common::{spawn_serve, TestApp, TestDb, PASSWORD};
+use crate::on_both_backends;
+
+on_both_backends!(
+    TestApp =>
+    parallel_guesses_get_no_more_password_checks_than_allowed,
+    forwarded_headers_are_ignored_unless_a_proxy_is_trusted,
+    posts_without_our_origin_are_refused,
+    internal_errors_show_an_id_not_their_text,
+    absurd_page_numbers_are_not_errors,
+);
+
+on_both_backends!(
+    TestDb =>
+    a_stranger_cannot_lock_out_a_known_admin,
+    a_flood_of_sign_ins_is_bounded_and_other_pages_answer,
+);
+
+async fn parallel_guesses_get_no_more_password_checks_than_allowed(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Free).await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let client = app.client();
+    let guesses = (0..100).map(|i| {
+        let client = client.clone();
+        let url = app.url("/login");
+        async move {
+            client
+                .post(url)
+                .form(&[
+                    ("email", "ada@acme.example"),
+                    ("password", &format!("guess {i}")),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let statuses = join_all(guesses).await;
+    let checked = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(checked as i64, PER_EMAIL_AND_CLIENT, "{statuses:?}");
+    assert_eq!(checked + throttled, 100, "{statuses:?}");
+}
+
+async fn forwarded_headers_are_ignored_unless_a_proxy_is_trusted(app: TestApp) {
+    // This server trusts no proxy: a client cannot pick a new address per
+    // guess to escape the per-client limit.
+    let client = app.client();
+    let mut last = StatusCode::OK;
+    for i in 0..=PER_CLIENT {
+        last = client
+            .post(app.url("/login"))
+            .header("x-forwarded-for", format!("203.0.113.{i}"))
+            .header("forwarded", format!("for=198.51.100.{i}"))
+            .form(&[
+                ("email", format!("guess{i}@acme.example").as_str()),
+                ("password", "nope"),
+            ])
+            .send()
+            .await
+            .unwrap()
+            .status();
+    }
+    assert_eq!(last, StatusCode::TOO_MANY_REQUESTS);
+}
+
+async fn posts_without_our_origin_are_refused(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let member = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    // The signed-in client's cookie with another origin, or none at all.
+    let cookie_only = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let cookie = {
+        let res = app
+            .sign_in(&app.client(), "ada@acme.example", PASSWORD, "/")
+            .await;
+        res.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .split(';')
+            .next()
+            .unwrap()
+            .to_owned()
+    };
+    for path in [
+        "/agents",
+        "/analytics/time-zone",
+        "/api/tiers/upgrade",
+        "/logout",
+    ] {
+        let none = cookie_only
+            .post(app.url(path))
+            .header("cookie", &cookie)
+            .form(&[("time_zone", "Asia/Tokyo"), ("name", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(none.status(), StatusCode::FORBIDDEN, "no Origin: {path}");
+        for origin in ["https://evil.example", "http://127.0.0.1:1", "null"] {
+            let res = member
+                .post(app.url(path))
+                .header("origin", origin)
+                .form(&[("time_zone", "Asia/Tokyo"), ("name", "x")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::FORBIDDEN, "{origin} {path}");
+        }
+    }
+    // Nothing changed.
+    let zone: String = sqlx::query_scalar("SELECT time_zone FROM tenants WHERE id = $1")
+        .bind(&tenant)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(zone, "UTC");
+    let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(agents, 0);
+}
+
+async fn internal_errors_show_an_id_not_their_text(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    // Break the database under the running server.
+    sqlx::query("DROP TABLE usage_tenant_quarter")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let page = client.get(app.url("/analytics")).send().await.unwrap();
+    let html = page.text().await.unwrap();
+    assert!(html.contains("error id"), "{html}");
+    for leak in [
+        "usage_tenant_quarter",
+        "no such table",
+        "does not exist",
+        "SELECT",
+    ] {
+        assert!(!html.contains(leak), "{leak} leaked: {html}");
+    }
+    let csv = client
+        .get(app.url("/analytics/export/daily.csv"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), StatusCode::INTERNAL_SERVER_ERROR);
+    let body: serde_json::Value = csv.json().await.unwrap();
+    assert_eq!(body["error"], "internal_error");
+    let id = body["error_id"].as_str().unwrap();
+    assert!(body["message"].as_str().unwrap().contains(id));
+    assert!(!body.to_string().contains("usage_tenant_quarter"));
+}
+
+async fn absurd_page_numbers_are_not_errors(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    for query in [
+        "page=1000000000000000000",
+        "page=18446744073709551615",
+        "page=99999999999999999999999",
+        "page=-1",
+        "days=4294967297",
+        "days=99999999999999999999",
+    ] {
+        let res = client
+            .get(app.url(&format!("/analytics?{query}")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::OK, "{query}");
+    }
+}
+
+/// Two clients behind a trusted proxy: the stranger's guesses lock only the
+/// stranger out.
+async fn a_stranger_cannot_lock_out_a_known_admin(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let tenant = app.tenant("Acme", Tier::Free).await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let stranger = app.client();
+    for _ in 0..PER_EMAIL_AND_CLIENT + 3 {
+        stranger
+            .post(app.url("/login"))
+            .header("x-forwarded-for", "203.0.113.66")
+            .form(&[("email", "ada@acme.example"), ("password", "wrong guess")])
+            .send()
+            .await
+            .unwrap();
+    }
+    let refused = stranger
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "203.0.113.66")
+        .form(&[("email", "ada@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    let ada = app.client();
+    let res = ada
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "198.51.100.7")
+        .form(&[("email", "ada@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        res.status(),
+        StatusCode::SEE_OTHER,
+        "the admin still gets in"
+    );
+}
+
+/// 500 sign-ins at once, each from its own (forwarded) address with a
+/// random e-mail, so no throttle spares the password hashing: the real
+/// binary's memory stays bounded and other pages keep answering.
+async fn a_flood_of_sign_ins_is_bounded_and_other_pages_answer(db: TestDb) {
+    let (mut child, base, up) = spawn_serve(&db, &[("TRUSTED_PROXIES", "127.0.0.1/32")], &[]).await;
+    assert!(up);
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(120))
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap();
+    let flood = (0..500).map(|i| {
+        let client = client.clone();
+        let base = base.clone();
+        async move {
+            client
+                .post(format!("{base}/login"))
+                .header("origin", &base)
+                .header(
+                    "x-forwarded-for",
+                    format!("10.{}.{}.{}", i / 65536, (i / 256) % 256, i % 256),
+                )
+                .form(&[
+                    ("email", format!("nobody{i}@example.com").as_str()),
+                    ("password", "guess"),
+                ])
+                .send()
+                .await
+                .map(|r| (r.status(), r.headers().contains_key("retry-after")))
+        }
+    });
+    let probe = async {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let started = std::time::Instant::now();
+        let res = client.get(format!("{base}/login")).send().await.unwrap();
+        (res.status(), started.elapsed())
+    };
+    let (answers, (probe_status, probe_time)) = tokio::join!(join_all(flood), probe);
+    let peak_kib = std::fs::read_to_string(format!("/proc/{}/status", child.id()))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut checked = 0;
+    let mut busy = 0;
+    for answer in &answers {
+        match answer {
+            Ok((StatusCode::UNAUTHORIZED, _)) => checked += 1,
+            Ok((StatusCode::SERVICE_UNAVAILABLE, true)) => busy += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert!(checked > 0 && busy > 0, "{checked} checked, {busy} busy");
+    assert_eq!(probe_status, StatusCode::OK);
+    assert!(
+        probe_time.as_secs() < 5,
+        "the sign-in page took {probe_time:?}"
+    );
+    assert!(peak_kib < 300 * 1024, "peak resident set {peak_kib} KiB");
+}
