@@ -12,7 +12,7 @@ async function createAgent(page: Page, name: string): Promise<{ id: string; secr
   await page.getByLabel('Agent type').fill('analyst');
   await page.getByLabel('Owner').fill('e2e');
   await page.getByLabel('Environment').selectOption('production');
-  await page.getByLabel('Capabilities').fill('reports:read');
+  await page.getByLabel('Capabilities').fill('reports:read analytics:read');
   await page.getByRole('button', { name: 'Create agent' }).click();
   await expect(page.getByRole('heading', { name: 'Agent created' })).toBeVisible();
   return {

@@ -53,6 +53,11 @@ pub struct Config {
     )]
     pub session_idle_minutes: u32,
 
+    /// The `aud` claim of access tokens, which resource servers check
+    /// [default: PUBLIC_URL].
+    #[arg(long, env = "TOKEN_AUDIENCE", global = true)]
+    pub token_audience: Option<String>,
+
     /// Proxies whose `Forwarded` / `X-Forwarded-For` headers name the client
     /// (comma-separated CIDRs, e.g. `127.0.0.1/32,10.0.0.0/8`). Without it
     /// those headers are ignored and the peer address is the client.
@@ -102,12 +107,19 @@ impl Config {
             session_secure: None,
             session_idle_minutes: 720,
             trusted_proxies: Vec::new(),
+            token_audience: None,
             stripe_secret_key: None,
             stripe_pro_price_id: None,
             stripe_webhook_secret: None,
             stripe_api_base: None,
             stripe_test_double_port: 0,
         }
+    }
+
+    pub fn token_audience(&self) -> String {
+        self.token_audience
+            .clone()
+            .unwrap_or_else(|| self.public_url())
     }
 
     /// The usual deployment listens on loopback behind TLS: what browsers

@@ -57,6 +57,7 @@ pub async fn build(
         meter,
         clock,
         public_url: config.public_url(),
+        audience: config.token_audience(),
         billing_test_mode: stripe.test_mode,
         demo,
     };

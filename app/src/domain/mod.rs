@@ -12,6 +12,7 @@ pub mod limits;
 pub mod members;
 pub mod metering;
 pub mod passwords;
+pub mod scopes;
 pub mod sign_in;
 pub mod tenants;
 pub mod time_zones;
@@ -35,6 +36,8 @@ pub struct Services {
     /// The portal's base URL, as browsers and agents reach it; the `iss` of
     /// our tokens.
     pub public_url: String,
+    /// The `aud` of our tokens.
+    pub audience: String,
     /// Billing goes to the local Stripe test double.
     pub billing_test_mode: bool,
     /// Shown on the sign-in page in demo mode.

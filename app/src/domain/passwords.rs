@@ -57,12 +57,23 @@ async fn bounded<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -
             retry_after_secs: 1,
         });
     }
+    // Counted as waiting until it runs, even if the request is dropped
+    // (the client went away) while it waits.
+    let waiting = Waiting(&h.waiting);
     let permit = h.running.acquire().await;
-    h.waiting.fetch_sub(1, Ordering::SeqCst);
+    drop(waiting);
     let _permit = permit.map_err(|e| Error::Internal(e.to_string()))?;
     tokio::task::spawn_blocking(work)
         .await
         .map_err(|e| Error::Internal(e.to_string()))
+}
+
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 pub async fn hash(password: String) -> Result<String> {

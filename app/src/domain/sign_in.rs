@@ -80,7 +80,10 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> 
 /// Counts one attempt under `key`; returns the attempts in its window
 /// (this one included) and when the window started.
 async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
-    let counted = sqlx::query_as(
+    // fetch_all, not fetch_one: SQLite commits an autocommit
+    // `INSERT ... RETURNING` only once the statement has run to its end, and
+    // a statement left after its first row would keep the write lock.
+    let counted: Vec<(i64, i64)> = sqlx::query_as(
         "INSERT INTO sign_in_counters (key, window_start, attempts) VALUES ($1, $2, 1) \
          ON CONFLICT (key) DO UPDATE SET \
            attempts = CASE WHEN sign_in_counters.window_start <= $3 THEN 1 \
@@ -92,8 +95,12 @@ async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
     .bind(key)
     .bind(now)
     .bind(now - WINDOW_SECS)
-    .fetch_one(&db.pool)
+    .fetch_all(&db.pool)
     .await?;
+    let counted = counted
+        .first()
+        .copied()
+        .ok_or_else(|| Error::Internal("the attempt was not counted".into()))?;
     // Keep the table as small as the window needs (now and then).
     if rand::random::<u8>() < 4 {
         sqlx::query("DELETE FROM sign_in_counters WHERE window_start <= $1")

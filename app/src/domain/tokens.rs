@@ -4,8 +4,8 @@
 use jsonwebtoken::{Algorithm, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use super::agents;
 use super::metering::{Admission, Quota, UsageKind};
+use super::{agents, scopes};
 use super::{Error, Result, Services};
 use crate::model::{Agent, AgentStatus};
 
@@ -15,6 +15,8 @@ pub const TOKEN_TTL_SECS: i64 = 900;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
+    /// Who the token is for: `TOKEN_AUDIENCE`, by default the issuer.
+    pub aud: String,
     pub sub: String,
     pub tenant_id: String,
     pub scope: String,
@@ -54,37 +56,6 @@ pub async fn authenticate_client(
     }
 }
 
-/// The granted scope: the requested one when every part is a capability of the
-/// agent (`resource:*` covers any action), or all capabilities when none is asked.
-pub fn granted_scope(agent: &Agent, requested: Option<&str>) -> Result<String> {
-    let requested: Vec<&str> = requested
-        .map(|s| s.split_whitespace().collect())
-        .unwrap_or_default();
-    if requested.is_empty() {
-        return Ok(agent.capabilities.join(" "));
-    }
-    let covered = |want: &str| {
-        agent.capabilities.iter().any(|have| {
-            have == want
-                || have.strip_suffix(":*").is_some_and(|resource| {
-                    want.split_once(':').is_some_and(|(r, _)| r == resource)
-                })
-        })
-    };
-    if let Some(bad) = requested.iter().find(|s| !covered(s)) {
-        return Err(Error::InvalidScope(format!(
-            "{bad:?} is not among the agent's capabilities"
-        )));
-    }
-    let mut granted: Vec<&str> = Vec::new();
-    for s in requested {
-        if !granted.contains(&s) {
-            granted.push(s);
-        }
-    }
-    Ok(granted.join(" "))
-}
-
 pub async fn issue(
     services: &Services,
     creds: ClientCredentials<'_>,
@@ -92,7 +63,7 @@ pub async fn issue(
 ) -> Result<IssuedToken> {
     let now = services.now();
     let agent = authenticate_client(services, &creds).await?;
-    let scope = granted_scope(&agent, requested_scope)?;
+    let scope = scopes::granted(&agent.capabilities, requested_scope)?;
     let quota = match services
         .meter
         .admit(&agent.tenant_id, &agent.id, UsageKind::TokenIssued)
@@ -108,6 +79,7 @@ pub async fn issue(
     };
     let claims = Claims {
         iss: services.public_url.clone(),
+        aud: services.audience.clone(),
         sub: agent.id.clone(),
         tenant_id: agent.tenant_id.clone(),
         scope: scope.clone(),
@@ -140,8 +112,9 @@ pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
         .ok_or(Error::InvalidToken)?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[&services.public_url]);
+    validation.set_audience(&[&services.audience]);
     validation.validate_exp = false;
-    validation.set_required_spec_claims(&["exp", "iss", "sub"]);
+    validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
         .map_err(|_| Error::InvalidToken)?
         .claims;
@@ -196,50 +169,5 @@ pub async fn revoke(services: &Services, caller: &Agent, token: &str) -> Result<
         }
         Ok(_) | Err(Error::InvalidToken) => Ok(()),
         Err(e) => Err(e),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Environment;
-
-    fn agent(caps: &[&str]) -> Agent {
-        Agent {
-            id: "a".into(),
-            tenant_id: "t".into(),
-            name: "n".into(),
-            agent_type: "x".into(),
-            version: "1".into(),
-            capabilities: caps.iter().map(|s| s.to_string()).collect(),
-            owner: "o".into(),
-            environment: Environment::Production,
-            status: AgentStatus::Active,
-            created_at: 0,
-            updated_at: 0,
-            last_token_at: None,
-        }
-    }
-
-    #[test]
-    fn scope_must_be_a_subset_of_the_capabilities() {
-        let a = agent(&["tokens:read", "files:*"]);
-        assert_eq!(granted_scope(&a, None).unwrap(), "tokens:read files:*");
-        assert_eq!(
-            granted_scope(&a, Some("tokens:read")).unwrap(),
-            "tokens:read"
-        );
-        assert_eq!(
-            granted_scope(&a, Some("files:write files:write")).unwrap(),
-            "files:write"
-        );
-        assert!(matches!(
-            granted_scope(&a, Some("tokens:write")),
-            Err(Error::InvalidScope(_))
-        ));
-        assert!(matches!(
-            granted_scope(&a, Some("tokens:read admin:all")),
-            Err(Error::InvalidScope(_))
-        ));
     }
 }

@@ -87,7 +87,7 @@ fn card_value(html: &str, key: &str) -> String {
 
 async fn the_api_and_the_page_show_the_same_numbers(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     past(&app, &tenant, &id, 3 * 86_400, 40).await;
     past(&app, &tenant, &id, 6 * 86_400, 7).await;
     // Older than 7 days: only in the previous period.
@@ -137,7 +137,7 @@ async fn the_api_and_the_page_show_the_same_numbers(app: TestApp) {
 
 async fn days_outside_1_to_90_are_refused_by_the_api(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     let token = bearer(&app, &id, &secret).await;
     for bad in ["0", "91", "-1", "seven", "", "3.5"] {
         for endpoint in ["tokens", "activity"] {
@@ -181,7 +181,7 @@ async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
     tenants::set_time_zone(&app.db, &tenant, "Asia/Tokyo")
         .await
         .unwrap();
-    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     let token = bearer(&app, &id, &secret).await;
     let when = app.clock.now() - 2 * 86_400;
     record_past_hour(
@@ -233,9 +233,9 @@ async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
 
 async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let (used, used_secret) = app.agent(&tenant, "reports:read").await;
-    let (idle, _) = app.agent(&tenant, "reports:read").await;
-    let (reader, reader_secret) = app.agent(&tenant, "reports:read").await;
+    let (used, used_secret) = app.agent(&tenant, "reports:read analytics:read").await;
+    let (idle, _) = app.agent(&tenant, "reports:read analytics:read").await;
+    let (reader, reader_secret) = app.agent(&tenant, "reports:read analytics:read").await;
     for _ in 0..3 {
         bearer(&app, &used, &used_secret).await;
     }
@@ -295,7 +295,7 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
 
 async fn csv_downloads_carry_what_the_page_shows(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    let (id, secret) = app.agent(&tenant, "reports:read").await;
+    let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     for _ in 0..4 {
         bearer(&app, &id, &secret).await;
     }
@@ -410,8 +410,8 @@ async fn the_time_zone_setting_validates_and_applies(app: TestApp) {
 async fn tenants_never_see_each_other(app: TestApp) {
     let acme = app.tenant("Acme", Tier::Pro).await;
     let globex = app.tenant("Globex", Tier::Pro).await;
-    let (acme_agent, acme_secret) = app.agent(&acme, "reports:read").await;
-    let (globex_agent, globex_secret) = app.agent(&globex, "reports:read").await;
+    let (acme_agent, acme_secret) = app.agent(&acme, "reports:read analytics:read").await;
+    let (globex_agent, globex_secret) = app.agent(&globex, "reports:read analytics:read").await;
     for _ in 0..6 {
         bearer(&app, &acme_agent, &acme_secret).await;
     }

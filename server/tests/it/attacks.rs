@@ -17,6 +17,8 @@ on_both_backends!(
     posts_without_our_origin_are_refused,
     internal_errors_show_an_id_not_their_text,
     absurd_page_numbers_are_not_errors,
+    a_token_without_analytics_read_cannot_read_analytics,
+    a_wildcard_capability_covers_only_its_own_resource,
 );
 
 on_both_backends!(
@@ -301,4 +303,90 @@ async fn a_flood_of_sign_ins_is_bounded_and_other_pages_answer(db: TestDb) {
         "the sign-in page took {probe_time:?}"
     );
     assert!(peak_kib < 300 * 1024, "peak resident set {peak_kib} KiB");
+}
+
+async fn a_token_without_analytics_read_cannot_read_analytics(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (files, files_secret) = app.agent(&tenant, "files:read").await;
+    let (reader, reader_secret) = app.agent(&tenant, "files:read analytics:*").await;
+    let bearer = |id: String, secret: String| {
+        let app = &app;
+        async move {
+            let res = app.token(&id, &secret, None).await;
+            let body: serde_json::Value = res.json().await.unwrap();
+            body["access_token"].as_str().unwrap().to_owned()
+        }
+    };
+    let files_token = bearer(files, files_secret).await;
+    let reader_token = bearer(reader, reader_secret).await;
+    for path in ["tokens?days=7", "activity?days=7", "agents"] {
+        let url = app.url(&format!("/api/v1/analytics/{path}"));
+        let refused = crate::common::http_client()
+            .get(&url)
+            .bearer_auth(&files_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN, "{path}");
+        let challenge = refused.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(challenge.contains("insufficient_scope") && challenge.contains("analytics:read"));
+        let body: serde_json::Value = refused.json().await.unwrap();
+        assert_eq!(body["error"], "insufficient_scope");
+        let allowed = crate::common::http_client()
+            .get(&url)
+            .bearer_auth(&reader_token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(allowed.status(), StatusCode::OK, "{path}");
+    }
+    // The agent's own record needs no scope.
+    let me = crate::common::http_client()
+        .get(app.url("/api/v1/agents/me"))
+        .bearer_auth(&files_token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+async fn a_wildcard_capability_covers_only_its_own_resource(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "files:*").await;
+    for (scope, expected) in [
+        ("files:read", StatusCode::OK),
+        ("files:*", StatusCode::OK),
+        ("files:x:admin", StatusCode::BAD_REQUEST),
+        ("filesx:read", StatusCode::BAD_REQUEST),
+        ("analytics:read", StatusCode::BAD_REQUEST),
+        ("FILES:READ", StatusCode::BAD_REQUEST),
+    ] {
+        let res = app.token(&id, &secret, Some(scope)).await;
+        assert_eq!(res.status(), expected, "{scope}");
+        if expected == StatusCode::BAD_REQUEST {
+            let body: serde_json::Value = res.json().await.unwrap();
+            assert_eq!(body["error"], "invalid_scope", "{scope}");
+        }
+    }
+    // Registering a malformed capability is refused too.
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    let res = client
+        .post(app.url("/agents"))
+        .form(&[
+            ("name", "bad"),
+            ("agent_type", "x"),
+            ("version", "1"),
+            ("owner", "o"),
+            ("environment", "production"),
+            ("capabilities", "files:x:admin"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }

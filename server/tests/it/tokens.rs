@@ -66,6 +66,8 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
     let jwk = jwks.find(&kid).expect("kid published");
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[app.base.as_str()]);
+    // The audience defaults to the issuer.
+    validation.set_audience(&[app.base.as_str()]);
     let claims: Value =
         jsonwebtoken::decode(token, &DecodingKey::from_jwk(jwk).unwrap(), &validation)
             .unwrap()

@@ -17,7 +17,6 @@ use crate::model::{Agent, AgentStatus, Environment, Tier};
 pub use clients::{for_client, ClientCache, CLIENT_CACHE_TTL};
 use secrets::new_secret;
 pub use secrets::{hash_secret, secret_matches, ClientSecret};
-pub use validation::is_capability;
 use validation::validate;
 
 #[derive(Debug, Clone, Default)]

@@ -1,6 +1,7 @@
 //! What makes a new agent acceptable, field by field.
 
 use super::NewAgent;
+use crate::domain::scopes::is_capability;
 use crate::domain::{Error, Result};
 use crate::model::{Environment, FieldErrors};
 
@@ -13,20 +14,6 @@ pub(super) struct ValidAgent {
     pub(super) capabilities: Vec<String>,
     pub(super) owner: String,
     pub(super) environment: Environment,
-}
-
-pub fn is_capability(s: &str) -> bool {
-    let ok = |part: &str, star: bool| {
-        !part.is_empty()
-            && part.len() <= 64
-            && part.chars().all(|c| {
-                c.is_ascii_lowercase()
-                    || c.is_ascii_digit()
-                    || "_-.".contains(c)
-                    || (star && c == '*')
-            })
-    };
-    matches!(s.split_once(':'), Some((resource, action)) if ok(resource, false) && ok(action, true))
 }
 
 pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
@@ -104,24 +91,6 @@ fn parse_capabilities(raw: &[String]) -> std::result::Result<Vec<String>, String
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn capabilities_are_resource_action_pairs() {
-        for ok in ["tokens:read", "agents:write", "files.v2:read", "billing:*"] {
-            assert!(is_capability(ok), "{ok}");
-        }
-        for bad in [
-            "tokens",
-            ":read",
-            "tokens:",
-            "Tokens:Read",
-            "a:b:c",
-            "*:read",
-            "tok ens:read",
-        ] {
-            assert!(!is_capability(bad), "{bad}");
-        }
-    }
 
     #[test]
     fn each_problem_is_reported_beside_its_field() {

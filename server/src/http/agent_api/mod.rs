@@ -8,8 +8,8 @@ pub mod oauth;
 pub mod rate_limit;
 
 use axum::extract::{FromRequestParts, Request, State};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -17,18 +17,25 @@ use axum::{Json, Router};
 
 use app::domain::metering::{Admission, UsageKind};
 use app::domain::tokens::{self, Claims};
-use app::domain::{agents, Error};
+use app::domain::{agents, scopes, Error};
 use app::model;
 
 use super::error::ApiError;
 use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
-    let resources = Router::new()
-        .route("/agents/me", get(me))
+    // Scopes per endpoint: `agents/me` needs none (any valid token of the
+    // agent); the analytics endpoints need `analytics:read`.
+    let analytics = Router::new()
         .route("/analytics/tokens", get(analytics::tokens))
         .route("/analytics/activity", get(analytics::activity))
         .route("/analytics/agents", get(analytics::agents))
+        .route_layer(middleware::from_fn(|req, next| {
+            require_scope(ANALYTICS_READ, req, next)
+        }));
+    let resources = Router::new()
+        .route("/agents/me", get(me))
+        .merge(analytics)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_agent));
     let api_v1 = Router::new()
         .route("/token", post(oauth::token))
@@ -91,6 +98,34 @@ async fn require_agent(
             state.issuer(),
         )),
     }
+}
+
+const ANALYTICS_READ: &str = "analytics:read";
+
+/// 403 `insufficient_scope` (RFC 6750 §3.1) unless the token's scope covers
+/// `needed`. Runs inside `require_agent`, which put the claims there.
+async fn require_scope(needed: &'static str, req: Request, next: Next) -> Response {
+    let allowed = req
+        .extensions()
+        .get::<Claims>()
+        .is_some_and(|c| scopes::allows(&c.scope, needed));
+    if allowed {
+        return next.run(req).await;
+    }
+    let message = format!(
+        "This endpoint needs the {needed} scope: give the agent that capability and request a new token."
+    );
+    let mut res = axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::FORBIDDEN,
+        "insufficient_scope",
+        message,
+    ));
+    let challenge =
+        format!("Bearer realm=\"agent-id\", error=\"insufficient_scope\", scope=\"{needed}\"");
+    if let Ok(value) = HeaderValue::from_str(&challenge) {
+        res.headers_mut().insert(header::WWW_AUTHENTICATE, value);
+    }
+    res
 }
 
 /// The calling agent, as its bearer token says (`require_agent` checked it).

@@ -237,6 +237,7 @@ pub async fn introspect(
             "iat": c.iat,
             "iss": c.iss,
             "jti": c.jti,
+            "aud": c.aud,
         }),
         None => json!({ "active": false }),
     };
@@ -281,6 +282,9 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
         "access_token_lifetime": TOKEN_TTL_SECS,
+        // Not an RFC 8414 field: what resource servers find in `aud`.
+        "access_token_audience": state.audience,
+        "scopes_supported": ["analytics:read"],
     }))
     .into_response();
     res.headers_mut().insert(
