@@ -18,6 +18,8 @@ use crate::config::Config;
 
 /// Key under which the session keeps the signed-in member's id.
 pub const MEMBER_ID: &str = "member_id";
+/// When the session last served a request (unix seconds, the portal's clock).
+pub const LAST_SEEN: &str = "last_seen";
 
 #[derive(Debug, Clone)]
 pub enum PortalSessionStore {

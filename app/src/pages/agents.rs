@@ -58,7 +58,12 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
             data.tier.display_name()
         ),
     };
-    let at_limit = data.limit.is_some_and(|l| data.live >= l);
+    // After a downgrade a tenant may have more live agents than its tier
+    // allows: they keep working, but no new one until it is under the limit.
+    let at_limit = data
+        .limit
+        .filter(|l| data.live >= *l)
+        .map(|l| (data.live, l));
     let total = data.agents.len();
     let now = data.now;
     let shown: Vec<Agent> = data
@@ -186,7 +191,7 @@ const FIELDS: [&str; 6] = [
 ];
 
 #[component]
-fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoView {
+fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -> impl IntoView {
     let open = form.is_some();
     let f = form.unwrap_or_else(|| AgentFormState {
         environment: "production".into(),
@@ -254,10 +259,18 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: bool) -> impl IntoVie
             }
         })
         .collect_view();
-    let limit_hint = at_limit.then(|| {
+    let limit_hint = at_limit.map(|(live, limit)| {
+        let over = (live > limit).then(|| {
+            format!(
+                "You have {live} live agents, {} more than your tier allows; they keep working. ",
+                live - limit
+            )
+        });
         view! {
-            <p class="notice">
-                "Your tier's agent limit is reached. "<a href="/settings/tier">"Upgrade"</a>
+            <p class="notice" data-testid="agent-limit-hint">
+                {over}
+                "Your tier's agent limit is reached. "
+                <a href="/settings/tier">"Upgrade"</a>
                 " or decommission an agent to register another."
             </p>
         }

@@ -14,7 +14,7 @@ use app::model::CurrentMember;
 
 use super::error::ApiError;
 use super::security::is_same_origin;
-use crate::sessions::MEMBER_ID;
+use crate::sessions::{LAST_SEEN, MEMBER_ID};
 use crate::state::AppState;
 
 /// The client's address: the peer of the connection, or, when the peer is
@@ -115,17 +115,33 @@ impl FromRequestParts<AppState> for SameOrigin {
     }
 }
 
-/// The member a session points at, if any (a session whose member is gone is
-/// emptied).
+/// The member a session points at, if any. A session idle for longer than
+/// `SESSION_IDLE_MINUTES` (by the portal's clock, from its last request),
+/// or whose member is gone, is emptied. A live one is marked as seen, at
+/// most once a minute, which also moves the stored expiry on.
 pub async fn member_of(
     state: &AppState,
     session: &Session,
 ) -> Result<Option<CurrentMember>, ApiError> {
     let id: Option<String> = session.get(MEMBER_ID).await.map_err(ApiError::internal)?;
     let Some(id) = id else { return Ok(None) };
+    let now = state.now();
+    let last_seen: Option<i64> = session.get(LAST_SEEN).await.map_err(ApiError::internal)?;
+    let idle = i64::from(state.config.session_idle_minutes) * 60;
+    if last_seen.is_none_or(|seen| now - seen > idle) {
+        session.flush().await.map_err(ApiError::internal)?;
+        return Ok(None);
+    }
     let member = members::current(&state.db, &id).await?;
     if member.is_none() {
-        let _ = session.flush().await;
+        session.flush().await.map_err(ApiError::internal)?;
+        return Ok(None);
+    }
+    if last_seen.is_some_and(|seen| now - seen >= 60) {
+        session
+            .insert(LAST_SEEN, now)
+            .await
+            .map_err(ApiError::internal)?;
     }
     Ok(member)
 }

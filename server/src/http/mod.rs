@@ -16,6 +16,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::compression::CompressionLayer;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_sessions::Session;
 
 use crate::sessions::PortalSessionStore;
@@ -23,10 +24,13 @@ use crate::state::AppState;
 
 pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
     let session_layer = sessions.layer(&state.config);
+    // Every body has a ceiling: forms and server functions are small, a
+    // Stripe event a little larger.
+    let webhook = Router::new().route("/api/stripe/webhook", post(stripe_webhook::receive));
     Router::new()
-        .merge(portal::router(&state))
-        .merge(agent_api::router(&state))
-        .route("/api/stripe/webhook", post(stripe_webhook::receive))
+        .merge(limit_body(portal::router(&state), 64 * 1024))
+        .merge(limit_body(agent_api::router(&state), 16 * 1024))
+        .merge(limit_body(webhook, 512 * 1024))
         .route("/healthz", get(|| async { "ok" }))
         .fallback(files_or_not_found)
         .layer(session_layer)
@@ -36,6 +40,24 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         ))
         .layer(CompressionLayer::new())
         .with_state(state)
+}
+
+/// Bodies over `max` bytes are refused before anything reads them: 413 with
+/// a message that says so.
+fn limit_body(router: Router<AppState>, max: usize) -> Router<AppState> {
+    router
+        .layer(RequestBodyLimitLayer::new(max))
+        .layer(middleware::map_response(move |res: Response| async move {
+            if res.status() != StatusCode::PAYLOAD_TOO_LARGE {
+                return res;
+            }
+            let message = format!(
+                "The request body is larger than this endpoint accepts ({} KiB).",
+                max / 1024
+            );
+            error::ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large", message)
+                .into_response()
+        }))
 }
 
 /// Built assets, or the "not found" page (with the member's header when

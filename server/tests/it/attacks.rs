@@ -4,8 +4,10 @@
 use futures::future::join_all;
 use reqwest::StatusCode;
 
+use app::domain::agents;
 use app::domain::sign_in::{PER_CLIENT, PER_EMAIL_AND_CLIENT};
-use app::model::{Role, Tier};
+use app::domain::Clock;
+use app::model::{AgentStatus, Role, Tier};
 
 use crate::common::{spawn_serve, TestApp, TestDb, PASSWORD};
 use crate::on_both_backends;
@@ -19,6 +21,12 @@ on_both_backends!(
     absurd_page_numbers_are_not_errors,
     a_token_without_analytics_read_cannot_read_analytics,
     a_wildcard_capability_covers_only_its_own_resource,
+    a_suspension_is_never_undone_by_a_racing_token_request,
+    decommissioning_is_final_whatever_races_it,
+    a_downgraded_tenant_over_its_agent_limit_registers_none,
+    a_removed_or_demoted_member_loses_access_on_the_next_request,
+    oversized_bodies_get_a_clear_413,
+    an_idle_session_expires_from_its_last_request_not_from_sign_in,
 );
 
 on_both_backends!(
@@ -389,4 +397,223 @@ async fn a_wildcard_capability_covers_only_its_own_resource(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+}
+
+/// Token requests in flight while the agent is suspended must not put the
+/// active agent back into the token endpoint's cache.
+async fn a_suspension_is_never_undone_by_a_racing_token_request(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Enterprise).await;
+    for round in 0..10 {
+        let (id, secret) = app.agent(&tenant, "files:read").await;
+        let racing = join_all((0..16).map(|_| app.token(&id, &secret, None)));
+        let suspend = async {
+            tokio::task::yield_now().await;
+            agents::set_status(
+                &app.db,
+                &app.clients,
+                &tenant,
+                &id,
+                AgentStatus::Suspended,
+                app.clock.now(),
+            )
+            .await
+            .unwrap();
+        };
+        tokio::join!(racing, suspend);
+        for _ in 0..3 {
+            let after = app.token(&id, &secret, None).await;
+            assert_eq!(after.status(), StatusCode::UNAUTHORIZED, "round {round}");
+        }
+    }
+}
+
+async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Enterprise).await;
+    for _ in 0..5 {
+        let (id, secret) = app.agent(&tenant, "files:read").await;
+        agents::set_status(
+            &app.db,
+            &app.clients,
+            &tenant,
+            &id,
+            AgentStatus::Suspended,
+            app.clock.now(),
+        )
+        .await
+        .unwrap();
+        let race = (0..20).map(|i| {
+            let status = if i % 2 == 0 {
+                AgentStatus::Active
+            } else {
+                AgentStatus::Decommissioned
+            };
+            let (app, tenant, id) = (&app, &tenant, &id);
+            async move {
+                agents::set_status(&app.db, &app.clients, tenant, id, status, app.clock.now()).await
+            }
+        });
+        join_all(race).await;
+        let agent = agents::get(&app.db, &tenant, &id).await.unwrap();
+        assert_eq!(agent.status, AgentStatus::Decommissioned);
+        assert!(agents::set_status(
+            &app.db,
+            &app.clients,
+            &tenant,
+            &id,
+            AgentStatus::Active,
+            app.clock.now()
+        )
+        .await
+        .is_err());
+        assert_eq!(
+            app.token(&id, &secret, None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+}
+
+async fn a_downgraded_tenant_over_its_agent_limit_registers_none(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let mut kept = Vec::new();
+    for _ in 0..12 {
+        kept.push(app.agent(&tenant, "files:read").await);
+    }
+    sqlx::query("UPDATE tenants SET tier = 'free' WHERE id = $1")
+        .bind(&tenant)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    let tier = client
+        .get(app.url("/settings/tier"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(tier.contains("12 of 10"), "{tier}");
+    let list = client
+        .get(app.url("/agents"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(list.contains("2 more than your tier allows"), "{list}");
+    let res = client
+        .post(app.url("/agents"))
+        .form(&[
+            ("name", "thirteenth"),
+            ("agent_type", "x"),
+            ("version", "1"),
+            ("owner", "o"),
+            ("environment", "production"),
+            ("capabilities", "files:read"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::CONFLICT);
+    // The agents it has keep working.
+    let (id, secret) = &kept[11];
+    assert_eq!(app.token(id, secret, None).await.status(), StatusCode::OK);
+}
+
+async fn a_removed_or_demoted_member_loses_access_on_the_next_request(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let admin = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    sqlx::query("UPDATE members SET role = 'viewer' WHERE email = 'ada@acme.example'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let res = admin
+        .post(app.url("/analytics/time-zone"))
+        .form(&[("time_zone", "Asia/Tokyo")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN, "demoted");
+    let viewer = app
+        .signed_in(&tenant, "val@acme.example", Role::Viewer)
+        .await;
+    sqlx::query("DELETE FROM members WHERE email = 'val@acme.example'")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let res = viewer.get(app.url("/analytics")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER, "removed");
+    assert!(crate::common::location(&res).starts_with("/login"));
+}
+
+async fn oversized_bodies_get_a_clear_413(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    // Just over each route's ceiling (64 KiB forms, 16 KiB agent API,
+    // 512 KiB webhook).
+    let over = |kib: usize| "x".repeat((kib + 1) * 1024);
+    let mut answered = 0;
+    for (path, body) in [
+        ("/agents", format!("name={}", over(64))),
+        ("/analytics/time-zone", format!("time_zone={}", over(64))),
+        ("/login", format!("email={}&password=x", over(64))),
+        (
+            "/api/v1/token",
+            format!("grant_type=client_credentials&scope={}", over(16)),
+        ),
+        (
+            "/api/stripe/webhook",
+            format!("{{\"id\": \"{}\"}}", over(512)),
+        ),
+    ] {
+        let sent = client
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await;
+        // The server answers before reading the body and closes the
+        // connection; a client still writing may see that as an error.
+        let Ok(res) = sent else { continue };
+        answered += 1;
+        assert_eq!(res.status(), StatusCode::PAYLOAD_TOO_LARGE, "{path}");
+        let answer: serde_json::Value = res.json().await.unwrap();
+        assert_eq!(answer["error"], "payload_too_large", "{path}");
+        assert!(answer["message"].as_str().unwrap().contains("KiB"));
+    }
+    assert!(answered >= 1, "no refusal was read");
+    let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(agents, 0);
+}
+
+async fn an_idle_session_expires_from_its_last_request_not_from_sign_in(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    let idle = 720 * 60;
+    // Active every 11 hours: a day and a half later, still signed in.
+    for _ in 0..3 {
+        app.clock.advance(11 * 3600);
+        let res = client.get(app.url("/agents")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    // Then idle for longer than the limit.
+    app.clock.advance(idle + 1);
+    let res = client.get(app.url("/agents")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(crate::common::location(&res).starts_with("/login"));
+    // And it stays ended.
+    let res = client.get(app.url("/agents")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }

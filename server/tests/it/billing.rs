@@ -438,7 +438,7 @@ async fn stripe_down_means_a_clear_error_and_no_change(database: TestDb) {
         .unwrap()
         .local_addr()
         .unwrap();
-    let app = TestApp::start_configured(database, |c| {
+    let app = TestApp::start_configured(database, move |c| {
         c.stripe_secret_key = Some("sk_test_unreachable".into());
         c.stripe_pro_price_id = Some("price_pro".into());
         c.stripe_webhook_secret = Some("whsec_configured".into());

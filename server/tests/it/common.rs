@@ -55,6 +55,7 @@ impl TestDb {
 
 /// The portal running on a random loopback port, with a clock the test moves.
 pub struct TestApp {
+    runtime: Option<tokio::runtime::Runtime>,
     pub base: String,
     pub db: Db,
     /// The server's cache of authenticated agents, for changing agents as
@@ -65,6 +66,14 @@ pub struct TestApp {
     pub stripe_webhook_secret: String,
     /// Keeps the temp dir of a SQLite database alive.
     _database: TestDb,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 pub const PASSWORD: &str = "correct horse battery";
@@ -81,26 +90,49 @@ impl TestApp {
     /// Like `start_on`, with the configuration changed by `configure`.
     pub async fn start_configured(
         database: TestDb,
-        configure: impl FnOnce(&mut Config),
+        configure: impl FnOnce(&mut Config) + Send + 'static,
     ) -> TestApp {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let base = format!("http://{}", listener.local_addr().unwrap());
-        let mut config = Config {
-            site_addr: listener.local_addr().unwrap(),
-            ..Config::for_database(&database.url)
-        };
-        configure(&mut config);
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
-        let (router, state) =
-            server::startup::build(config, clock.clone(), None, server::startup::Metering::On)
+        let url = database.url.clone();
+        let server_clock = clock.clone();
+        // The portal runs on a runtime of its own, as in production, not on
+        // the test's: the test drives it only through HTTP and the database,
+        // and dropping the TestApp stops the server and everything it
+        // spawned (and closes its connections).
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("test-portal")
+            .enable_all()
+            .build()
+            .expect("a runtime for the portal");
+        let (base, state) = runtime
+            .spawn(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+                let base = format!("http://{}", listener.local_addr().unwrap());
+                let mut config = Config {
+                    site_addr: listener.local_addr().unwrap(),
+                    ..Config::for_database(&url)
+                };
+                configure(&mut config);
+                let (router, state) = server::startup::build(
+                    config,
+                    server_clock,
+                    None,
+                    server::startup::Metering::On,
+                )
                 .await
                 .expect("app builds");
-        tokio::spawn(server::startup::serve(listener, router));
+                tokio::spawn(server::startup::serve(listener, router));
+                (base, state)
+            })
+            .await
+            .expect("the server runtime runs");
         // The server's own pool: the test acts as part of the same instance.
         let db = state.db.clone();
         TestApp {
+            runtime: Some(runtime),
             base,
             db,
             clients: state.clients.clone(),

@@ -1,6 +1,7 @@
 //! The agents' side of the token endpoint: who a client id is, cached.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::RwLock;
 use std::time::{Duration, Instant};
 
@@ -22,9 +23,14 @@ struct ClientRow {
 /// the database for every token. Changes made through this process (status,
 /// rotation) drop the entry at once; changes made by another instance or the
 /// CLI are seen within `CLIENT_CACHE_TTL`.
+///
+/// A read that started before a change must not put the old row back after
+/// `forget`: every `forget` moves `generation` on, and a read only caches
+/// what it found when no `forget` happened while it ran.
 #[derive(Debug, Default)]
 pub struct ClientCache {
     entries: RwLock<HashMap<String, (Instant, Agent, String)>>,
+    generation: AtomicU64,
 }
 
 pub const CLIENT_CACHE_TTL: Duration = Duration::from_secs(2);
@@ -39,8 +45,14 @@ impl ClientCache {
             .map(|(_, agent, hash)| (agent.clone(), hash.clone()))
     }
 
-    fn put(&self, agent: &Agent, hash: &str) {
+    /// Caches what a read that began at `generation` found, unless an
+    /// entry was forgotten since.
+    fn put(&self, agent: &Agent, hash: &str, generation: u64) {
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        // Checked under the lock `forget` takes: no forget can slip between.
+        if self.generation.load(Ordering::SeqCst) != generation {
+            return;
+        }
         if entries.len() >= CLIENT_CACHE_MAX {
             entries.clear();
         }
@@ -51,10 +63,9 @@ impl ClientCache {
     }
 
     pub fn forget(&self, client_id: &str) {
-        self.entries
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(client_id);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        entries.remove(client_id);
     }
 }
 
@@ -67,6 +78,7 @@ pub async fn for_client(
     if let Some(hit) = clients.get(client_id) {
         return Ok(Some(hit));
     }
+    let generation = clients.generation.load(Ordering::SeqCst);
     let row: Option<ClientRow> = sqlx::query_as(&format!(
         "SELECT {COLUMNS}, secret_hash FROM agents WHERE id = $1"
     ))
@@ -77,6 +89,6 @@ pub async fn for_client(
         return Ok(None);
     };
     let agent = Agent::from(agent);
-    clients.put(&agent, &secret_hash);
+    clients.put(&agent, &secret_hash, generation);
     Ok(Some((agent, secret_hash)))
 }

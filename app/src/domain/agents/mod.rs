@@ -188,22 +188,28 @@ pub async fn set_status(
     status: AgentStatus,
     now: i64,
 ) -> Result<Agent> {
-    let agent = get(db, tenant_id, agent_id).await?;
-    if agent.status == AgentStatus::Decommissioned && status != AgentStatus::Decommissioned {
+    // Conditional: a decommissioned agent is never changed again, however
+    // the requests race (a reactivation read "suspended" a moment ago).
+    let changed = sqlx::query(
+        "UPDATE agents SET status = $1, updated_at = $2 \
+         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'",
+    )
+    .bind(status.as_str())
+    .bind(now)
+    .bind(agent_id)
+    .bind(tenant_id)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        let agent = get(db, tenant_id, agent_id).await?;
+        if status == AgentStatus::Decommissioned {
+            return Ok(agent);
+        }
         return Err(Error::Conflict(
             "A decommissioned agent cannot be brought back.".into(),
         ));
     }
-    if agent.status == AgentStatus::Decommissioned {
-        return Ok(agent);
-    }
-    sqlx::query("UPDATE agents SET status = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4")
-        .bind(status.as_str())
-        .bind(now)
-        .bind(agent_id)
-        .bind(tenant_id)
-        .execute(&db.pool)
-        .await?;
     clients.forget(agent_id);
     get(db, tenant_id, agent_id).await
 }
@@ -217,22 +223,25 @@ pub async fn rotate_secret(
     agent_id: &str,
     now: i64,
 ) -> Result<ClientSecret> {
-    let agent = get(db, tenant_id, agent_id).await?;
-    if agent.status == AgentStatus::Decommissioned {
-        return Err(Error::Conflict(
-            "A decommissioned agent has no secret to rotate.".into(),
-        ));
-    }
     let secret = new_secret();
-    sqlx::query(
-        "UPDATE agents SET secret_hash = $1, updated_at = $2 WHERE id = $3 AND tenant_id = $4",
+    let changed = sqlx::query(
+        "UPDATE agents SET secret_hash = $1, updated_at = $2 \
+         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'",
     )
     .bind(hash_secret(keys, &secret.0))
     .bind(now)
     .bind(agent_id)
     .bind(tenant_id)
     .execute(&db.pool)
-    .await?;
+    .await?
+    .rows_affected();
+    if changed == 0 {
+        // Not found (another tenant's is not found either), or decommissioned.
+        get(db, tenant_id, agent_id).await?;
+        return Err(Error::Conflict(
+            "A decommissioned agent has no secret to rotate.".into(),
+        ));
+    }
     clients.forget(agent_id);
     Ok(secret)
 }

@@ -15,7 +15,7 @@ use app::session::safe_next;
 use super::form::FormPage;
 use crate::http::error::{ApiError, PageError};
 use crate::http::extract::{ClientIp, SameOrigin};
-use crate::sessions::MEMBER_ID;
+use crate::sessions::{LAST_SEEN, MEMBER_ID};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -59,6 +59,10 @@ pub async fn sign_in(
     session.cycle_id().await.map_err(internal)?;
     session
         .insert(MEMBER_ID, member_id)
+        .await
+        .map_err(internal)?;
+    session
+        .insert(LAST_SEEN, state.now())
         .await
         .map_err(internal)?;
     Ok(Redirect::to(&next).into_response())
