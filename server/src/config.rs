@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 
+use app::domain::keys::MasterKey;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 
@@ -64,6 +65,17 @@ pub struct Config {
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
 
+    /// The master key that seals the server's signing keys at rest (32 bytes,
+    /// base64). Every instance on one database needs the same one.
+    #[arg(long, env = "PORTAL_MASTER_KEY", hide_env_values = true, global = true)]
+    pub master_key: Option<String>,
+
+    /// File holding the master key; created (mode 0600) when missing
+    /// [default: portal.key beside a SQLite database; PostgreSQL needs
+    /// PORTAL_MASTER_KEY or this].
+    #[arg(long, env = "PORTAL_MASTER_KEY_FILE", global = true)]
+    pub master_key_file: Option<std::path::PathBuf>,
+
     /// Stripe secret key; unset in demo mode, where the local Stripe test double is used.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
     pub stripe_secret_key: Option<String>,
@@ -108,6 +120,8 @@ impl Config {
             session_idle_minutes: 720,
             trusted_proxies: Vec::new(),
             token_audience: None,
+            master_key: None,
+            master_key_file: None,
             stripe_secret_key: None,
             stripe_pro_price_id: None,
             stripe_webhook_secret: None,
@@ -120,6 +134,23 @@ impl Config {
         self.token_audience
             .clone()
             .unwrap_or_else(|| self.public_url())
+    }
+
+    /// The master key: `PORTAL_MASTER_KEY`, else the key file (created with
+    /// a new key, readable by the owner only, on first start).
+    pub fn master_key(&self) -> anyhow::Result<MasterKey> {
+        if let Some(text) = &self.master_key {
+            return MasterKey::parse(text).map_err(|e| anyhow::anyhow!("PORTAL_MASTER_KEY: {e}"));
+        }
+        let path = match (&self.master_key_file, sqlite_path(&self.database_url)) {
+            (Some(path), _) => path.clone(),
+            (None, Some(db)) => db.with_file_name("portal.key"),
+            (None, None) => anyhow::bail!(
+                "set PORTAL_MASTER_KEY (or PORTAL_MASTER_KEY_FILE): with PostgreSQL every \
+                 instance must seal and open the server keys with the same master key"
+            ),
+        };
+        read_or_create_key_file(&path)
     }
 
     /// The usual deployment listens on loopback behind TLS: what browsers
@@ -138,5 +169,43 @@ impl Config {
             .unwrap_or_else(|| format!("http://{}", self.site_addr))
             .trim_end_matches('/')
             .to_owned()
+    }
+}
+
+/// `sqlite://data/portal.db?mode=rwc` → `data/portal.db`.
+fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
+
+fn read_or_create_key_file(path: &std::path::Path) -> anyhow::Result<MasterKey> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    match std::fs::read_to_string(path) {
+        Ok(text) => MasterKey::parse(&text)
+            .map_err(|e| anyhow::anyhow!("master key file {}: {e}", path.display())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir)?;
+            }
+            let key = MasterKey::generate();
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            writeln!(file, "{}", key.to_base64())?;
+            tracing::warn!(
+                path = %path.display(),
+                "created a new master key: back it up with the database; without it the \
+                 server keys cannot be opened"
+            );
+            Ok(key)
+        }
+        Err(e) => anyhow::bail!("cannot read the master key file {}: {e}", path.display()),
     }
 }

@@ -4,7 +4,8 @@ use std::sync::Arc;
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
-use app::domain::{Db, SystemClock};
+use app::domain::keys::ServerKeys;
+use app::domain::{Clock, Db, SystemClock};
 use server::cli::{self, Cli, CliError, Command};
 use server::startup;
 
@@ -40,7 +41,8 @@ async fn run(args: Cli) -> Result<(), CliError> {
         } => {
             let accounts = if demo {
                 let db = Db::connect(&args.config.database_url).await?;
-                if cli::demo::seed(&db, &clock).await? > 0 {
+                let keys = server_keys(&db, &args.config, &clock).await?;
+                if cli::demo::seed(&db, &keys, &clock).await? > 0 {
                     tracing::info!("demo data written");
                 }
                 cli::demo::print_accounts();
@@ -78,10 +80,22 @@ async fn run(args: Cli) -> Result<(), CliError> {
             cli::member::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
         }
         Command::Agent(cmd) => {
-            cli::agent::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+            let db = Db::connect(&args.config.database_url).await?;
+            let keys = server_keys(&db, &args.config, &clock).await?;
+            cli::agent::run(cmd, &db, &keys, &clock).await
         }
         Command::Demo(cmd) => {
-            cli::demo::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+            let db = Db::connect(&args.config.database_url).await?;
+            let keys = server_keys(&db, &args.config, &clock).await?;
+            cli::demo::run(cmd, &db, &keys, &clock).await
         }
     }
+}
+
+async fn server_keys(
+    db: &Db,
+    config: &server::config::Config,
+    clock: &SystemClock,
+) -> Result<ServerKeys, CliError> {
+    Ok(ServerKeys::load_or_create(db, &config.master_key()?, clock.now()).await?)
 }

@@ -39,7 +39,7 @@ pub async fn build(
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
-    let keys = Arc::new(ServerKeys::load_or_create(&db, clock.now()).await?);
+    let keys = Arc::new(ServerKeys::load_or_create(&db, &config.master_key()?, clock.now()).await?);
     let meter = match metering {
         Metering::On => Meter::start(db.clone(), clock.clone()),
         Metering::OffForBenchmark => {

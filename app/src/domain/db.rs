@@ -94,6 +94,31 @@ impl Db {
     }
 }
 
+/// The database holds tenants' data and the sealed server keys: readable by
+/// its owner only. SQLite gives its `-wal` and `-shm` files the database
+/// file's mode; files an earlier version created are narrowed too.
+fn owner_only(path: &str) -> Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let failed = |e: std::io::Error| super::Error::invalid(format!("cannot secure {path}: {e}"));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .mode(0o600)
+        .open(path)
+        .map_err(failed)?;
+    for file in [
+        path.to_owned(),
+        format!("{path}-wal"),
+        format!("{path}-shm"),
+    ] {
+        if std::path::Path::new(&file).exists() {
+            std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                .map_err(failed)?;
+        }
+    }
+    Ok(())
+}
+
 /// `sqlite://data/portal.db` → make sure `data/` exists and ask for the file
 /// to be created (`mode=rwc`) unless the URL chose a mode itself.
 pub fn sqlite_url_creating_file(url: &str) -> Result<String> {
@@ -110,6 +135,7 @@ pub fn sqlite_url_creating_file(url: &str) -> Result<String> {
                 })?;
             }
         }
+        owner_only(path)?;
     }
     Ok(if url.contains("mode=") {
         url.to_owned()

@@ -1,9 +1,14 @@
 //! Keys the server makes for itself on first start and keeps in the database,
 //! so every instance signs and verifies with the same ones: Ed25519 token
 //! signing keys (published as a JWKS) and the key of the client-secret hash.
+//! They are sealed at rest (ChaCha20-Poly1305, bound to their kid) with the
+//! operator's master key, which never enters the database: a copy of the
+//! database alone signs no token.
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
+use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ed25519_dalek::pkcs8::EncodePrivateKey;
 use ed25519_dalek::SigningKey;
 use jsonwebtoken::{DecodingKey, EncodingKey};
@@ -42,9 +47,96 @@ impl std::fmt::Debug for ServerKeys {
     }
 }
 
+/// The key that seals the server keys: 32 bytes, from `PORTAL_MASTER_KEY`
+/// or a key file (see the server's configuration).
+#[derive(Clone)]
+pub struct MasterKey([u8; 32]);
+
+impl std::fmt::Debug for MasterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("MasterKey(..)")
+    }
+}
+
+const SEALED: &str = "sealed-v1:";
+
+impl MasterKey {
+    pub fn generate() -> MasterKey {
+        let mut key = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut key);
+        MasterKey(key)
+    }
+
+    /// 32 bytes in base64 (standard or URL-safe, padded or not).
+    pub fn parse(text: &str) -> Result<MasterKey> {
+        use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE};
+        let text = text.trim();
+        let bytes = [&B64, &URL_SAFE, &STANDARD, &STANDARD_NO_PAD]
+            .iter()
+            .find_map(|engine| engine.decode(text).ok())
+            .and_then(|v| <[u8; 32]>::try_from(v.as_slice()).ok())
+            .ok_or_else(|| Error::invalid("the master key must be 32 bytes in base64"))?;
+        Ok(MasterKey(bytes))
+    }
+
+    pub fn to_base64(&self) -> String {
+        B64.encode(self.0)
+    }
+
+    fn cipher(&self) -> ChaCha20Poly1305 {
+        ChaCha20Poly1305::new(Key::from_slice(&self.0))
+    }
+
+    /// `sealed-v1:` + base64(nonce ‖ ciphertext), bound to `kid`.
+    fn seal(&self, kid: &str, secret: &[u8; 32]) -> Result<String> {
+        let nonce = ChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
+        let sealed = self
+            .cipher()
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: secret,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| Error::Internal("sealing a server key failed".into()))?;
+        Ok(format!(
+            "{SEALED}{}",
+            B64.encode([nonce.as_slice(), &sealed].concat())
+        ))
+    }
+
+    fn open(&self, kid: &str, stored: &str) -> Result<[u8; 32]> {
+        let raw = stored
+            .strip_prefix(SEALED)
+            .and_then(|b| B64.decode(b).ok())
+            .filter(|raw| raw.len() > 12)
+            .ok_or_else(|| Error::Internal(format!("server key {kid} is malformed")))?;
+        let (nonce, sealed) = raw.split_at(12);
+        let secret = self
+            .cipher()
+            .decrypt(
+                Nonce::from_slice(nonce),
+                Payload {
+                    msg: sealed,
+                    aad: kid.as_bytes(),
+                },
+            )
+            .map_err(|_| {
+                Error::Internal(format!(
+                    "server key {kid} does not open with this master key: every instance \
+                     needs the master key the keys were sealed with"
+                ))
+            })?;
+        <[u8; 32]>::try_from(secret.as_slice())
+            .map_err(|_| Error::Internal(format!("server key {kid} is malformed")))
+    }
+}
+
 impl ServerKeys {
-    /// Loads the keys, generating the missing ones.
-    pub async fn load_or_create(db: &Db, now: i64) -> Result<ServerKeys> {
+    /// Loads the keys, generating the missing ones; keys stored in the
+    /// clear by an earlier version are sealed on the way.
+    pub async fn load_or_create(db: &Db, master: &MasterKey, now: i64) -> Result<ServerKeys> {
         let mut random = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut random);
         // Concurrent first starts: whoever inserts first wins, the rest read it.
@@ -53,7 +145,7 @@ impl ServerKeys {
              VALUES ($1, 'secret_hash', 'HMAC-SHA256', $2, $3) ON CONFLICT (kid) DO NOTHING",
         )
         .bind(SECRET_HASH_KID)
-        .bind(B64.encode(random))
+        .bind(master.seal(SECRET_HASH_KID, &random)?)
         .bind(now)
         .execute(&db.pool)
         .await?;
@@ -74,7 +166,7 @@ impl ServerKeys {
                  VALUES ($1, 'token_signing', 'EdDSA', $2, $3, $4)",
             )
             .bind(&kid)
-            .bind(B64.encode(key.to_bytes()))
+            .bind(master.seal(&kid, &key.to_bytes())?)
             .bind(B64.encode(key.verifying_key().to_bytes()))
             .bind(now)
             .execute(&db.pool)
@@ -88,8 +180,19 @@ impl ServerKeys {
         .await?;
         let mut signing = Vec::new();
         let mut secret_hash_key = None;
-        for (kid, purpose, secret) in rows {
-            let secret = decode32(&secret)?;
+        for (kid, purpose, stored) in rows {
+            let secret = if stored.starts_with(SEALED) {
+                master.open(&kid, &stored)?
+            } else {
+                let secret = decode32(&stored)?;
+                sqlx::query("UPDATE server_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
+                    .bind(master.seal(&kid, &secret)?)
+                    .bind(&kid)
+                    .bind(&stored)
+                    .execute(&db.pool)
+                    .await?;
+                secret
+            };
             match purpose.as_str() {
                 "secret_hash" => secret_hash_key = Some(secret),
                 _ => signing.push(signing_pair(kid, &secret)?),
@@ -149,4 +252,24 @@ fn signing_pair(kid: String, secret: &[u8; 32]) -> Result<SigningKeyPair> {
         decoding: DecodingKey::from_ed_der(&public),
         public_x: B64.encode(public),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sealed_keys_open_only_with_their_master_key_and_kid() {
+        let master = MasterKey::generate();
+        let secret = [7u8; 32];
+        let sealed = master.seal("kid-1", &secret).unwrap();
+        assert!(sealed.starts_with(SEALED));
+        assert!(!sealed.contains(&B64.encode(secret)));
+        assert_eq!(master.open("kid-1", &sealed).unwrap(), secret);
+        assert!(master.open("kid-2", &sealed).is_err(), "bound to its kid");
+        assert!(MasterKey::generate().open("kid-1", &sealed).is_err());
+        let parsed = MasterKey::parse(&master.to_base64()).unwrap();
+        assert_eq!(parsed.open("kid-1", &sealed).unwrap(), secret);
+        assert!(MasterKey::parse("too short").is_err());
+    }
 }

@@ -35,7 +35,12 @@ pub enum AgentCommand {
     },
 }
 
-pub async fn run(cmd: AgentCommand, db: &Db, clock: &dyn Clock) -> Result<(), CliError> {
+pub async fn run(
+    cmd: AgentCommand,
+    db: &Db,
+    keys: &ServerKeys,
+    clock: &dyn Clock,
+) -> Result<(), CliError> {
     match cmd {
         AgentCommand::Create {
             tenant,
@@ -47,7 +52,6 @@ pub async fn run(cmd: AgentCommand, db: &Db, clock: &dyn Clock) -> Result<(), Cl
             environment,
         } => {
             let tenant = tenants::find_by_id_or_name(db, &tenant).await?;
-            let keys = ServerKeys::load_or_create(db, clock.now()).await?;
             let new = NewAgent {
                 name,
                 agent_type,
@@ -56,7 +60,7 @@ pub async fn run(cmd: AgentCommand, db: &Db, clock: &dyn Clock) -> Result<(), Cl
                 owner,
                 environment,
             };
-            let (agent, secret) = agents::create(db, &keys, &tenant.id, new, clock.now()).await?;
+            let (agent, secret) = agents::create(db, keys, &tenant.id, new, clock.now()).await?;
             println!("client_id={}", agent.id);
             println!("client_secret={}", secret.0);
             eprintln!(

@@ -89,10 +89,15 @@ pub enum DemoCommand {
     },
 }
 
-pub async fn run(cmd: DemoCommand, db: &Db, clock: &dyn Clock) -> Result<(), CliError> {
+pub async fn run(
+    cmd: DemoCommand,
+    db: &Db,
+    keys: &ServerKeys,
+    clock: &dyn Clock,
+) -> Result<(), CliError> {
     match cmd {
         DemoCommand::Seed => {
-            let created = seed(db, clock).await?;
+            let created = seed(db, keys, clock).await?;
             if created == 0 {
                 eprintln!("demo data already present; nothing to do");
             }
@@ -103,13 +108,14 @@ pub async fn run(cmd: DemoCommand, db: &Db, clock: &dyn Clock) -> Result<(), Cli
             agents,
             events,
             days,
-        } => bench_data(db, clock, &tenant, agents, events, days).await?,
+        } => bench_data(db, keys, clock, &tenant, agents, events, days).await?,
     }
     Ok(())
 }
 
 async fn bench_data(
     db: &Db,
+    keys: &ServerKeys,
     clock: &dyn Clock,
     name: &str,
     agent_count: usize,
@@ -126,7 +132,6 @@ async fn bench_data(
         now,
     )
     .await?;
-    let keys = ServerKeys::load_or_create(db, now).await?;
     let mut ids = Vec::with_capacity(agent_count);
     for i in 0..agent_count {
         let new = NewAgent {
@@ -137,7 +142,7 @@ async fn bench_data(
             owner: "bench".into(),
             environment: "production".into(),
         };
-        ids.push(agents::create(db, &keys, &tenant.id, new, now).await?.0.id);
+        ids.push(agents::create(db, keys, &tenant.id, new, now).await?.0.id);
     }
     // Every agent-hour gets its share; with fewer events than agent-hours,
     // events land one by one on pseudo-random agent-hours.
@@ -181,7 +186,7 @@ async fn bench_data(
 }
 
 /// Writes the demo tenants that are missing; returns how many it created.
-pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<usize, Error> {
+pub async fn seed(db: &Db, keys: &ServerKeys, clock: &dyn Clock) -> Result<usize, Error> {
     let mut created = 0;
     for demo in &DEMO_TENANTS {
         let tenant = match tenants::create(
@@ -210,7 +215,7 @@ pub async fn seed(db: &Db, clock: &dyn Clock) -> Result<usize, Error> {
             )
             .await?;
         }
-        seed_agents_and_usage(db, clock, &tenant, demo).await?;
+        seed_agents_and_usage(db, keys, clock, &tenant, demo).await?;
         created += 1;
     }
     Ok(created)
@@ -310,12 +315,12 @@ struct SeededAgent {
 
 async fn seed_agents_and_usage(
     db: &Db,
+    keys: &ServerKeys,
     clock: &dyn Clock,
     tenant: &tenants::Tenant,
     demo: &DemoTenant,
 ) -> Result<(), Error> {
     let now = clock.now();
-    let keys = ServerKeys::load_or_create(db, now).await?;
     // Same data on every machine: the seed depends only on the tenant's name.
     let mut rng = StdRng::seed_from_u64(demo.name.bytes().map(u64::from).sum());
     let mut seeded = Vec::new();
@@ -335,7 +340,7 @@ async fn seed_agents_and_usage(
             environment: environment.into(),
         };
         let created = now - (HISTORY_DAYS + 5) * SECONDS_PER_DAY;
-        let (agent, _secret) = agents::create(db, &keys, &tenant.id, new, created).await?;
+        let (agent, _secret) = agents::create(db, keys, &tenant.id, new, created).await?;
         let (weight, active_until, status) = match i {
             0 | 3 => (4.0, now, AgentStatus::Active), // the busy ones
             _ if i % 9 == 8 => (0.0, now, AgentStatus::Active), // registered, never used

@@ -102,7 +102,9 @@ impl IntoResponse for PageError {
             PageError::Rendered(res) => return res,
             PageError::Problem(p) => p,
         };
-        let title = if p.status.is_server_error() {
+        let title = if p.status == StatusCode::SERVICE_UNAVAILABLE {
+            "Busy right now"
+        } else if p.status.is_server_error() {
             "Something went wrong"
         } else if p.status == StatusCode::NOT_FOUND {
             "Not found"

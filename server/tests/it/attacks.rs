@@ -31,6 +31,7 @@ on_both_backends!(
 
 on_both_backends!(
     TestDb =>
+    a_copy_of_the_database_alone_holds_no_usable_key,
     a_stranger_cannot_lock_out_a_known_admin,
     a_flood_of_sign_ins_is_bounded_and_other_pages_answer,
 );
@@ -616,4 +617,44 @@ async fn an_idle_session_expires_from_its_last_request_not_from_sign_in(app: Tes
     // And it stays ended.
     let res = client.get(app.url("/agents")).send().await.unwrap();
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// The server keys are sealed with the master key, which stays out of the
+/// database; the SQLite files and the key file are the owner's alone.
+async fn a_copy_of_the_database_alone_holds_no_usable_key(db: TestDb) {
+    use std::os::unix::fs::PermissionsExt;
+    let key_file = db.key_file();
+    let url = db.url.clone();
+    let app = TestApp::start_on(db).await;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "files:read").await;
+    assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
+    let stored: Vec<(String, String)> = sqlx::query_as("SELECT kid, secret FROM server_keys")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(stored.len() >= 2);
+    for (kid, secret) in &stored {
+        assert!(
+            secret.starts_with("sealed-v1:"),
+            "{kid} is stored in the clear"
+        );
+    }
+    let mode = |path: &str| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&key_file), 0o600, "key file");
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        for file in [path.to_owned(), format!("{path}-wal")] {
+            assert_eq!(mode(&file), 0o600, "{file}");
+        }
+    }
+    // Another master key opens nothing: the portal refuses to start.
+    let mut config = server::config::Config::for_database(&url);
+    config.master_key = Some(app::domain::keys::MasterKey::generate().to_base64());
+    let clock = std::sync::Arc::new(app::domain::SystemClock);
+    let refused = server::startup::build(config, clock, None, server::startup::Metering::On).await;
+    let error = format!(
+        "{:#}",
+        refused.err().expect("a wrong master key is refused")
+    );
+    assert!(error.contains("master key"), "{error}");
 }

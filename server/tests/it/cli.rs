@@ -21,6 +21,7 @@ fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
         .args(args)
         .env("DATABASE_URL", &db.url)
+        .env("PORTAL_MASTER_KEY_FILE", db.key_file())
         .env("RUST_LOG", "warn")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

@@ -51,6 +51,11 @@ impl TestDb {
         };
         Some(TestDb { url, _dir: dir })
     }
+
+    /// Where this database's master key lives (created on first start).
+    pub fn key_file(&self) -> String {
+        self._dir.path().join("portal.key").display().to_string()
+    }
 }
 
 /// The portal running on a random loopback port, with a clock the test moves.
@@ -61,6 +66,8 @@ pub struct TestApp {
     /// The server's cache of authenticated agents, for changing agents as
     /// the running instance would.
     pub clients: Arc<ClientCache>,
+    /// The server's keys, to register agents as it would.
+    pub keys: Arc<app::domain::keys::ServerKeys>,
     pub clock: Arc<ManualClock>,
     /// What Stripe (here: the test double) signs webhooks with.
     pub stripe_webhook_secret: String,
@@ -96,6 +103,7 @@ impl TestApp {
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
         let url = database.url.clone();
+        let key_file = database.key_file();
         let server_clock = clock.clone();
         // The portal runs on a runtime of its own, as in production, not on
         // the test's: the test drives it only through HTTP and the database,
@@ -113,6 +121,7 @@ impl TestApp {
                 let base = format!("http://{}", listener.local_addr().unwrap());
                 let mut config = Config {
                     site_addr: listener.local_addr().unwrap(),
+                    master_key_file: Some(key_file.into()),
                     ..Config::for_database(&url)
                 };
                 configure(&mut config);
@@ -136,6 +145,7 @@ impl TestApp {
             base,
             db,
             clients: state.clients.clone(),
+            keys: state.keys.clone(),
             clock,
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             _database: database,
@@ -202,9 +212,6 @@ impl TestApp {
 
     /// Registers an agent; returns (client id, client secret).
     pub async fn agent(&self, tenant_id: &str, capabilities: &str) -> (String, String) {
-        let keys = app::domain::keys::ServerKeys::load_or_create(&self.db, self.clock.now())
-            .await
-            .unwrap();
         let new = app::domain::agents::NewAgent {
             name: "test agent".into(),
             agent_type: "assistant".into(),
@@ -214,7 +221,7 @@ impl TestApp {
             environment: "production".into(),
         };
         let (agent, secret) =
-            app::domain::agents::create(&self.db, &keys, tenant_id, new, self.clock.now())
+            app::domain::agents::create(&self.db, &self.keys, tenant_id, new, self.clock.now())
                 .await
                 .unwrap();
         (agent.id, secret.0)
@@ -327,6 +334,7 @@ pub async fn spawn_serve(
         .args(extra)
         .env("DATABASE_URL", &db.url)
         .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("PORTAL_MASTER_KEY_FILE", db.key_file())
         .envs(envs.iter().copied())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
