@@ -153,6 +153,26 @@ impl Config {
         read_or_create_key_file(&path)
     }
 
+    /// Whether `PUBLIC_URL` names this machine only (127.0.0.0/8, ::1,
+    /// localhost).
+    pub fn public_url_is_loopback(&self) -> bool {
+        let url = self.public_url();
+        let host = url
+            .split_once("://")
+            .map_or(url.as_str(), |(_, rest)| rest)
+            .split('/')
+            .next()
+            .unwrap_or_default();
+        let host = host
+            .strip_prefix('[')
+            .and_then(|h| h.split(']').next())
+            .unwrap_or_else(|| host.rsplit_once(':').map_or(host, |(h, _)| h));
+        host == "localhost"
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
     /// The usual deployment listens on loopback behind TLS: what browsers
     /// see is `PUBLIC_URL`, so its scheme decides.
     pub fn is_https(&self) -> bool {

@@ -5,6 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use app::domain::keys::ServerKeys;
+use app::domain::tenants;
 use app::domain::{Clock, Db, SystemClock};
 use server::cli::{self, Cli, CliError, Command};
 use server::startup;
@@ -42,11 +43,21 @@ async fn run(args: Cli) -> Result<(), CliError> {
             let accounts = if demo {
                 let db = Db::connect(&args.config.database_url).await?;
                 let keys = server_keys(&db, &args.config, &clock).await?;
-                if cli::demo::seed(&db, &keys, &clock).await? > 0 {
+                // Demo members share a published password: they go only into
+                // an empty database, never beside real tenants.
+                if tenants::list(&db).await?.is_empty() {
+                    cli::demo::seed(&db, &keys, &clock).await?;
                     tracing::info!("demo data written");
+                } else {
+                    tracing::info!("the database is not empty: no demo data written");
                 }
-                cli::demo::print_accounts();
-                Some(cli::demo::accounts())
+                let first_demo = cli::demo::DEMO_TENANTS[0].name;
+                if tenants::find_by_id_or_name(&db, first_demo).await.is_ok() {
+                    cli::demo::print_accounts();
+                    Some(cli::demo::accounts())
+                } else {
+                    None
+                }
             } else {
                 None
             };

@@ -59,6 +59,10 @@ pub struct BillingEvent {
     pub tenant_id: Option<String>,
     pub customer_id: Option<String>,
     pub change: BillingChange,
+    /// A checkout: it counts only for the Stripe customer the portal
+    /// created for this tenant (so a checkout made elsewhere on the same
+    /// Stripe account, naming our tenant, changes nothing).
+    pub from_checkout: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,6 +85,17 @@ pub enum Applied {
     /// Older than what the tenant's billing already reflects, about no
     /// tenant of ours, or of a kind we ignore.
     Ignored,
+}
+
+/// What an event is checked against: the tenant's plan, when its plan and
+/// its payments last changed, and its own Stripe customer.
+#[derive(FromRow)]
+struct BillingState {
+    #[sqlx(try_from = "String")]
+    tier: Tier,
+    billing_event_at: Option<i64>,
+    payment_event_at: Option<i64>,
+    stripe_customer_id: Option<String>,
 }
 
 /// Applies one Stripe event, once: the event id is recorded in the same
@@ -116,17 +131,30 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
         tx.commit().await?;
         return Ok(Applied::Ignored);
     };
-    let row: Option<(String, Option<i64>)> =
-        sqlx::query_as("SELECT tier, billing_event_at FROM tenants WHERE id = $1")
-            .bind(&tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some((tier, last)) = row else {
+    let row: Option<BillingState> = sqlx::query_as(
+        "SELECT tier, billing_event_at, payment_event_at, stripe_customer_id FROM tenants WHERE id = $1",
+    )
+    .bind(&tenant_id)
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(BillingState {
+        tier,
+        billing_event_at: last_plan,
+        payment_event_at: last_payment,
+        stripe_customer_id: own_customer,
+    }) = row
+    else {
         tx.commit().await?;
         return Ok(Applied::Ignored);
     };
-    let tier: Tier = tier.parse().map_err(Error::Internal)?;
-    if last.is_some_and(|last| event.created < last) {
+    let not_ours =
+        event.from_checkout && (own_customer.is_none() || own_customer != event.customer_id);
+    let is_payment = matches!(
+        event.change,
+        BillingChange::PaymentFailed | BillingChange::PaymentSucceeded
+    );
+    let last = if is_payment { last_payment } else { last_plan };
+    if not_ours || last.is_some_and(|last| event.created < last) {
         tx.commit().await?;
         return Ok(Applied::Ignored);
     }
@@ -167,20 +195,16 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
     // Even when the tier was already right, the event is now the newest
     // word on this tenant's subscription: an older one must not undo it.
     if event.change != BillingChange::Nothing {
-        sqlx::query("UPDATE tenants SET billing_event_at = $1 WHERE id = $2")
+        let column = if is_payment {
+            "payment_event_at"
+        } else {
+            "billing_event_at"
+        };
+        sqlx::query(&format!("UPDATE tenants SET {column} = $1 WHERE id = $2"))
             .bind(event.created)
             .bind(&tenant_id)
             .execute(&mut *tx)
             .await?;
-        if let Some(customer) = &event.customer_id {
-            sqlx::query(
-                "UPDATE tenants SET stripe_customer_id = $1 WHERE id = $2 AND stripe_customer_id IS NULL",
-            )
-            .bind(customer)
-            .bind(&tenant_id)
-            .execute(&mut *tx)
-            .await?;
-        }
     }
     tx.commit().await?;
     Ok(outcome)

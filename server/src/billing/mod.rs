@@ -38,7 +38,15 @@ pub async fn connect(config: &Config) -> anyhow::Result<Stripe> {
                 tokio::net::TcpListener::bind(("127.0.0.1", config.stripe_test_double_port))
                     .await?;
             let webhook = format!("{}/api/stripe/webhook", config.public_url());
-            let double = test_double::start(listener, webhook);
+            if !config.public_url_is_loopback() {
+                tracing::warn!(
+                    public_url = %config.public_url(),
+                    "STRIPE TEST DOUBLE ON A NON-LOOPBACK PORTAL: no payment is real and \
+                     anyone who reaches the portal can upgrade for free; set \
+                     STRIPE_SECRET_KEY, STRIPE_PRO_PRICE_ID and STRIPE_WEBHOOK_SECRET"
+                );
+            }
+            let double = test_double::start(listener, config.public_url(), webhook);
             tracing::info!(
                 url = %double.base_url,
                 "STRIPE_SECRET_KEY is not set: billing uses the local Stripe test double (test mode)"

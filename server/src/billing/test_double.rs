@@ -25,6 +25,8 @@ pub const PRO_PRICE_ID: &str = "price_test_pro_monthly";
 #[derive(Clone)]
 struct Double {
     base: String,
+    /// The portal's public URL: the only place browsers are sent back to.
+    portal: String,
     webhook_url: String,
     webhook_secret: String,
     sessions: Arc<Mutex<HashMap<String, Value>>>,
@@ -39,12 +41,18 @@ pub struct RunningDouble {
     pub webhook_secret: String,
 }
 
-/// Starts the double on `listener`; its webhooks go to `webhook_url`.
-pub fn start(listener: tokio::net::TcpListener, webhook_url: String) -> RunningDouble {
+/// Starts the double on `listener`; its webhooks go to `webhook_url`, and
+/// it sends browsers back only to `portal` (the portal's public URL).
+pub fn start(
+    listener: tokio::net::TcpListener,
+    portal: String,
+    webhook_url: String,
+) -> RunningDouble {
     let base_url = format!("http://{}", listener.local_addr().expect("bound"));
     let webhook_secret = format!("whsec_test_double_{}", uuid::Uuid::new_v4().simple());
     let double = Double {
         base: base_url.clone(),
+        portal,
         webhook_url,
         webhook_secret: webhook_secret.clone(),
         sessions: Default::default(),
@@ -206,7 +214,8 @@ async fn checkout_page(State(d): State<Double>, Path(id): Path<String>) -> Respo
     let Some(session) = d.sessions.lock().expect("not poisoned").get(&id).cloned() else {
         return (StatusCode::NOT_FOUND, "no such checkout session").into_response();
     };
-    let cancel = session["cancel_url"].as_str().unwrap_or("/").to_owned();
+    let cancel = escape(&d.back_to_portal(session["cancel_url"].as_str()));
+    let id = escape(&id);
     page(
         "Checkout — Pro",
         format!(
@@ -243,8 +252,7 @@ async fn pay(State(d): State<Double>, Path(id): Path<String>) -> Response {
         .expect("not poisoned")
         .insert(customer, (subscription, tenant));
     send_event(&d, "checkout.session.completed", session.clone()).await;
-    let success = session["success_url"].as_str().unwrap_or("/").to_owned();
-    Redirect::to(&success).into_response()
+    Redirect::to(&d.back_to_portal(session["success_url"].as_str())).into_response()
 }
 
 async fn portal_page(
@@ -252,15 +260,19 @@ async fn portal_page(
     Path(customer): Path<String>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
-    let back = q
-        .as_deref()
-        .and_then(|q| form(q).get("return_url").cloned())
-        .unwrap_or_else(|| "/".into());
+    let back = escape(
+        &d.back_to_portal(
+            q.as_deref()
+                .and_then(|q| form(q).get("return_url").cloned())
+                .as_deref(),
+        ),
+    );
     let subscribed = d
         .subscriptions
         .lock()
         .expect("not poisoned")
         .contains_key(&customer);
+    let customer = escape(&customer);
     let actions = if subscribed {
         format!(
             "<form method=\"post\" action=\"/portal/{customer}/cancel\"><input type=\"hidden\" name=\"return_url\" value=\"{back}\">\
@@ -285,10 +297,7 @@ async fn portal_action(
     Path((customer, action)): Path<(String, String)>,
     body: String,
 ) -> Response {
-    let back = form(&body)
-        .get("return_url")
-        .cloned()
-        .unwrap_or_else(|| "/".into());
+    let back = d.back_to_portal(form(&body).get("return_url").map(String::as_str));
     let Some((subscription, tenant)) = d
         .subscriptions
         .lock()
@@ -322,6 +331,32 @@ async fn portal_action(
     Redirect::to(&back).into_response()
 }
 
+/// Whatever the double echoes is escaped: it may be reached by anyone who
+/// can reach its port.
+fn escape(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            c => c.to_string(),
+        })
+        .collect()
+}
+
+impl Double {
+    /// `url` when it is a page of the portal, else the portal's Tier page:
+    /// the double is no open redirect.
+    fn back_to_portal(&self, url: Option<&str>) -> String {
+        match url {
+            Some(url) if url.starts_with(&format!("{}/", self.portal)) => url.to_owned(),
+            _ => format!("{}/settings/tier", self.portal),
+        }
+    }
+}
+
 async fn send_event(d: &Double, kind: &str, object: Value) {
     let event = json!({
         "id": new_id("evt"),
@@ -351,5 +386,37 @@ async fn send_event(d: &Double, kind: &str, object: Value) {
         Err(e) => {
             tracing::error!(error = %e, kind, "the test double could not deliver its webhook")
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn browsers_go_back_only_to_the_portal_and_echoes_are_escaped() {
+        let d = Double {
+            base: "http://127.0.0.1:9".into(),
+            portal: "http://127.0.0.1:3000".into(),
+            webhook_url: String::new(),
+            webhook_secret: String::new(),
+            sessions: Default::default(),
+            subscriptions: Default::default(),
+        };
+        let tier = "http://127.0.0.1:3000/settings/tier";
+        assert_eq!(
+            d.back_to_portal(Some("http://127.0.0.1:3000/settings/tier?checkout=success")),
+            "http://127.0.0.1:3000/settings/tier?checkout=success"
+        );
+        for foreign in [
+            Some("https://evil.example/"),
+            Some("http://127.0.0.1:3000.evil.example/"),
+            Some("javascript:alert(1)"),
+            Some("//evil.example"),
+            None,
+        ] {
+            assert_eq!(d.back_to_portal(foreign), tier, "{foreign:?}");
+        }
+        assert_eq!(escape("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
     }
 }

@@ -97,17 +97,30 @@ fn text(v: &Value, pointer: &str) -> Option<String> {
 }
 
 /// What an event means for billing; `None` when the JSON is not an event.
-pub fn read_event(event: &Value) -> Option<BillingEvent> {
+/// `pro_price`: the configured Pro price, the only one that makes Pro.
+pub fn read_event(event: &Value, pro_price: &str) -> Option<BillingEvent> {
     let id = text(event, "/id")?;
     let kind = text(event, "/type")?;
     let created = event.get("created").and_then(Value::as_i64)?;
     let object = event.pointer("/data/object")?;
     let metadata_tenant = text(object, "/metadata/tenant_id");
     let customer = text(object, "/customer");
+    let subscription_mode = text(object, "/mode").as_deref() == Some("subscription");
     let (tenant_id, change) = match kind.as_str() {
+        // Paid (or nothing to pay) at once; a delayed payment method
+        // upgrades when `async_payment_succeeded` says the money arrived.
         "checkout.session.completed" => (
             text(object, "/client_reference_id").or(metadata_tenant),
-            if text(object, "/mode").as_deref() == Some("subscription") {
+            match text(object, "/payment_status").as_deref() {
+                Some("paid" | "no_payment_required") if subscription_mode => {
+                    BillingChange::SubscribedToPro
+                }
+                _ => BillingChange::Nothing,
+            },
+        ),
+        "checkout.session.async_payment_succeeded" => (
+            text(object, "/client_reference_id").or(metadata_tenant),
+            if subscription_mode {
                 BillingChange::SubscribedToPro
             } else {
                 BillingChange::Nothing
@@ -116,7 +129,11 @@ pub fn read_event(event: &Value) -> Option<BillingEvent> {
         "customer.subscription.created" | "customer.subscription.updated" => (
             metadata_tenant,
             match text(object, "/status").as_deref() {
-                Some("active" | "trialing" | "past_due") => BillingChange::SubscribedToPro,
+                Some("active" | "trialing") if has_price(object, pro_price) => {
+                    BillingChange::SubscribedToPro
+                }
+                // Still Pro while Stripe retries; the banner asks for a card.
+                Some("past_due") => BillingChange::PaymentFailed,
                 Some("canceled" | "unpaid" | "incomplete_expired") => {
                     BillingChange::SubscriptionEnded
                 }
@@ -138,12 +155,29 @@ pub fn read_event(event: &Value) -> Option<BillingEvent> {
     };
     Some(BillingEvent {
         id,
+        from_checkout: kind.starts_with("checkout.session."),
         kind,
         created,
         tenant_id,
         customer_id: customer,
         change,
     })
+}
+
+/// Whether a subscription's items include `price` (an item's price may be
+/// an id or an expanded object).
+fn has_price(subscription: &Value, price: &str) -> bool {
+    subscription
+        .pointer("/items/data")
+        .and_then(Value::as_array)
+        .is_some_and(|items| {
+            items.iter().any(|item| {
+                text(item, "/price/id")
+                    .or_else(|| text(item, "/price"))
+                    .as_deref()
+                    == Some(price)
+            })
+        })
 }
 
 #[cfg(test)]
@@ -187,21 +221,36 @@ mod tests {
     fn events_map_to_billing_changes() {
         let completed = serde_json::json!({
             "id": "evt_1", "type": "checkout.session.completed", "created": 10,
-            "data": {"object": {"mode": "subscription", "client_reference_id": "t1", "customer": "cus_1"}}
+            "data": {"object": {"mode": "subscription", "payment_status": "paid", "client_reference_id": "t1", "customer": "cus_1"}}
         });
-        let e = read_event(&completed).unwrap();
+        let e = read_event(&completed, "price_pro").unwrap();
         assert_eq!(e.tenant_id.as_deref(), Some("t1"));
         assert_eq!(e.change, BillingChange::SubscribedToPro);
         let at_period_end = serde_json::json!({
             "id": "evt_2", "type": "customer.subscription.updated", "created": 11,
-            "data": {"object": {"status": "active", "cancel_at_period_end": true, "metadata": {"tenant_id": "t1"}}}
+            "data": {"object": {"status": "active", "cancel_at_period_end": true, "metadata": {"tenant_id": "t1"},
+                                "items": {"data": [{"price": {"id": "price_pro"}}]}}}
         });
         assert_eq!(
-            read_event(&at_period_end).unwrap().change,
+            read_event(&at_period_end, "price_pro").unwrap().change,
             BillingChange::SubscribedToPro
         );
         let unknown = serde_json::json!({"id": "evt_3", "type": "charge.refunded", "created": 12, "data": {"object": {}}});
-        assert_eq!(read_event(&unknown).unwrap().change, BillingChange::Nothing);
-        assert!(read_event(&serde_json::json!({"hello": "world"})).is_none());
+        assert_eq!(
+            read_event(&unknown, "price_pro").unwrap().change,
+            BillingChange::Nothing
+        );
+        assert!(read_event(&serde_json::json!({"hello": "world"}), "price_pro").is_none());
+        // Unpaid checkouts and other prices do not make Pro.
+        let mut unpaid = completed.clone();
+        unpaid["data"]["object"]["payment_status"] = serde_json::json!("unpaid");
+        assert_eq!(
+            read_event(&unpaid, "price_pro").unwrap().change,
+            BillingChange::Nothing
+        );
+        assert_eq!(
+            read_event(&at_period_end, "price_other").unwrap().change,
+            BillingChange::Nothing
+        );
     }
 }

@@ -27,7 +27,7 @@ pub async fn receive(
     })?;
     let event = serde_json::from_slice::<Value>(&body)
         .ok()
-        .and_then(|v| webhook::read_event(&v))
+        .and_then(|v| webhook::read_event(&v, &state.stripe.pro_price_id))
         .ok_or_else(|| {
             ApiError::new(
                 StatusCode::BAD_REQUEST,

@@ -6,6 +6,7 @@ use app::domain::{tenants, Clock};
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
+use server::billing::test_double::PRO_PRICE_ID;
 use server::billing::webhook::sign;
 
 use crate::common::{location, TestApp, TestDb};
@@ -21,6 +22,11 @@ on_both_backends!(
     a_failed_payment_warns_until_a_payment_succeeds,
     the_upgrade_endpoint_refuses_what_it_must,
     upgrading_through_checkout_makes_the_tenant_pro,
+    a_checkout_for_another_customer_changes_nothing,
+    an_unpaid_checkout_waits_for_its_payment,
+    a_subscription_to_another_price_is_not_pro,
+    a_newer_invoice_does_not_make_an_older_plan_event_stale,
+    past_due_warns_and_unpaid_ends_pro,
 );
 
 on_both_backends!(
@@ -35,13 +41,29 @@ fn event(id: &str, kind: &str, created: i64, object: Value) -> String {
 
 fn completed(tenant: &str) -> Value {
     json!({ "id": "cs_test_1", "object": "checkout.session", "mode": "subscription",
-            "client_reference_id": tenant, "customer": format!("cus_{}", &tenant[..8]),
+            "payment_status": "paid",
+            "client_reference_id": tenant, "customer": customer_of(tenant),
             "metadata": { "tenant_id": tenant } })
 }
 
 fn subscription(tenant: &str, status: &str) -> Value {
     json!({ "id": "sub_test_1", "object": "subscription", "status": status,
+            "customer": customer_of(tenant),
+            "items": { "data": [{ "price": { "id": PRO_PRICE_ID } }] },
             "cancel_at_period_end": status == "active", "metadata": { "tenant_id": tenant } })
+}
+
+fn customer_of(tenant: &str) -> String {
+    format!("cus_{}", &tenant[..8])
+}
+
+/// A tenant whose Stripe customer the portal has created, as upgrading does.
+async fn billed_tenant(app: &TestApp, name: &str, tier: Tier) -> String {
+    let tenant = app.tenant(name, tier).await;
+    billing::set_customer(&app.db, &tenant, &customer_of(&tenant))
+        .await
+        .unwrap();
+    tenant
 }
 
 async fn deliver(app: &TestApp, body: &str, signature: Option<String>) -> reqwest::Response {
@@ -68,7 +90,7 @@ async fn tier(app: &TestApp, tenant: &str) -> Tier {
 }
 
 async fn webhook_signatures_are_checked_against_the_raw_body(app: TestApp) {
-    let tenant = app.tenant("Acme", Tier::Free).await;
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
     let body = event(
         "evt_sig",
         "checkout.session.completed",
@@ -112,7 +134,7 @@ async fn webhook_signatures_are_checked_against_the_raw_body(app: TestApp) {
 }
 
 async fn a_replayed_event_changes_nothing_twice(app: TestApp) {
-    let tenant = app.tenant("Acme", Tier::Free).await;
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
     let now = app.clock.now();
     let up = event(
         "evt_up",
@@ -136,7 +158,7 @@ async fn a_replayed_event_changes_nothing_twice(app: TestApp) {
 }
 
 async fn an_older_event_never_undoes_a_newer_one(app: TestApp) {
-    let tenant = app.tenant("Acme", Tier::Free).await;
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
     let now = app.clock.now();
     // The cancellation (newer) arrives before the checkout (older).
     let deleted = event(
@@ -166,7 +188,7 @@ async fn an_older_event_never_undoes_a_newer_one(app: TestApp) {
 }
 
 async fn cancellation_downgrades_when_the_subscription_ends(app: TestApp) {
-    let tenant = app.tenant("Acme", Tier::Free).await;
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
     let now = app.clock.now();
     send(
         &app,
@@ -207,7 +229,7 @@ async fn cancellation_downgrades_when_the_subscription_ends(app: TestApp) {
         .changed_by
         .contains("customer.subscription.deleted evt_3"));
     // Enterprise is never changed by self-serve billing.
-    let big = app.tenant("Globex", Tier::Enterprise).await;
+    let big = billed_tenant(&app, "Globex", Tier::Enterprise).await;
     send(
         &app,
         &event(
@@ -222,8 +244,8 @@ async fn cancellation_downgrades_when_the_subscription_ends(app: TestApp) {
 }
 
 async fn a_webhook_for_one_tenant_never_touches_another(app: TestApp) {
-    let a = app.tenant("Acme", Tier::Free).await;
-    let b = app.tenant("Globex", Tier::Free).await;
+    let a = billed_tenant(&app, "Acme", Tier::Free).await;
+    let b = billed_tenant(&app, "Globex", Tier::Free).await;
     send(
         &app,
         &event(
@@ -255,7 +277,7 @@ async fn a_webhook_for_one_tenant_never_touches_another(app: TestApp) {
 }
 
 async fn a_failed_payment_warns_until_a_payment_succeeds(app: TestApp) {
-    let tenant = app.tenant("Acme", Tier::Free).await;
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
     let client = app.signed_in(&tenant, "owner@acme.test", Role::Owner).await;
     let now = app.clock.now();
     send(
@@ -469,4 +491,148 @@ async fn stripe_down_means_a_clear_error_and_no_change(database: TestDb) {
     assert_eq!(res.status(), StatusCode::BAD_GATEWAY);
     let body: Value = res.json().await.unwrap();
     assert_eq!(body["error"], "stripe_unavailable");
+}
+
+async fn a_checkout_for_another_customer_changes_nothing(app: TestApp) {
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
+    let now = app.clock.now();
+    // A checkout made elsewhere on the Stripe account, naming our tenant.
+    let mut foreign = completed(&tenant);
+    foreign["customer"] = json!("cus_someone_else");
+    let sent = send(
+        &app,
+        &event("evt_foreign", "checkout.session.completed", now, foreign),
+    )
+    .await;
+    assert_eq!(sent["outcome"], "ignored");
+    assert_eq!(tier(&app, &tenant).await, Tier::Free);
+    // A tenant the portal made no customer for cannot be upgraded by one.
+    let bare = app.tenant("Globex", Tier::Free).await;
+    send(
+        &app,
+        &event(
+            "evt_bare",
+            "checkout.session.completed",
+            now,
+            completed(&bare),
+        ),
+    )
+    .await;
+    assert_eq!(tier(&app, &bare).await, Tier::Free);
+    assert!(billing::account(&app.db, &bare)
+        .await
+        .unwrap()
+        .stripe_customer_id
+        .is_none());
+}
+
+async fn an_unpaid_checkout_waits_for_its_payment(app: TestApp) {
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
+    let now = app.clock.now();
+    let mut pending = completed(&tenant);
+    pending["payment_status"] = json!("unpaid");
+    send(
+        &app,
+        &event(
+            "evt_pending",
+            "checkout.session.completed",
+            now - 20,
+            pending.clone(),
+        ),
+    )
+    .await;
+    assert_eq!(tier(&app, &tenant).await, Tier::Free);
+    send(
+        &app,
+        &event(
+            "evt_settled",
+            "checkout.session.async_payment_succeeded",
+            now - 10,
+            pending,
+        ),
+    )
+    .await;
+    assert_eq!(tier(&app, &tenant).await, Tier::Pro);
+}
+
+async fn a_subscription_to_another_price_is_not_pro(app: TestApp) {
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
+    let mut cheap = subscription(&tenant, "active");
+    cheap["items"] = json!({ "data": [{ "price": { "id": "price_something_else" } }] });
+    let now = app.clock.now();
+    send(
+        &app,
+        &event("evt_cheap", "customer.subscription.created", now, cheap),
+    )
+    .await;
+    assert_eq!(tier(&app, &tenant).await, Tier::Free);
+}
+
+async fn a_newer_invoice_does_not_make_an_older_plan_event_stale(app: TestApp) {
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
+    let now = app.clock.now();
+    send(
+        &app,
+        &event(
+            "evt_up",
+            "checkout.session.completed",
+            now - 100,
+            completed(&tenant),
+        ),
+    )
+    .await;
+    let invoice = json!({ "id": "in_1", "object": "invoice", "customer": customer_of(&tenant),
+                          "subscription_details": { "metadata": { "tenant_id": tenant } } });
+    send(&app, &event("evt_paid", "invoice.paid", now, invoice)).await;
+    // The deletion happened before the invoice event but arrives after it.
+    send(
+        &app,
+        &event(
+            "evt_gone",
+            "customer.subscription.deleted",
+            now - 10,
+            subscription(&tenant, "canceled"),
+        ),
+    )
+    .await;
+    assert_eq!(tier(&app, &tenant).await, Tier::Free);
+}
+
+async fn past_due_warns_and_unpaid_ends_pro(app: TestApp) {
+    let tenant = billed_tenant(&app, "Acme", Tier::Free).await;
+    let now = app.clock.now();
+    send(
+        &app,
+        &event(
+            "evt_up",
+            "checkout.session.completed",
+            now - 30,
+            completed(&tenant),
+        ),
+    )
+    .await;
+    send(
+        &app,
+        &event(
+            "evt_late",
+            "customer.subscription.updated",
+            now - 20,
+            subscription(&tenant, "past_due"),
+        ),
+    )
+    .await;
+    let account = billing::account(&app.db, &tenant).await.unwrap();
+    assert_eq!(account.tier, Tier::Pro);
+    assert!(account.payment_failed_at.is_some(), "the banner shows");
+    send(
+        &app,
+        &event(
+            "evt_unpaid",
+            "customer.subscription.updated",
+            now - 10,
+            subscription(&tenant, "unpaid"),
+        ),
+    )
+    .await;
+    assert_eq!(tier(&app, &tenant).await, Tier::Free);
 }
