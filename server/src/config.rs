@@ -76,6 +76,16 @@ pub struct Config {
     #[arg(long, env = "PORTAL_MASTER_KEY_FILE", global = true)]
     pub master_key_file: Option<std::path::PathBuf>,
 
+    /// How often each instance reloads the signing keys (a rotation or
+    /// retirement made elsewhere is in use here within this time).
+    #[arg(
+        long,
+        env = "KEYS_REFRESH_SECONDS",
+        default_value_t = 30,
+        global = true
+    )]
+    pub keys_refresh_seconds: u64,
+
     /// Stripe secret key; unset in demo mode, where the local Stripe test double is used.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
     pub stripe_secret_key: Option<String>,
@@ -121,6 +131,7 @@ impl Config {
             trusted_proxies: Vec::new(),
             token_audience: None,
             master_key: None,
+            keys_refresh_seconds: 30,
             master_key_file: None,
             stripe_secret_key: None,
             stripe_pro_price_id: None,

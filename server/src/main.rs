@@ -95,6 +95,10 @@ async fn run(args: Cli) -> Result<(), CliError> {
             let keys = server_keys(&db, &args.config, &clock).await?;
             cli::agent::run(cmd, &db, &keys, &clock).await
         }
+        Command::Keys(cmd) => {
+            let db = Db::connect(&args.config.database_url).await?;
+            cli::keys::run(cmd, &db, &args.config.master_key()?, &clock).await
+        }
         Command::Demo(cmd) => {
             let db = Db::connect(&args.config.database_url).await?;
             let keys = server_keys(&db, &args.config, &clock).await?;

@@ -2,7 +2,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use app::domain::clock::SharedClock;
-use app::domain::keys::ServerKeys;
+use app::domain::keys::{self, Keyring, MasterKey, ServerKeys};
 use app::domain::metering::Meter;
 use app::domain::{Db, Services};
 use app::model::DemoAccounts;
@@ -39,7 +39,17 @@ pub async fn build(
         .site_pkg_dir("pkg")
         .site_addr(config.site_addr)
         .build();
-    let keys = Arc::new(ServerKeys::load_or_create(&db, &config.master_key()?, clock.now()).await?);
+    let master = config.master_key()?;
+    let keys = Arc::new(Keyring::new(
+        ServerKeys::load_or_create(&db, &master, clock.now()).await?,
+    ));
+    spawn_key_refresh(
+        db.clone(),
+        master,
+        clock.clone(),
+        keys.clone(),
+        Duration::from_secs(config.keys_refresh_seconds.max(1)),
+    );
     let meter = match metering {
         Metering::On => Meter::start(db.clone(), clock.clone()),
         Metering::OffForBenchmark => {
@@ -68,6 +78,37 @@ pub async fn build(
         leptos,
     };
     Ok((crate::http::router(state.clone(), sessions), state))
+}
+
+/// Every `period`, retires signing keys no token can name any more and
+/// reloads the keys, so a rotation made by any instance or the CLI is
+/// published and used here within that period, without a restart.
+fn spawn_key_refresh(
+    db: Db,
+    master: MasterKey,
+    clock: SharedClock,
+    keyring: Arc<Keyring>,
+    period: Duration,
+) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(period);
+        interval.tick().await;
+        loop {
+            interval.tick().await;
+            let now = clock.now();
+            let refreshed = async {
+                let retired = keys::retire(&db, now).await?;
+                if !retired.is_empty() {
+                    tracing::info!(?retired, "retired signing keys");
+                }
+                ServerKeys::load_or_create(&db, &master, now).await
+            };
+            match refreshed.await {
+                Ok(keys) => keyring.replace(keys),
+                Err(e) => tracing::warn!(error = %e, "could not refresh the server keys"),
+            }
+        }
+    });
 }
 
 /// Serves `router` on `listener` until the process is asked to stop.

@@ -155,22 +155,7 @@ impl ServerKeys {
                 .fetch_one(&db.pool)
                 .await?;
         if has_signing == 0 {
-            rand::rngs::OsRng.fill_bytes(&mut random);
-            let key = SigningKey::from_bytes(&random);
-            let kid = format!(
-                "ed25519-{}",
-                &uuid::Uuid::new_v4().simple().to_string()[..12]
-            );
-            sqlx::query(
-                "INSERT INTO server_keys (kid, purpose, algorithm, secret, public_key, created_at) \
-                 VALUES ($1, 'token_signing', 'EdDSA', $2, $3, $4)",
-            )
-            .bind(&kid)
-            .bind(master.seal(&kid, &key.to_bytes())?)
-            .bind(B64.encode(key.verifying_key().to_bytes()))
-            .bind(now)
-            .execute(&db.pool)
-            .await?;
+            insert_signing_key(db, master, now).await?;
         }
 
         let rows: Vec<(String, String, String)> = sqlx::query_as(
@@ -230,6 +215,84 @@ impl ServerKeys {
             })
             .collect();
         json!({ "keys": keys })
+    }
+}
+
+/// A new Ed25519 signing key, sealed; returns its kid.
+async fn insert_signing_key(db: &Db, master: &MasterKey, created_at: i64) -> Result<String> {
+    let mut random = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut random);
+    let key = SigningKey::from_bytes(&random);
+    let kid = format!(
+        "ed25519-{}",
+        &uuid::Uuid::new_v4().simple().to_string()[..12]
+    );
+    sqlx::query(
+        "INSERT INTO server_keys (kid, purpose, algorithm, secret, public_key, created_at) \
+         VALUES ($1, 'token_signing', 'EdDSA', $2, $3, $4)",
+    )
+    .bind(&kid)
+    .bind(master.seal(&kid, &key.to_bytes())?)
+    .bind(B64.encode(key.verifying_key().to_bytes()))
+    .bind(created_at)
+    .execute(&db.pool)
+    .await?;
+    Ok(kid)
+}
+
+/// `portal keys rotate`: a new signing key becomes the current one (the
+/// newest); the old ones stay published until `retire` removes them.
+pub async fn rotate(db: &Db, master: &MasterKey, now: i64) -> Result<String> {
+    let newest: Option<i64> = sqlx::query_scalar(
+        "SELECT MAX(created_at) FROM server_keys WHERE purpose = 'token_signing'",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    // Strictly newer, so that "newest first" is never a tie.
+    insert_signing_key(db, master, newest.map_or(now, |n| now.max(n + 1))).await
+}
+
+/// Removes the signing keys no valid token can name any more: superseded by
+/// a newer key for longer than a token lives (plus a minute of clock skew).
+/// Returns their kids.
+pub async fn retire(db: &Db, now: i64) -> Result<Vec<String>> {
+    let keys: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT kid, created_at FROM server_keys WHERE purpose = 'token_signing' \
+         ORDER BY created_at DESC, kid",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    let mut retired = Vec::new();
+    // Each key stopped signing when the one before it (newer) was created.
+    for pair in keys.windows(2) {
+        let ((_, superseded_at), (kid, _)) = (&pair[0], &pair[1]);
+        if now > superseded_at + super::tokens::TOKEN_TTL_SECS + 60 {
+            sqlx::query("DELETE FROM server_keys WHERE kid = $1")
+                .bind(kid)
+                .execute(&db.pool)
+                .await?;
+            retired.push(kid.clone());
+        }
+    }
+    Ok(retired)
+}
+
+/// The keys in use, swapped whole when an instance reloads them (after a
+/// rotation or retirement, made by any instance or the CLI).
+#[derive(Debug)]
+pub struct Keyring(std::sync::RwLock<std::sync::Arc<ServerKeys>>);
+
+impl Keyring {
+    pub fn new(keys: ServerKeys) -> Keyring {
+        Keyring(std::sync::RwLock::new(std::sync::Arc::new(keys)))
+    }
+
+    pub fn get(&self) -> std::sync::Arc<ServerKeys> {
+        self.0.read().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    pub fn replace(&self, keys: ServerKeys) {
+        *self.0.write().unwrap_or_else(|e| e.into_inner()) = std::sync::Arc::new(keys);
     }
 }
 

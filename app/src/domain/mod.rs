@@ -28,7 +28,7 @@ pub use error::{Error, Problem, Result};
 #[derive(Clone, Debug)]
 pub struct Services {
     pub db: Db,
-    pub keys: std::sync::Arc<keys::ServerKeys>,
+    pub keys: std::sync::Arc<keys::Keyring>,
     /// Recently authenticated agents, for the token endpoint.
     pub clients: std::sync::Arc<agents::ClientCache>,
     pub meter: metering::Meter,

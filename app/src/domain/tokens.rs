@@ -43,11 +43,11 @@ pub async fn authenticate_client(
     services: &Services,
     creds: &ClientCredentials<'_>,
 ) -> Result<Agent> {
-    let keys = &services.keys;
+    let keys = services.keys.get();
     let found = agents::for_client(&services.db, &services.clients, creds.client_id.trim()).await?;
     match found {
         Some((agent, hash))
-            if agents::secret_matches(keys, creds.client_secret, &hash)
+            if agents::secret_matches(&keys, creds.client_secret, &hash)
                 && agent.status == AgentStatus::Active =>
         {
             Ok(agent)
@@ -87,7 +87,8 @@ pub async fn issue(
         exp: now + TOKEN_TTL_SECS,
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    let key = services.keys.current();
+    let keys = services.keys.get();
+    let key = keys.current();
     let mut header = Header::new(Algorithm::EdDSA);
     header.kid = Some(key.kid.clone());
     let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
@@ -103,7 +104,7 @@ pub async fn issue(
 /// Checks signature, issuer and expiry (against the injected clock), then
 /// that the token is not revoked and its agent is still active.
 pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
-    let (db, keys, now) = (&services.db, &services.keys, services.now());
+    let (db, keys, now) = (&services.db, services.keys.get(), services.now());
     let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
     let key = header
         .kid

@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod demo;
+pub mod keys;
 pub mod member;
 pub mod tenant;
 
@@ -47,6 +48,9 @@ pub enum Command {
     /// Manage the agents (OAuth clients) of tenants.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// The token-signing keys: rotate, retire, list.
+    #[command(subcommand)]
+    Keys(keys::KeysCommand),
     /// Demo data.
     #[command(subcommand)]
     Demo(demo::DemoCommand),

@@ -471,7 +471,7 @@ async fn a_tenant_without_usage_gets_a_first_step(app: TestApp) {
 
 async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Enterprise).await;
-    let keys = app.keys.clone();
+    let keys = app.keys.get();
     let mut ids = Vec::new();
     for i in 0..55 {
         let new = agents::NewAgent {

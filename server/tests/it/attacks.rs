@@ -31,6 +31,7 @@ on_both_backends!(
 
 on_both_backends!(
     TestDb =>
+    a_rotated_key_keeps_old_tokens_valid_until_they_expire,
     a_copy_of_the_database_alone_holds_no_usable_key,
     a_stranger_cannot_lock_out_a_known_admin,
     a_flood_of_sign_ins_is_bounded_and_other_pages_answer,
@@ -657,4 +658,79 @@ async fn a_copy_of_the_database_alone_holds_no_usable_key(db: TestDb) {
         refused.err().expect("a wrong master key is refused")
     );
     assert!(error.contains("master key"), "{error}");
+}
+
+async fn jwks_kids(app: &TestApp) -> Vec<String> {
+    let jwks: serde_json::Value = crate::common::http_client()
+        .get(app.url("/.well-known/jwks.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| k["kid"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn kid_of(token: &str) -> String {
+    jsonwebtoken::decode_header(token).unwrap().kid.unwrap()
+}
+
+async fn access_token(app: &TestApp, id: &str, secret: &str) -> String {
+    let res = app.token(id, secret, None).await;
+    let body: serde_json::Value = res.json().await.unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// `portal keys rotate` (here: the same domain call) on a running portal:
+/// within its refresh period new tokens carry the new kid, old tokens still
+/// verify from the JWKS and work; once they have all expired the old key
+/// is retired by itself.
+async fn a_rotated_key_keeps_old_tokens_valid_until_they_expire(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| c.keys_refresh_seconds = 1).await;
+    let tenant = app.tenant("Acme", Tier::Enterprise).await;
+    let (id, secret) = app.agent(&tenant, "files:read").await;
+    let old_token = access_token(&app, &id, &secret).await;
+    let old_kid = kid_of(&old_token);
+    let master =
+        app::domain::keys::MasterKey::parse(&std::fs::read_to_string(app.key_file()).unwrap())
+            .unwrap();
+    let new_kid = app::domain::keys::rotate(&app.db, &master, app.clock.now())
+        .await
+        .unwrap();
+    let mut published = Vec::new();
+    for _ in 0..50 {
+        published = jwks_kids(&app).await;
+        if published.first() == Some(&new_kid) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(published, vec![new_kid.clone(), old_kid.clone()]);
+    let new_token = access_token(&app, &id, &secret).await;
+    assert_eq!(kid_of(&new_token), new_kid);
+    for token in [&old_token, &new_token] {
+        let me = crate::common::http_client()
+            .get(app.url("/api/v1/agents/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(me.status(), StatusCode::OK);
+    }
+    // Every token the old key signed has expired: it leaves the JWKS.
+    app.clock.advance(app::domain::tokens::TOKEN_TTL_SECS + 120);
+    for _ in 0..50 {
+        published = jwks_kids(&app).await;
+        if published.len() == 1 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(published, vec![new_kid]);
 }

@@ -67,7 +67,7 @@ pub struct TestApp {
     /// the running instance would.
     pub clients: Arc<ClientCache>,
     /// The server's keys, to register agents as it would.
-    pub keys: Arc<app::domain::keys::ServerKeys>,
+    pub keys: Arc<app::domain::keys::Keyring>,
     pub clock: Arc<ManualClock>,
     /// What Stripe (here: the test double) signs webhooks with.
     pub stripe_webhook_secret: String,
@@ -80,6 +80,13 @@ impl Drop for TestApp {
         if let Some(runtime) = self.runtime.take() {
             runtime.shutdown_background();
         }
+    }
+}
+
+impl TestApp {
+    /// Where this portal's master key is kept.
+    pub fn key_file(&self) -> String {
+        self._database.key_file()
     }
 }
 
@@ -220,10 +227,15 @@ impl TestApp {
             owner: "tests".into(),
             environment: "production".into(),
         };
-        let (agent, secret) =
-            app::domain::agents::create(&self.db, &self.keys, tenant_id, new, self.clock.now())
-                .await
-                .unwrap();
+        let (agent, secret) = app::domain::agents::create(
+            &self.db,
+            &self.keys.get(),
+            tenant_id,
+            new,
+            self.clock.now(),
+        )
+        .await
+        .unwrap();
         (agent.id, secret.0)
     }
 

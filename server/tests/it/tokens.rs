@@ -550,7 +550,7 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
     for _ in 0..10 {
         ids.push(app.agent(&tenant, "tokens:read").await.0);
     }
-    let keys = app.keys.clone();
+    let keys = app.keys.get();
     let new = || agents::NewAgent {
         name: "one too many".into(),
         agent_type: "assistant".into(),

@@ -259,7 +259,7 @@ pub async fn revoke(
 }
 
 pub async fn jwks(State(state): State<AppState>) -> Response {
-    let mut res = Json(state.keys.jwks()).into_response();
+    let mut res = Json(state.keys.get().jwks()).into_response();
     res.headers_mut().insert(
         header::CACHE_CONTROL,
         HeaderValue::from_static("public, max-age=300"),

@@ -41,7 +41,14 @@ pub async fn create(
         owner: form.owner.clone(),
         environment: form.environment.clone(),
     };
-    let created = agents::create(&state.db, &state.keys, &member.tenant_id, new, state.now()).await;
+    let created = agents::create(
+        &state.db,
+        &state.keys.get(),
+        &member.tenant_id,
+        new,
+        state.now(),
+    )
+    .await;
     let form_page = FormPage {
         state: &state,
         member: Some(&member),
@@ -118,7 +125,7 @@ pub async fn rotate(
 ) -> Result<Response, PageError> {
     let rotated = agents::rotate_secret(
         &state.db,
-        &state.keys,
+        &state.keys.get(),
         &state.clients,
         &member.tenant_id,
         &id,

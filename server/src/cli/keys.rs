@@ -1,0 +1,49 @@
+//! `portal keys`: the token-signing keys.
+
+use clap::Subcommand;
+
+use app::domain::keys::{self, MasterKey, ServerKeys};
+use app::domain::{Clock, Db};
+
+use super::CliError;
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// A new signing key becomes current; the old one stays published until
+    /// every token it signed has expired (see `retire`).
+    Rotate,
+    /// Remove the signing keys no valid token can name any more (the
+    /// portal also does this by itself).
+    Retire,
+    /// The signing keys, newest (current) first.
+    List,
+}
+
+pub async fn run(
+    cmd: KeysCommand,
+    db: &Db,
+    master: &MasterKey,
+    clock: &dyn Clock,
+) -> Result<(), CliError> {
+    match cmd {
+        KeysCommand::Rotate => {
+            let kid = keys::rotate(db, master, clock.now()).await?;
+            println!("{kid}");
+            eprintln!(
+                "new signing key {kid}: every instance signs with it within KEYS_REFRESH_SECONDS"
+            );
+        }
+        KeysCommand::Retire => {
+            for kid in keys::retire(db, clock.now()).await? {
+                println!("{kid}");
+            }
+        }
+        KeysCommand::List => {
+            let keys = ServerKeys::load_or_create(db, master, clock.now()).await?;
+            for (i, key) in keys.signing.iter().enumerate() {
+                println!("{}{}", key.kid, if i == 0 { "  (current)" } else { "" });
+            }
+        }
+    }
+    Ok(())
+}
