@@ -33,6 +33,9 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> 
     if email.is_empty() || attempt.password.is_empty() {
         return Err(Error::invalid("Enter your email and password."));
     }
+    if email.len() > 254 || email.chars().any(char::is_control) {
+        return Err(Error::InvalidCredentials);
+    }
     let keys = [
         (
             format!("email+client:{email} {}", attempt.client),

@@ -92,7 +92,13 @@ impl AgentTableView {
         AgentTableView {
             sort,
             descending,
-            filter: q.unwrap_or_default().trim().chars().take(100).collect(),
+            filter: q
+                .unwrap_or_default()
+                .trim()
+                .chars()
+                .filter(|c| !c.is_control())
+                .take(100)
+                .collect(),
         }
     }
 }

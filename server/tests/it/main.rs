@@ -6,6 +6,7 @@ mod common;
 mod agents_pages;
 mod analytics;
 mod attacks;
+mod bad_input;
 mod billing;
 mod cli;
 mod sign_in;

@@ -75,6 +75,9 @@ pub async fn for_client(
     clients: &ClientCache,
     client_id: &str,
 ) -> Result<Option<(Agent, String)>> {
+    if !super::is_agent_id(client_id) {
+        return Ok(None);
+    }
     if let Some(hit) = clients.get(client_id) {
         return Ok(Some(hit));
     }

@@ -167,7 +167,16 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Agent>> {
 }
 
 /// One agent of a tenant; another tenant's agent is "not found".
+/// Agent ids are UUIDs we made: anything else names no agent, and is never
+/// sent to the database (PostgreSQL refuses some strings, e.g. with NUL).
+pub fn is_agent_id(id: &str) -> bool {
+    uuid::Uuid::parse_str(id).is_ok()
+}
+
 pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
+    if !is_agent_id(agent_id) {
+        return Err(Error::NotFound(Thing::Agent));
+    }
     let row: AgentRow = sqlx::query_as(&format!(
         "SELECT {COLUMNS} FROM agents WHERE id = $1 AND tenant_id = $2"
     ))
@@ -188,6 +197,9 @@ pub async fn set_status(
     status: AgentStatus,
     now: i64,
 ) -> Result<Agent> {
+    if !is_agent_id(agent_id) {
+        return Err(Error::NotFound(Thing::Agent));
+    }
     // Conditional: a decommissioned agent is never changed again, however
     // the requests race (a reactivation read "suspended" a moment ago).
     let changed = sqlx::query(
@@ -223,6 +235,9 @@ pub async fn rotate_secret(
     agent_id: &str,
     now: i64,
 ) -> Result<ClientSecret> {
+    if !is_agent_id(agent_id) {
+        return Err(Error::NotFound(Thing::Agent));
+    }
     let secret = new_secret();
     let changed = sqlx::query(
         "UPDATE agents SET secret_hash = $1, updated_at = $2 \

@@ -22,6 +22,11 @@ pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
         let value = value.trim().to_owned();
         if value.is_empty() {
             problems.push(field, format!("{label} is required."));
+        } else if value.chars().any(char::is_control) {
+            problems.push(
+                field,
+                format!("{label} must not contain control characters."),
+            );
         } else if value.chars().count() > max {
             problems.push(field, format!("{label} must be at most {max} characters."));
         }

@@ -88,6 +88,7 @@ pub async fn change_status(
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response, PageError> {
+    known_shape(&id)?;
     let status = match form.action.as_str() {
         "suspend" => Ok(AgentStatus::Suspended),
         "reactivate" => Ok(AgentStatus::Active),
@@ -123,6 +124,7 @@ pub async fn rotate(
     Manager(member): Manager,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
+    known_shape(&id)?;
     let rotated = agents::rotate_secret(
         &state.db,
         &state.keys.get(),
@@ -148,6 +150,17 @@ pub async fn rotate(
         StatusCode::OK,
     )
     .await
+}
+
+/// A path id that cannot be an agent's: 404, before anything renders it.
+fn known_shape(id: &str) -> Result<(), PageError> {
+    if agents::is_agent_id(id) {
+        Ok(())
+    } else {
+        Err(PageError::from(Error::NotFound(
+            app::domain::error::Thing::Agent,
+        )))
+    }
 }
 
 fn action_page<'a>(state: &'a AppState, member: &'a CurrentMember, id: &str) -> FormPage<'a> {
