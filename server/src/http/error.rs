@@ -81,7 +81,7 @@ impl IntoResponse for ApiError {
 #[derive(Debug)]
 pub enum PageError {
     Problem(Problem),
-    Rendered(Response),
+    Rendered(Box<Response>),
 }
 
 impl From<Error> for PageError {
@@ -99,7 +99,7 @@ impl From<Problem> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let p = match self {
-            PageError::Rendered(res) => return res,
+            PageError::Rendered(res) => return *res,
             PageError::Problem(p) => p,
         };
         let title = if p.status == StatusCode::SERVICE_UNAVAILABLE {

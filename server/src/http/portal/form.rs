@@ -83,6 +83,6 @@ impl FormPage<'_> {
             res.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
-        Err(PageError::Rendered(res))
+        Err(PageError::Rendered(Box::new(res)))
     }
 }
