@@ -7,7 +7,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics
+.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics load
 
 ## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000
 run: tools build
@@ -44,3 +44,7 @@ bench: tools build
 ## /analytics render time (1,000 agents; 10M vs 10k events) and chart JS+wasm bytes
 bench-analytics: tools build
 	scripts/bench-analytics.sh
+
+## 60 s at 128 connections of mixed traffic, SQLite and PostgreSQL (2 instances): no errors, usage exact
+load: tools build
+	scripts/load-mixed.sh

@@ -31,6 +31,7 @@ on_both_backends!(
 
 on_both_backends!(
     TestDb =>
+    secure_cookies_and_hsts_follow_the_public_url,
     a_rotated_key_keeps_old_tokens_valid_until_they_expire,
     a_copy_of_the_database_alone_holds_no_usable_key,
     a_stranger_cannot_lock_out_a_known_admin,
@@ -733,4 +734,43 @@ async fn a_rotated_key_keeps_old_tokens_valid_until_they_expire(db: TestDb) {
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert_eq!(published, vec![new_kid]);
+}
+
+/// Behind TLS the portal listens on loopback; PUBLIC_URL's scheme decides.
+async fn secure_cookies_and_hsts_follow_the_public_url(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| {
+        c.public_url = Some("https://portal.example".into());
+    })
+    .await;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let page = app.client().get(app.url("/login")).send().await.unwrap();
+    let hsts = page.headers()["strict-transport-security"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(hsts.contains("max-age="), "{hsts}");
+    let res = app
+        .client()
+        .post(app.url("/login"))
+        .header("origin", "https://portal.example")
+        .form(&[("email", "ada@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    let cookie = res.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(
+        cookie.contains("Secure") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    // The loopback address it listens on is not its origin.
+    let res = app
+        .client()
+        .post(app.url("/login"))
+        .form(&[("email", "ada@acme.example"), ("password", PASSWORD)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::FORBIDDEN);
 }

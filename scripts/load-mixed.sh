@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# The load run: DURATION (60) seconds at CONNECTIONS (128) connections mixing
+# page views, token issuance and API calls (scripts/load_mixed.py), against
+# the release binary on SQLite, then on PostgreSQL with two instances. A
+# free tenant runs into its daily limits, so 429s are expected; anything
+# else is an error. Afterwards the usage counters must equal what the
+# clients were answered: every 200 token and API call counted, every 429
+# counted as refused.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=$PWD/target/release/portal
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+export RUST_LOG=error
+PASSWORD="load-run password 42"
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+pids=()
+stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
+trap stop EXIT
+
+# run LABEL INSTANCES COUNTERS_COMMAND
+run() {
+  local label=$1 instances=$2 counters=$3 dir bases=()
+  dir=$(mktemp -d /tmp/portal-load.XXXXXX)
+  "$BIN" tenant create --name Load --tier free >/dev/null
+  echo "$PASSWORD" | "$BIN" member add --tenant Load --email load@example.com --role owner --password-stdin >/dev/null 2>&1
+  eval "$("$BIN" agent create --tenant Load --name load --capabilities analytics:read --owner load 2>/dev/null)"
+  for i in $(seq "$instances"); do
+    local port; port=$(free_port)
+    LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server-$i.log" 2>&1 &
+    pids+=($!)
+    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    bases+=("http://127.0.0.1:$port")
+  done
+  echo "== $label"
+  local status=0
+  python3 scripts/load_mixed.py "$dir/counts.json" "$client_id" "$client_secret" load@example.com "$PASSWORD" "${bases[@]}" || status=1
+  stop
+  local counted; counted=$(eval "$counters")
+  python3 - "$dir/counts.json" "$counted" <<'PY' || status=1
+import json, sys
+client = json.load(open(sys.argv[1]))
+tokens, calls, refused = (int(x) for x in sys.argv[2].split())
+print(f"  counted: {tokens} tokens, {calls} API calls, {refused} refused")
+ok = (tokens, calls, refused) == (client["tokens_issued"], client["api_calls"], client["refused"])
+print("  usage counted exactly" if ok else f"  MISMATCH: the clients got {client}")
+sys.exit(0 if ok else 1)
+PY
+  rm -rf "$dir"
+  return $status
+}
+
+if [ "${1:-}" = --postgres-inner ]; then
+  db="portal_load_$$"
+  psql -q "$PORTAL_TEST_PG_URL" -c "CREATE DATABASE $db"
+  export DATABASE_URL="${PORTAL_TEST_PG_URL%/*}/$db"
+  PORTAL_MASTER_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
+  export PORTAL_MASTER_KEY
+  run "PostgreSQL, two instances" 2 \
+    "psql -qtA -F' ' \"\$DATABASE_URL\" -c 'SELECT COALESCE(SUM(tokens_issued),0), COALESCE(SUM(api_calls),0), COALESCE(SUM(refused),0) FROM usage_daily'"
+  exit
+fi
+
+dir=$(mktemp -d /tmp/portal-load-db.XXXXXX)
+export DATABASE_URL="sqlite://$dir/load.db"
+status=0
+run "SQLite, one instance" 1 \
+  "python3 -c \"import sqlite3; print(*sqlite3.connect('$dir/load.db').execute('SELECT COALESCE(SUM(tokens_issued),0), COALESCE(SUM(api_calls),0), COALESCE(SUM(refused),0) FROM usage_daily').fetchone())\"" || status=1
+rm -rf "$dir"
+unset DATABASE_URL
+scripts/with-postgres.sh "$0" --postgres-inner || status=1
+exit $status
