@@ -7,6 +7,12 @@ use app::domain::keys::MasterKey;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database: sqlite://PATH (created on start) or postgres://USER@HOST:PORT/DB.
@@ -86,6 +92,11 @@ pub struct Config {
     )]
     pub keys_refresh_seconds: u64,
 
+    /// Log lines as JSON objects (one per line, for log shippers) or text
+    /// (colours only on a terminal).
+    #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
     /// Stripe secret key; unset in demo mode, where the local Stripe test double is used.
     #[arg(long, env = "STRIPE_SECRET_KEY", hide_env_values = true, global = true)]
     pub stripe_secret_key: Option<String>,
@@ -132,6 +143,7 @@ impl Config {
             token_audience: None,
             master_key: None,
             keys_refresh_seconds: 30,
+            log_format: LogFormat::Text,
             master_key_file: None,
             stripe_secret_key: None,
             stripe_pro_price_id: None,

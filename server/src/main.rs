@@ -8,6 +8,7 @@ use app::domain::keys::ServerKeys;
 use app::domain::tenants;
 use app::domain::{Clock, Db, SystemClock};
 use server::cli::{self, Cli, CliError, Command};
+use server::config::LogFormat;
 use server::startup;
 
 // Requests are answered on one thread and their usage written on another:
@@ -18,12 +19,17 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 #[tokio::main]
 async fn main() -> ExitCode {
     let args = Cli::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn")),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn"));
+    let logs = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    match args.config.log_format {
+        LogFormat::Json => logs.json().init(),
+        LogFormat::Text => logs
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init(),
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -95,6 +101,7 @@ async fn run(args: Cli) -> Result<(), CliError> {
             let keys = server_keys(&db, &args.config, &clock).await?;
             cli::agent::run(cmd, &db, &keys, &clock).await
         }
+        Command::Db(cmd) => cli::db::run(cmd, &Db::connect(&args.config.database_url).await?).await,
         Command::Keys(cmd) => {
             let db = Db::connect(&args.config.database_url).await?;
             cli::keys::run(cmd, &db, &args.config.master_key()?, &clock).await

@@ -85,6 +85,65 @@ impl Db {
         Ok(db)
     }
 
+    fn migrator(&self) -> &'static Migrator {
+        match self.backend {
+            Backend::Sqlite => &SQLITE_MIGRATIONS,
+            Backend::Postgres => &POSTGRES_MIGRATIONS,
+        }
+    }
+
+    /// Whether every migration this build knows has been applied.
+    pub async fn migrations_applied(&self) -> Result<bool> {
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success = TRUE")
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(applied as usize >= self.migrator().iter().count())
+    }
+
+    /// A consistent copy of the SQLite database at `path`, taken while the
+    /// portal serves (`VACUUM INTO` reads one snapshot). PostgreSQL has
+    /// `pg_dump` for this.
+    pub async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
+        if self.backend != Backend::Sqlite {
+            return Err(super::Error::invalid(
+                "backups of PostgreSQL are pg_dump's job: pg_dump --format=custom \"$DATABASE_URL\"",
+            ));
+        }
+        if path.exists() {
+            return Err(super::Error::invalid(format!(
+                "{} exists already: name a new file",
+                path.display()
+            )));
+        }
+        let target = path.to_string_lossy().replace('\'', "''");
+        sqlx::query(&format!("VACUUM INTO '{target}'"))
+            .execute(&self.pool)
+            .await?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| super::Error::Internal(format!("securing the backup: {e}")))?;
+        Ok(())
+    }
+
+    /// The database's own consistency check (SQLite's `integrity_check`;
+    /// on PostgreSQL a round trip) plus the migrations: `Ok(problems)`.
+    pub async fn check(&self) -> Result<Vec<String>> {
+        let mut problems = Vec::new();
+        if self.backend == Backend::Sqlite {
+            let found: Vec<String> = sqlx::query_scalar("PRAGMA integrity_check")
+                .fetch_all(&self.pool)
+                .await?;
+            problems.extend(found.into_iter().filter(|line| line != "ok"));
+        } else {
+            sqlx::query("SELECT 1").execute(&self.pool).await?;
+        }
+        if !self.migrations_applied().await? {
+            problems.push("migrations are missing".into());
+        }
+        Ok(problems)
+    }
+
     async fn migrate(&self) -> Result<()> {
         match self.backend {
             Backend::Sqlite => SQLITE_MIGRATIONS.run(&self.pool).await?,

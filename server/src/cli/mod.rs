@@ -1,6 +1,7 @@
 //! The `portal` command line: `serve` plus the operators' subcommands.
 
 pub mod agent;
+pub mod db;
 pub mod demo;
 pub mod keys;
 pub mod member;
@@ -48,6 +49,9 @@ pub enum Command {
     /// Manage the agents (OAuth clients) of tenants.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// Back up or check the database.
+    #[command(subcommand)]
+    Db(db::DbCommand),
     /// The token-signing keys: rotate, retire, list.
     #[command(subcommand)]
     Keys(keys::KeysCommand),

@@ -5,6 +5,7 @@
 pub mod agent_api;
 pub mod error;
 pub mod extract;
+mod health;
 pub mod portal;
 pub mod security;
 mod stripe_webhook;
@@ -31,7 +32,8 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .merge(limit_body(portal::router(&state), 64 * 1024))
         .merge(limit_body(agent_api::router(&state), 16 * 1024))
         .merge(limit_body(webhook, 512 * 1024))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::live))
+        .route("/readyz", get(health::ready))
         .fallback(files_or_not_found)
         .layer(session_layer)
         .layer(middleware::from_fn_with_state(

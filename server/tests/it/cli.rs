@@ -15,6 +15,7 @@ on_both_backends!(
     demo_seed_is_idempotent,
     serve_answers_on_its_address,
     tokens_received_are_counted_even_after_sigkill,
+    db_check_and_backup,
 );
 
 fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
@@ -398,4 +399,20 @@ fn help_lists_every_subcommand_and_variable() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
+}
+
+async fn db_check_and_backup(db: TestDb) {
+    let check = portal(&db, &["db", "check"], None);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
+    assert_eq!(text(&check.stdout).trim(), "ok");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.db");
+    let backup = portal(&db, &["db", "backup", path.to_str().unwrap()], None);
+    if db.url.starts_with("sqlite:") {
+        assert_eq!(backup.status.code(), Some(0), "{}", text(&backup.stderr));
+        assert!(path.exists());
+    } else {
+        assert_eq!(backup.status.code(), Some(2));
+        assert!(text(&backup.stderr).contains("pg_dump"));
+    }
 }

@@ -125,6 +125,12 @@ impl Meter {
         Meter { tx: None, clock }
     }
 
+    /// Whether the writer task still takes requests (the benchmark
+    /// baseline, which has none, always is).
+    pub fn is_alive(&self) -> bool {
+        self.tx.as_ref().is_none_or(|tx| !tx.is_closed())
+    }
+
     /// Admits (and counts) one token issuance or API call of `agent_id`, or
     /// refuses (and counts the refusal) when the tenant's daily limit is used
     /// up. Returns once the count is committed.
