@@ -176,6 +176,82 @@ impl Config {
         read_or_create_key_file(&path)
     }
 
+    /// Every problem with the configuration, one line each; `serving` adds
+    /// what only `portal serve` needs.
+    pub fn problems(&self, serving: bool) -> Vec<String> {
+        let mut problems = Vec::new();
+        if app::domain::db::Backend::from_url(&self.database_url).is_none() {
+            problems.push(format!(
+                "DATABASE_URL {:?} is neither sqlite://PATH nor postgres://...",
+                self.database_url
+            ));
+        }
+        let postgres = matches!(
+            app::domain::db::Backend::from_url(&self.database_url),
+            Some(app::domain::db::Backend::Postgres)
+        );
+        if let Some(key) = &self.master_key {
+            if let Err(e) = MasterKey::parse(key) {
+                problems.push(format!("PORTAL_MASTER_KEY: {e}"));
+            }
+        } else if postgres && self.master_key_file.is_none() {
+            problems.push(
+                "PostgreSQL needs PORTAL_MASTER_KEY (or PORTAL_MASTER_KEY_FILE), the same on every instance"
+                    .into(),
+            );
+        }
+        if !serving {
+            return problems;
+        }
+        if let Some(url) = &self.public_url {
+            let parsed = url.parse::<axum::http::Uri>().ok();
+            let ok = parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme_str(), Some("http" | "https")) && u.host().is_some()
+            });
+            if !ok {
+                problems.push(format!(
+                    "PUBLIC_URL {url:?} must be an absolute http:// or https:// URL"
+                ));
+            }
+        }
+        let root = std::path::Path::new(&self.site_root);
+        if root.exists() && std::fs::read_dir(root).is_err() {
+            problems.push(format!(
+                "LEPTOS_SITE_ROOT {:?} is not a readable folder",
+                self.site_root
+            ));
+        }
+        if self.session_idle_minutes == 0 {
+            problems.push("SESSION_IDLE_MINUTES must be at least 1".into());
+        }
+        if self.keys_refresh_seconds == 0 {
+            problems.push("KEYS_REFRESH_SECONDS must be at least 1".into());
+        }
+        if self
+            .token_audience
+            .as_deref()
+            .is_some_and(|a| a.trim().is_empty())
+        {
+            problems.push("TOKEN_AUDIENCE must not be empty".into());
+        }
+        let stripe = [
+            ("STRIPE_SECRET_KEY", self.stripe_secret_key.is_some()),
+            ("STRIPE_PRO_PRICE_ID", self.stripe_pro_price_id.is_some()),
+            (
+                "STRIPE_WEBHOOK_SECRET",
+                self.stripe_webhook_secret.is_some(),
+            ),
+        ];
+        if self.stripe_secret_key.is_some() {
+            for (name, set) in &stripe[1..] {
+                if !set {
+                    problems.push(format!("STRIPE_SECRET_KEY is set but {name} is not"));
+                }
+            }
+        }
+        problems
+    }
+
     /// Whether `PUBLIC_URL` names this machine only (127.0.0.0/8, ::1,
     /// localhost).
     pub fn public_url_is_loopback(&self) -> bool {

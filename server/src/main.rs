@@ -30,6 +30,15 @@ async fn main() -> ExitCode {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init(),
     }
+    let problems = args
+        .config
+        .problems(matches!(args.command, Command::Serve { .. }));
+    if !problems.is_empty() {
+        for problem in &problems {
+            eprintln!("configuration error: {problem}");
+        }
+        return ExitCode::from(2);
+    }
     match run(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

@@ -368,6 +368,34 @@ async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
 }
 
 #[test]
+fn a_bad_configuration_is_refused_line_by_line() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .arg("serve")
+        .env("DATABASE_URL", "mysql://nope")
+        .env("PUBLIC_URL", "portal.example")
+        .env("STRIPE_SECRET_KEY", "sk_live_x")
+        .env("PORTAL_MASTER_KEY", "short")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    for problem in [
+        "DATABASE_URL",
+        "PUBLIC_URL",
+        "STRIPE_PRO_PRICE_ID",
+        "STRIPE_WEBHOOK_SECRET",
+        "PORTAL_MASTER_KEY",
+    ] {
+        assert!(
+            stderr
+                .lines()
+                .any(|l| l.starts_with("configuration error:") && l.contains(problem)),
+            "no line for {problem}:\n{stderr}"
+        );
+    }
+}
+
+#[test]
 fn help_lists_every_subcommand_and_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_portal"))
         .arg("--help")
