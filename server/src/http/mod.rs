@@ -2,6 +2,7 @@
 //! and its guard: the portal (session), the agent API (client credentials
 //! and bearer tokens), Stripe's webhook (its signature).
 
+mod access_log;
 pub mod agent_api;
 pub mod error;
 pub mod extract;
@@ -41,6 +42,10 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
             security::headers,
         ))
         .layer(CompressionLayer::new())
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            access_log::log,
+        ))
         .with_state(state)
 }
 

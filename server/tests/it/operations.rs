@@ -6,8 +6,13 @@ use reqwest::StatusCode;
 use app::domain::Db;
 use app::model::Tier;
 
-use crate::common::TestApp;
+use crate::common::{TestApp, TestDb};
 use crate::on_both_backends;
+
+on_both_backends!(
+    TestDb =>
+    every_answer_carries_a_request_id_a_proxy_may_set,
+);
 
 on_both_backends!(
     TestApp =>
@@ -91,4 +96,40 @@ async fn a_backup_taken_under_write_load_holds_every_counted_token(app: TestApp)
     use std::os::unix::fs::PermissionsExt;
     let mode = std::fs::metadata(&after).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
+}
+
+async fn every_answer_carries_a_request_id_a_proxy_may_set(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    })
+    .await;
+    let client = crate::common::http_client();
+    let mut seen = std::collections::HashSet::new();
+    for path in [
+        "/healthz",
+        "/login",
+        "/analytics",
+        "/api/v1/agents/me",
+        "/no/such/page",
+    ] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        let id = res.headers()["x-request-id"].to_str().unwrap().to_owned();
+        assert!(id.len() >= 16, "{path}: {id}");
+        assert!(seen.insert(id), "ids are unique");
+    }
+    // Behind the trusted proxy its id is kept; a malformed one is replaced.
+    let res = client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "proxy-abc-123")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.headers()["x-request-id"], "proxy-abc-123");
+    let res = client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "bad id <script>")
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(res.headers()["x-request-id"], "bad id <script>");
 }

@@ -20,6 +20,7 @@ use app::domain::tokens::{self, Claims};
 use app::domain::{agents, scopes, Error};
 use app::model;
 
+use super::access_log::TenantOfRequest;
 use super::error::ApiError;
 use crate::state::AppState;
 
@@ -86,8 +87,10 @@ async fn require_agent(
         .map_err(refuse)?;
     match admission {
         Admission::Admitted(quota) => {
+            let tenant = TenantOfRequest(claims.tenant_id.clone());
             req.extensions_mut().insert(claims);
             let mut res = next.run(req).await;
+            res.extensions_mut().insert(tenant);
             rate_limit::set_headers(res.headers_mut(), &quota);
             Ok(res)
         }

@@ -19,6 +19,7 @@ use tower_sessions::Session;
 
 use app::session::safe_next;
 
+use super::access_log::TenantOfRequest;
 use super::error::ApiError;
 use super::extract::member_of;
 use crate::state::AppState;
@@ -76,8 +77,11 @@ async fn require_member(
     next: Next,
 ) -> Result<Response, ApiError> {
     if let Some(member) = member_of(&state, &session).await? {
+        let tenant = TenantOfRequest(member.tenant_id.clone());
         req.extensions_mut().insert(member);
-        return Ok(next.run(req).await);
+        let mut res = next.run(req).await;
+        res.extensions_mut().insert(tenant);
+        return Ok(res);
     }
     let path = req.uri().path();
     if path.starts_with("/api/") {
