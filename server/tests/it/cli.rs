@@ -16,6 +16,7 @@ on_both_backends!(
     serve_answers_on_its_address,
     tokens_received_are_counted_even_after_sigkill,
     db_check_and_backup,
+    sigterm_under_load_loses_no_counted_token,
 );
 
 fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
@@ -443,4 +444,89 @@ async fn db_check_and_backup(db: TestDb) {
         assert_eq!(backup.status.code(), Some(2));
         assert!(text(&backup.stderr).contains("pg_dump"));
     }
+}
+
+/// SIGTERM while clients keep asking for tokens: the portal stops taking
+/// connections, answers what it took, and every token it served is counted.
+async fn sigterm_under_load_loses_no_counted_token(db: TestDb) {
+    portal(
+        &db,
+        &["tenant", "create", "--name", "Term", "--tier", "enterprise"],
+        None,
+    );
+    let out = portal(
+        &db,
+        &[
+            "agent",
+            "create",
+            "--tenant",
+            "Term",
+            "--name",
+            "t",
+            "--capabilities",
+            "t:run",
+            "--owner",
+            "qa",
+        ],
+        None,
+    );
+    let creds = text(&out.stdout);
+    let field = |name: &str| {
+        creds
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .unwrap()
+            .to_owned()
+    };
+    let (id, secret) = (field("client_id"), field("client_secret"));
+    let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
+    assert!(up);
+    let pid = child.id().to_string();
+    let client = crate::common::http_client();
+    let load = (0..16).map(|_| {
+        let (client, base, id, secret) = (client.clone(), base.clone(), id.clone(), secret.clone());
+        async move {
+            let mut served = 0;
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while std::time::Instant::now() < deadline {
+                let answer = client
+                    .post(format!("{base}/api/v1/token"))
+                    .basic_auth(&id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await;
+                match answer {
+                    // A token counts as served once the client has all of it.
+                    Ok(r) if r.status().is_success() => {
+                        if r.text().await.is_ok() {
+                            served += 1;
+                        }
+                    }
+                    Ok(_) => {}
+                    Err(_) => break, // the portal has stopped taking connections
+                }
+            }
+            served
+        }
+    });
+    let term = async {
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        let sent = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        assert!(sent.success());
+    };
+    let (served, ()) = tokio::join!(futures::future::join_all(load), term);
+    let served: i64 = served.into_iter().sum();
+    let exited = tokio::task::spawn_blocking(move || child.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(exited.success(), "a clean exit after SIGTERM: {exited:?}");
+    assert!(served > 0);
+    let db = app::domain::Db::connect(&db.url).await.unwrap();
+    let counted: i64 = sqlx::query_scalar(
+        "SELECT CAST(COALESCE(SUM(tokens_issued), 0) AS BIGINT) FROM usage_daily",
+    )
+    .fetch_one(&db.pool)
+    .await
+    .unwrap();
+    assert_eq!(counted, served, "served = counted");
 }
