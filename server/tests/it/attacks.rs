@@ -38,6 +38,13 @@ on_both_backends!(
     a_flood_of_sign_ins_is_bounded_and_other_pages_answer,
 );
 
+async fn agent_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM agents")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
 async fn parallel_guesses_get_no_more_password_checks_than_allowed(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
     app.member(&tenant, "ada@acme.example", Role::Owner).await;
@@ -147,11 +154,7 @@ async fn posts_without_our_origin_are_refused(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(zone, "UTC");
-    let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(agents, 0);
+    assert_eq!(agent_count(&app).await, 0, "nothing was created");
 }
 
 async fn internal_errors_show_an_id_not_their_text(app: TestApp) {
@@ -592,11 +595,7 @@ async fn oversized_bodies_get_a_clear_413(app: TestApp) {
         assert!(answer["message"].as_str().unwrap().contains("KiB"));
     }
     assert!(answered >= 1, "no refusal was read");
-    let agents: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM agents")
-        .fetch_one(&app.db.pool)
-        .await
-        .unwrap();
-    assert_eq!(agents, 0);
+    assert_eq!(agent_count(&app).await, 0, "nothing was created");
 }
 
 async fn an_idle_session_expires_from_its_last_request_not_from_sign_in(app: TestApp) {

@@ -306,36 +306,7 @@ async fn serve_answers_on_its_address(db: TestDb) {
 }
 
 async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
-    portal(
-        &db,
-        &["tenant", "create", "--name", "Kill", "--tier", "enterprise"],
-        None,
-    );
-    let out = portal(
-        &db,
-        &[
-            "agent",
-            "create",
-            "--tenant",
-            "Kill",
-            "--name",
-            "k",
-            "--capabilities",
-            "k:run",
-            "--owner",
-            "qa",
-        ],
-        None,
-    );
-    let creds = text(&out.stdout);
-    let field = |name: &str| {
-        creds
-            .lines()
-            .find_map(|l| l.strip_prefix(&format!("{name}=")))
-            .unwrap()
-            .to_owned()
-    };
-    let (id, secret) = (field("client_id"), field("client_secret"));
+    let (id, secret) = agent_by_cli(&db, "Kill");
     let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
     assert!(up, "serve answers /healthz");
     let client = crate::common::http_client();
@@ -446,25 +417,26 @@ async fn db_check_and_backup(db: TestDb) {
     }
 }
 
-/// SIGTERM while clients keep asking for tokens: the portal stops taking
-/// connections, answers what it took, and every token it served is counted.
-async fn sigterm_under_load_loses_no_counted_token(db: TestDb) {
-    portal(
-        &db,
-        &["tenant", "create", "--name", "Term", "--tier", "enterprise"],
+/// An enterprise tenant named `tenant` with one agent, made as an operator
+/// would: (client id, client secret).
+fn agent_by_cli(db: &TestDb, tenant: &str) -> (String, String) {
+    let created = portal(
+        db,
+        &["tenant", "create", "--name", tenant, "--tier", "enterprise"],
         None,
     );
+    assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
     let out = portal(
-        &db,
+        db,
         &[
             "agent",
             "create",
             "--tenant",
-            "Term",
+            tenant,
             "--name",
-            "t",
+            "a",
             "--capabilities",
-            "t:run",
+            "a:run",
             "--owner",
             "qa",
         ],
@@ -478,7 +450,13 @@ async fn sigterm_under_load_loses_no_counted_token(db: TestDb) {
             .unwrap()
             .to_owned()
     };
-    let (id, secret) = (field("client_id"), field("client_secret"));
+    (field("client_id"), field("client_secret"))
+}
+
+/// SIGTERM while clients keep asking for tokens: the portal stops taking
+/// connections, answers what it took, and every token it served is counted.
+async fn sigterm_under_load_loses_no_counted_token(db: TestDb) {
+    let (id, secret) = agent_by_cli(&db, "Term");
     let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
     assert!(up);
     let pid = child.id().to_string();

@@ -188,6 +188,35 @@ pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
     Ok(row.into())
 }
 
+/// Sets `column` of a live agent of the tenant; `false` when there is no
+/// such live agent. Conditional: a decommissioned agent is never changed
+/// again, however requests race (a reactivation read "suspended" a moment
+/// ago).
+async fn update_live(
+    db: &Db,
+    tenant_id: &str,
+    agent_id: &str,
+    column: &'static str,
+    value: &str,
+    now: i64,
+) -> Result<bool> {
+    if !is_agent_id(agent_id) {
+        return Err(Error::NotFound(Thing::Agent));
+    }
+    let changed = sqlx::query(&format!(
+        "UPDATE agents SET {column} = $1, updated_at = $2 \
+         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'"
+    ))
+    .bind(value)
+    .bind(now)
+    .bind(agent_id)
+    .bind(tenant_id)
+    .execute(&db.pool)
+    .await?
+    .rows_affected();
+    Ok(changed > 0)
+}
+
 /// Suspend, reactivate or decommission. Decommissioning is final.
 pub async fn set_status(
     db: &Db,
@@ -197,23 +226,8 @@ pub async fn set_status(
     status: AgentStatus,
     now: i64,
 ) -> Result<Agent> {
-    if !is_agent_id(agent_id) {
-        return Err(Error::NotFound(Thing::Agent));
-    }
-    // Conditional: a decommissioned agent is never changed again, however
-    // the requests race (a reactivation read "suspended" a moment ago).
-    let changed = sqlx::query(
-        "UPDATE agents SET status = $1, updated_at = $2 \
-         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'",
-    )
-    .bind(status.as_str())
-    .bind(now)
-    .bind(agent_id)
-    .bind(tenant_id)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    let changed = update_live(db, tenant_id, agent_id, "status", status.as_str(), now).await?;
+    if !changed {
         let agent = get(db, tenant_id, agent_id).await?;
         if status == AgentStatus::Decommissioned {
             return Ok(agent);
@@ -235,22 +249,10 @@ pub async fn rotate_secret(
     agent_id: &str,
     now: i64,
 ) -> Result<ClientSecret> {
-    if !is_agent_id(agent_id) {
-        return Err(Error::NotFound(Thing::Agent));
-    }
     let secret = new_secret();
-    let changed = sqlx::query(
-        "UPDATE agents SET secret_hash = $1, updated_at = $2 \
-         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'",
-    )
-    .bind(hash_secret(keys, &secret.0))
-    .bind(now)
-    .bind(agent_id)
-    .bind(tenant_id)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    let hash = hash_secret(keys, &secret.0);
+    let changed = update_live(db, tenant_id, agent_id, "secret_hash", &hash, now).await?;
+    if !changed {
         // Not found (another tenant's is not found either), or decommissioned.
         get(db, tenant_id, agent_id).await?;
         return Err(Error::Conflict(
