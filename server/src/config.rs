@@ -92,6 +92,11 @@ pub struct Config {
     )]
     pub keys_refresh_seconds: u64,
 
+    /// Where Prometheus scrapes `GET /metrics` (e.g. 127.0.0.1:9100); off
+    /// when unset, and never on the public address.
+    #[arg(long, env = "METRICS_ADDR", global = true)]
+    pub metrics_addr: Option<SocketAddr>,
+
     /// Log lines as JSON objects (one per line, for log shippers) or text
     /// (colours only on a terminal).
     #[arg(long, env = "LOG_FORMAT", value_enum, default_value_t = LogFormat::Text, global = true)]
@@ -144,6 +149,7 @@ impl Config {
             master_key: None,
             keys_refresh_seconds: 30,
             log_format: LogFormat::Text,
+            metrics_addr: None,
             master_key_file: None,
             stripe_secret_key: None,
             stripe_pro_price_id: None,

@@ -77,6 +77,13 @@ pub async fn build(
         config: Arc::new(config),
         leptos,
     };
+    // Before any request: every family records from the start.
+    crate::metrics::recorder();
+    if let Some(addr) = state.config.metrics_addr {
+        let listener = tokio::net::TcpListener::bind(addr).await?;
+        let bound = crate::metrics::serve(listener, state.clone())?;
+        tracing::info!("metrics on http://{bound}/metrics");
+    }
     Ok((crate::http::router(state.clone(), sessions), state))
 }
 

@@ -65,6 +65,12 @@ pub async fn log(State(state): State<AppState>, mut req: Request, next: Next) ->
         .get::<TenantOfRequest>()
         .map(|t| t.0.clone())
         .unwrap_or_default();
+    let status = res.status().as_u16().to_string();
+    let labels = [("route", route.clone()), ("method", method.to_string())];
+    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status)
+        .increment(1);
+    metrics::histogram!("portal_http_request_duration_seconds", &labels[..])
+        .record(started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             target: "access",

@@ -23,6 +23,8 @@ pub async fn receive(
         .and_then(|v| v.to_str().ok());
     webhook::verify(&body, signature, &state.stripe.webhook_secret, state.now()).map_err(|e| {
         tracing::warn!(error = %e, "Stripe webhook refused");
+        metrics::counter!("portal_stripe_webhooks_total", "type" => "unverified", "outcome" => "refused")
+            .increment(1);
         ApiError::new(StatusCode::BAD_REQUEST, "invalid_signature", e.to_string())
     })?;
     let event = serde_json::from_slice::<Value>(&body)
@@ -41,5 +43,22 @@ pub async fn receive(
         Applied::Ignored => "ignored",
     };
     tracing::info!(event = %event.id, kind = %event.kind, outcome, "Stripe webhook");
+    metrics::counter!("portal_stripe_webhooks_total", "type" => event_type(&event.kind), "outcome" => outcome)
+        .increment(1);
     Ok(Json(json!({ "received": true, "outcome": outcome })))
+}
+
+/// The event types billing knows, as a bounded label; the rest are "other".
+fn event_type(kind: &str) -> &'static str {
+    const KNOWN: [&str; 8] = [
+        "checkout.session.completed",
+        "checkout.session.async_payment_succeeded",
+        "customer.subscription.created",
+        "customer.subscription.updated",
+        "customer.subscription.deleted",
+        "invoice.payment_failed",
+        "invoice.paid",
+        "invoice.payment_succeeded",
+    ];
+    KNOWN.into_iter().find(|k| *k == kind).unwrap_or("other")
 }

@@ -12,6 +12,7 @@ use crate::on_both_backends;
 on_both_backends!(
     TestDb =>
     every_answer_carries_a_request_id_a_proxy_may_set,
+    every_metrics_family_appears_and_moves,
 );
 
 on_both_backends!(
@@ -132,4 +133,90 @@ async fn every_answer_carries_a_request_id_a_proxy_may_set(db: TestDb) {
         .await
         .unwrap();
     assert_ne!(res.headers()["x-request-id"], "bad id <script>");
+}
+
+/// The sum of every sample of `family` in a Prometheus text scrape.
+fn total(scrape: &str, family: &str) -> f64 {
+    scrape
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter(|l| {
+            l.strip_prefix(family)
+                .is_some_and(|rest| rest.starts_with('{') || rest.starts_with(' '))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+async fn every_metrics_family_appears_and_moves(db: TestDb) {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::start_configured(db, move |c| {
+        c.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    })
+    .await;
+    let scrape = || async move {
+        crate::common::http_client()
+            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    };
+    // Not on the public address.
+    let public = crate::common::http_client()
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(public.status(), StatusCode::NOT_FOUND);
+    let tenant = app.tenant("Acme", Tier::Free).await;
+    let (id, secret) = app.agent(&tenant, "files:read").await;
+    let before = scrape().await;
+    // One of each: sign-ins, a page, a token, an API call, a webhook.
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", app::model::Role::Owner)
+        .await;
+    app.sign_in(&app.client(), "ada@acme.example", "wrong password", "/")
+        .await;
+    client.get(app.url("/agents")).send().await.unwrap();
+    let token: serde_json::Value = app.token(&id, &secret, None).await.json().await.unwrap();
+    crate::common::http_client()
+        .get(app.url("/api/v1/agents/me"))
+        .bearer_auth(token["access_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
+    crate::common::http_client()
+        .post(app.url("/api/stripe/webhook"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    let after = scrape().await;
+    for family in [
+        "portal_http_requests_total",
+        "portal_http_request_duration_seconds_count",
+        "portal_tokens_total",
+        "portal_api_calls_total",
+        "portal_metering_batch_size_count",
+        "portal_metering_commit_seconds_count",
+        "portal_sign_ins_total",
+        "portal_stripe_webhooks_total",
+    ] {
+        assert!(
+            total(&after, family) > total(&before, family),
+            "{family} did not move:\n{after}"
+        );
+    }
+    for family in ["portal_metering_queue_depth", "portal_db_connections"] {
+        assert!(after.contains(family), "{family} missing:\n{after}");
+    }
+    assert!(after.contains("tier=\"free\""), "by tier, never by tenant");
+    assert!(!after.contains(&tenant), "no tenant id in a label");
 }

@@ -11,6 +11,7 @@ use crate::model::tiers::TierLimits;
 /// A tenant's standing for today, as read (and locked) by the writer.
 #[derive(Debug, Clone)]
 pub struct TenantDay {
+    pub tier: crate::model::Tier,
     pub limits: TierLimits,
     pub tokens_issued: u64,
     pub api_calls: u64,
@@ -88,6 +89,7 @@ mod tests {
 
     fn day(tier: Tier, tokens: u64, calls: u64) -> TenantDay {
         TenantDay {
+            tier,
             limits: TierLimits::of(tier),
             tokens_issued: tokens,
             api_calls: calls,

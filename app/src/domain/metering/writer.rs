@@ -25,6 +25,7 @@ pub(super) async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pendi
     // transaction it had open.
     let mut conn: Option<AnyConnection> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        metrics::gauge!("portal_metering_queue_depth").set(rx.len() as f64);
         // Let requests already on their way join this batch: fewer, larger
         // transactions cost less per request.
         tokio::task::yield_now().await;
@@ -34,6 +35,7 @@ pub(super) async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pendi
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
         let outcome = match &mut conn {
             Some(c) => commit_batch(c, db.backend, &batch, clock.now(), &mut last_token_at).await,
             None => match db.pool.acquire().await {
@@ -44,6 +46,9 @@ pub(super) async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pendi
                 Err(e) => Err(e.into()),
             },
         };
+        metrics::histogram!("portal_metering_batch_size").record(batch.len() as f64);
+        metrics::histogram!("portal_metering_commit_seconds")
+            .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(decisions) => {
                 for (pending, decision) in batch.drain(..).zip(decisions) {
@@ -80,6 +85,7 @@ async fn commit_batch(
     });
     let decided =
         decide(requests, &mut tenants, next_utc_midnight(now)).map_err(Error::Internal)?;
+    count_by_tier(batch, &decided.admissions, &tenants);
 
     let mut rollup = Rollup::default();
     let mut stamped = Vec::new();
@@ -104,6 +110,29 @@ async fn commit_batch(
         last_token_at.insert(agent_id.to_owned(), now);
     }
     Ok(decided.admissions)
+}
+
+/// Tokens and API calls, admitted and refused, by tier (never by tenant:
+/// the labels stay few).
+fn count_by_tier(
+    batch: &[Pending],
+    admissions: &[Admission],
+    tenants: &HashMap<String, TenantDay>,
+) {
+    for (p, admission) in batch.iter().zip(admissions) {
+        let Some(day) = tenants.get(&p.tenant_id) else {
+            continue;
+        };
+        let name = match p.kind {
+            super::UsageKind::TokenIssued => "portal_tokens_total",
+            super::UsageKind::ApiCall => "portal_api_calls_total",
+        };
+        let outcome = match admission {
+            Admission::Admitted(_) => "admitted",
+            Admission::Refused(_) => "refused",
+        };
+        metrics::counter!(name, "tier" => day.tier.as_str(), "outcome" => outcome).increment(1);
+    }
 }
 
 #[derive(FromRow)]
@@ -156,6 +185,7 @@ async fn lock_today(
         tenants.insert(
             today.tenant_id,
             TenantDay {
+                tier: today.tier,
                 limits: TierLimits::of(today.tier),
                 tokens_issued: today.tokens_issued,
                 api_calls: today.api_calls,

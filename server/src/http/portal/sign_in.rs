@@ -9,6 +9,7 @@ use serde::Deserialize;
 use tower_sessions::Session;
 
 use app::domain::sign_in::{self, Attempt};
+use app::domain::Error;
 use app::model::forms::LoginFormState;
 use app::session::safe_next;
 
@@ -40,6 +41,14 @@ pub async fn sign_in(
         client: &ip,
     };
     let signed_in = sign_in::sign_in(&state.db, attempt, state.now()).await;
+    let outcome = match &signed_in {
+        Ok(_) => "success",
+        Err(Error::InvalidCredentials | Error::Invalid(_)) => "failure",
+        Err(Error::SignInThrottled { .. }) => "throttled",
+        Err(Error::Busy { .. }) => "busy",
+        Err(_) => "error",
+    };
+    metrics::counter!("portal_sign_ins_total", "outcome" => outcome).increment(1);
     // A failure shows the form again, with the message and the e-mail typed.
     let form_page = FormPage {
         state: &state,
