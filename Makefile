@@ -7,7 +7,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics load
+.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics load screenshots
 
 ## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000
 run: tools build
@@ -48,3 +48,7 @@ bench-analytics: tools build
 ## 60 s at 128 connections of mixed traffic, SQLite and PostgreSQL (2 instances): no errors, usage exact
 load: tools build
 	scripts/load-mixed.sh
+
+## The README's pictures of every page, light and dark, from the demo data (docs/screenshots/)
+screenshots: tools test-tools build
+	cd end2end && npx playwright test -c playwright.screenshots.config.ts
