@@ -6,6 +6,7 @@ mod analytics;
 mod billing;
 pub mod form;
 mod sign_in;
+mod stalled;
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -47,7 +48,9 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_member,
-        ));
+        ))
+        // Outside the guard: a retried render is guarded again.
+        .route_layer(stalled::RetryStalledRenders);
     let sign_in_page =
         leptos_axum::render_app_async_with_context(state.page_context(), shell(state));
     let sign_in = Router::new()
