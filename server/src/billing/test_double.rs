@@ -18,6 +18,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde_json::{json, Value};
 
 use super::webhook::sign;
+use crate::http::error::escape_html;
 
 pub const SECRET_KEY: &str = "sk_test_portal_test_double";
 pub const PRO_PRICE_ID: &str = "price_test_pro_monthly";
@@ -214,8 +215,8 @@ async fn checkout_page(State(d): State<Double>, Path(id): Path<String>) -> Respo
     let Some(session) = d.sessions.lock().expect("not poisoned").get(&id).cloned() else {
         return (StatusCode::NOT_FOUND, "no such checkout session").into_response();
     };
-    let cancel = escape(&d.back_to_portal(session["cancel_url"].as_str()));
-    let id = escape(&id);
+    let cancel = escape_html(&d.back_to_portal(session["cancel_url"].as_str()));
+    let id = escape_html(&id);
     page(
         "Checkout — Pro",
         format!(
@@ -260,7 +261,7 @@ async fn portal_page(
     Path(customer): Path<String>,
     axum::extract::RawQuery(q): axum::extract::RawQuery,
 ) -> Response {
-    let back = escape(
+    let back = escape_html(
         &d.back_to_portal(
             q.as_deref()
                 .and_then(|q| form(q).get("return_url").cloned())
@@ -272,7 +273,7 @@ async fn portal_page(
         .lock()
         .expect("not poisoned")
         .contains_key(&customer);
-    let customer = escape(&customer);
+    let customer = escape_html(&customer);
     let actions = if subscribed {
         format!(
             "<form method=\"post\" action=\"/portal/{customer}/cancel\"><input type=\"hidden\" name=\"return_url\" value=\"{back}\">\
@@ -329,21 +330,6 @@ async fn portal_action(
         _ => return (StatusCode::NOT_FOUND, "unknown action").into_response(),
     }
     Redirect::to(&back).into_response()
-}
-
-/// Whatever the double echoes is escaped: it may be reached by anyone who
-/// can reach its port.
-fn escape(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            c => c.to_string(),
-        })
-        .collect()
 }
 
 impl Double {
@@ -417,6 +403,9 @@ mod tests {
         ] {
             assert_eq!(d.back_to_portal(foreign), tier, "{foreign:?}");
         }
-        assert_eq!(escape("<script>\"'&"), "&lt;script&gt;&quot;&#39;&amp;");
+        assert_eq!(
+            escape_html("<script>\"'&"),
+            "&lt;script&gt;&quot;&#39;&amp;"
+        );
     }
 }

@@ -143,7 +143,8 @@ fn decorate(res: &mut Response, p: &Problem) {
     }
 }
 
-fn escape_html(text: &str) -> String {
+/// Text for HTML: everything a page echoes goes through this.
+pub(crate) fn escape_html(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
