@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Where an agent runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Environment {
     Development,
@@ -41,6 +42,7 @@ impl FromStr for Environment {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum AgentStatus {
     Active,
@@ -77,7 +79,9 @@ impl FromStr for AgentStatus {
 
 /// An agent as the portal and the API show it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Agent {
+    /// The agent's OAuth client id.
     pub id: String,
     pub tenant_id: String,
     pub name: String,
@@ -87,7 +91,9 @@ pub struct Agent {
     pub owner: String,
     pub environment: Environment,
     pub status: AgentStatus,
+    /// Unix seconds, like `updated_at`.
     pub created_at: i64,
     pub updated_at: i64,
+    /// When the agent last got a token (unix seconds), if ever.
     pub last_token_at: Option<i64>,
 }

@@ -2,10 +2,13 @@
 //! layer) is answered over HTTP: JSON for the APIs, an error page for the
 //! browser. The OAuth endpoints render their own shape (`agent_api::oauth`).
 
+use std::collections::BTreeMap;
+
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+use serde::Serialize;
+use utoipa::ToSchema;
 
 use app::domain::{Error, Problem};
 
@@ -53,22 +56,38 @@ impl From<Problem> for ApiError {
     }
 }
 
+/// The body of every JSON error answer of the portal and of the `/api/v1`
+/// resources (the OAuth endpoints answer in their RFC 6749 shape).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// Stable, for programs: `invalid_token`, `insufficient_scope`,
+    /// `invalid_request`, `not_found`, ...
+    pub error: &'static str,
+    /// For people: what went wrong and what to do.
+    pub message: String,
+    /// Our own failures only: quote it to support; the log has the details.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error_id: Option<String>,
+    /// Input problems by field name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fields: Option<BTreeMap<String, String>>,
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let p = self.0;
-        let mut body = json!({ "error": p.code, "message": p.message });
-        if let Some(id) = &p.error_id {
-            body["error_id"] = json!(id);
-        }
-        if p.fields.0.iter().any(|(field, _)| field.is_some()) {
-            body["fields"] = p
-                .fields
-                .0
-                .iter()
-                .filter_map(|(f, m)| Some((f.clone()?, json!(m))))
-                .collect::<serde_json::Map<_, _>>()
-                .into();
-        }
+        let fields: BTreeMap<String, String> = p
+            .fields
+            .0
+            .iter()
+            .filter_map(|(f, m)| Some((f.clone()?, m.clone())))
+            .collect();
+        let body = ErrorBody {
+            error: p.code,
+            message: p.message.clone(),
+            error_id: p.error_id.clone(),
+            fields: (!fields.is_empty()).then_some(fields),
+        };
         let mut res = (p.status, Json(body)).into_response();
         decorate(&mut res, &p);
         res

@@ -9,6 +9,7 @@ mod attacks;
 mod bad_input;
 mod billing;
 mod cli;
+mod openapi;
 mod operations;
 mod sign_in;
 mod tier_page;

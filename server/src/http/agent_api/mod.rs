@@ -5,6 +5,7 @@
 
 mod analytics;
 pub mod oauth;
+mod openapi;
 pub mod rate_limit;
 
 use axum::extract::{FromRequestParts, Request, State};
@@ -42,6 +43,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/token", post(oauth::token))
         .route("/token/introspect", post(oauth::introspect))
         .route("/token/revoke", post(oauth::revoke))
+        .route("/openapi.json", get(openapi::document))
         .merge(resources);
     Router::new()
         .nest("/api/v1", api_v1)
@@ -146,7 +148,22 @@ impl<S: Send + Sync> FromRequestParts<S> for Agent {
     }
 }
 
-/// `GET /api/v1/agents/me`: the calling agent's own record.
+/// The calling agent's own record. Any valid token of the agent will do.
+#[utoipa::path(
+    get, path = "/api/v1/agents/me", tag = "agents",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The agent", body = model::Agent, headers(
+            ("X-RateLimit-Limit" = String, description = "API calls per day, or `unlimited`"),
+            ("X-RateLimit-Remaining" = String, description = "API calls left today, or `unlimited`"),
+            ("X-RateLimit-Reset" = i64, description = "Unix time of the next 00:00 UTC"),
+        )),
+        (status = 401, description = "No valid bearer token", body = super::error::ErrorBody,
+            headers(("WWW-Authenticate" = String))),
+        (status = 429, description = "Daily API-call limit reached", body = rate_limit::RateLimitExceeded,
+            headers(("Retry-After" = i64, description = "Seconds until the limit resets"))),
+    )
+)]
 async fn me(
     State(state): State<AppState>,
     Agent(claims): Agent,

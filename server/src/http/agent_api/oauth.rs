@@ -7,23 +7,81 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
+use utoipa::ToSchema;
 
 use app::domain::tokens::{self, ClientCredentials, TOKEN_TTL_SECS};
 use app::domain::{Error, Problem};
 
-use super::rate_limit;
+use super::rate_limit::{self, RateLimitExceeded};
 use crate::state::AppState;
 
-#[derive(Debug, Default, Deserialize)]
+/// The form of the token, introspection and revocation endpoints. The client
+/// authenticates with HTTP Basic or with `client_id` + `client_secret` here.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(default)]
 pub struct TokenForm {
+    /// Token endpoint: `client_credentials`.
     grant_type: Option<String>,
     client_id: Option<String>,
     client_secret: Option<String>,
+    /// Token endpoint: space-separated scopes within the agent's
+    /// capabilities; all of them when absent.
     scope: Option<String>,
+    /// Introspection and revocation: the access token in question.
     token: Option<String>,
+}
+
+/// RFC 6749 §5.1.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    /// A JWT signed with EdDSA; verify it with `/.well-known/jwks.json`.
+    access_token: String,
+    /// Always `Bearer`.
+    token_type: &'static str,
+    /// Seconds.
+    expires_in: i64,
+    scope: String,
+}
+
+/// RFC 7662 §2.2: only `active: false` when the token is not active
+/// (expired, revoked, another tenant's, not ours); its claims when it is.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Introspection {
+    active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    scope: Option<String>,
+    /// The agent the token was issued to (also `sub`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    client_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<String>,
+    /// `Bearer`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    iss: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    jti: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    aud: Option<String>,
+}
+
+/// RFC 6749 §5.2.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OAuthErrorBody {
+    /// `invalid_request`, `invalid_client`, `invalid_grant`,
+    /// `unauthorized_client`, `unsupported_grant_type`, `invalid_scope` or
+    /// `server_error`.
+    error: &'static str,
+    error_description: String,
 }
 
 /// An RFC 6749 §5.2 error answer, rendered from a [`Problem`].
@@ -59,7 +117,10 @@ impl IntoResponse for OAuthError {
         } else {
             "invalid_request"
         };
-        let body = json!({ "error": error, "error_description": p.message });
+        let body = OAuthErrorBody {
+            error,
+            error_description: p.message,
+        };
         let mut res = (p.status, Json(body)).into_response();
         no_store(res.headers_mut());
         if p.status == StatusCode::UNAUTHORIZED {
@@ -147,6 +208,24 @@ fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
     })
 }
 
+/// Client credentials grant (RFC 6749 §4.4): a short-lived access token.
+/// Counts against the tenant's daily token limit.
+#[utoipa::path(
+    post, path = "/api/v1/token", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "The token", body = TokenResponse, headers(
+            ("X-RateLimit-Limit" = String, description = "Tokens per day, or `unlimited`"),
+            ("X-RateLimit-Remaining" = String, description = "Tokens left today, or `unlimited`"),
+            ("X-RateLimit-Reset" = i64, description = "Unix time of the next 00:00 UTC"),
+        )),
+        (status = 400, description = "Malformed request, unsupported grant or scope", body = OAuthErrorBody),
+        (status = 401, description = "Unknown client, wrong secret, or agent not active", body = OAuthErrorBody),
+        (status = 429, description = "Daily token limit reached", body = RateLimitExceeded,
+            headers(("Retry-After" = i64, description = "Seconds until the limit resets"))),
+    )
+)]
 pub async fn token(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -184,12 +263,12 @@ pub async fn token(
         }
         issued => issued?,
     };
-    let mut res = Json(json!({
-        "access_token": t.access_token,
-        "token_type": "Bearer",
-        "expires_in": t.expires_in,
-        "scope": t.scope,
-    }))
+    let mut res = Json(TokenResponse {
+        access_token: t.access_token,
+        token_type: "Bearer",
+        expires_in: t.expires_in,
+        scope: t.scope,
+    })
     .into_response();
     no_store(res.headers_mut());
     rate_limit::set_headers(res.headers_mut(), &t.quota);
@@ -219,6 +298,17 @@ async fn caller_and_token(
     }
 }
 
+/// Token introspection (RFC 7662) for the calling agent's own tenant.
+#[utoipa::path(
+    post, path = "/api/v1/token/introspect", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Whether the token is active, and its claims when it is", body = Introspection),
+        (status = 400, description = "Malformed request or no `token`", body = OAuthErrorBody),
+        (status = 401, description = "Client authentication failed", body = OAuthErrorBody),
+    )
+)]
 pub async fn introspect(
     State(state): State<AppState>,
     headers: HeaderMap,
@@ -226,26 +316,38 @@ pub async fn introspect(
 ) -> Result<Response, OAuthError> {
     let (caller, token) = caller_and_token(&state, &headers, &body).await?;
     let answer = match tokens::introspect(&state, &caller, &token).await? {
-        Some(c) => json!({
-            "active": true,
-            "scope": c.scope,
-            "client_id": c.sub,
-            "sub": c.sub,
-            "tenant_id": c.tenant_id,
-            "token_type": "Bearer",
-            "exp": c.exp,
-            "iat": c.iat,
-            "iss": c.iss,
-            "jti": c.jti,
-            "aud": c.aud,
-        }),
-        None => json!({ "active": false }),
+        Some(c) => Introspection {
+            active: true,
+            scope: Some(c.scope),
+            client_id: Some(c.sub.clone()),
+            sub: Some(c.sub),
+            tenant_id: Some(c.tenant_id),
+            token_type: Some("Bearer"),
+            exp: Some(c.exp),
+            iat: Some(c.iat),
+            iss: Some(c.iss),
+            jti: Some(c.jti),
+            aud: Some(c.aud),
+        },
+        None => Introspection::default(),
     };
     let mut res = Json(answer).into_response();
     no_store(res.headers_mut());
     Ok(res)
 }
 
+/// Token revocation (RFC 7009): the token stops working at once. Unknown
+/// or foreign tokens are answered the same way.
+#[utoipa::path(
+    post, path = "/api/v1/token/revoke", tag = "oauth",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    security((), ("client_basic" = [])),
+    responses(
+        (status = 200, description = "Revoked (or was not valid)"),
+        (status = 400, description = "Malformed request or no `token`", body = OAuthErrorBody),
+        (status = 401, description = "Client authentication failed", body = OAuthErrorBody),
+    )
+)]
 pub async fn revoke(
     State(state): State<AppState>,
     headers: HeaderMap,
