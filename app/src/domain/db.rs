@@ -35,6 +35,8 @@ impl Backend {
 pub struct Db {
     pub pool: AnyPool,
     pub backend: Backend,
+    /// This second's reads of busy views; writes through `Db` forget them.
+    pub recent: std::sync::Arc<super::recent_reads::RecentReads>,
 }
 
 impl Db {
@@ -80,7 +82,11 @@ impl Db {
             })
             .connect_with(options)
             .await?;
-        let db = Db { pool, backend };
+        let db = Db {
+            pool,
+            backend,
+            recent: Default::default(),
+        };
         db.migrate().await?;
         Ok(db)
     }

@@ -12,6 +12,7 @@ pub mod limits;
 pub mod members;
 pub mod metering;
 pub mod passwords;
+pub mod recent_reads;
 pub mod scopes;
 pub mod sign_in;
 pub mod tenants;

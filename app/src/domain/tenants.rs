@@ -108,5 +108,6 @@ pub async fn set_time_zone(db: &Db, id: &str, name: &str) -> Result<String> {
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(Thing::Tenant));
     }
+    db.recent.forget(id);
     Ok(name)
 }

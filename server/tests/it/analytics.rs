@@ -21,6 +21,7 @@ on_both_backends!(
     tenants_never_see_each_other,
     a_tenant_without_usage_gets_a_first_step,
     the_agent_table_sorts_filters_and_pages,
+    new_usage_is_on_the_page_within_two_seconds,
 );
 
 async fn bearer(app: &TestApp, id: &str, secret: &str) -> String {
@@ -548,4 +549,44 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
         .collect();
     assert_eq!(csv_ids.len(), 11);
     assert_eq!(csv_ids[0], ids[50]);
+}
+
+/// The page is read from the database at most once a second under load;
+/// the numbers must still be live: a token issued here shows on the next
+/// request, and usage another instance writes within 2 s.
+async fn new_usage_is_on_the_page_within_two_seconds(app: TestApp) {
+    let tenant = app.tenant("Live", Tier::Free).await;
+    let (id, secret) = app.agent(&tenant, "analytics:read").await;
+    let client = app
+        .signed_in(&tenant, "live@example.com", Role::Owner)
+        .await;
+    bearer(&app, &id, &secret).await;
+    let tokens_on_page =
+        || async { card_value(&page(&client, &app, "/analytics").await, "tokens") };
+    assert_eq!(tokens_on_page().await, "1");
+
+    // Through this instance's token endpoint: on the very next request.
+    bearer(&app, &id, &secret).await;
+    assert_eq!(tokens_on_page().await, "2");
+
+    // Written by another instance: within 2 s.
+    assert_eq!(tokens_on_page().await, "2");
+    let other = app.other_instance_db().await;
+    let counts = Counts {
+        tokens_issued: 5,
+        ..Default::default()
+    };
+    record_past_hour(&other, &tenant, &id, app.clock.now() - 60, counts).await;
+    let written = std::time::Instant::now();
+    loop {
+        let shown = tokens_on_page().await;
+        if shown == "7" {
+            break;
+        }
+        assert!(
+            written.elapsed() < std::time::Duration::from_secs(2),
+            "2 s after another instance wrote 5 tokens the page still shows {shown}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

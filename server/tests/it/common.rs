@@ -88,6 +88,12 @@ impl TestApp {
     pub fn key_file(&self) -> String {
         self._database.key_file()
     }
+
+    /// The same database as another instance (or the CLI) sees it: its own
+    /// pool, and none of this instance's caches.
+    pub async fn other_instance_db(&self) -> Db {
+        Db::connect(&self._database.url).await.unwrap()
+    }
 }
 
 pub const PASSWORD: &str = "correct horse battery";

@@ -152,6 +152,7 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     tx.commit().await?;
+    db.recent.forget(tenant_id);
     Ok((agent, secret))
 }
 
@@ -164,6 +165,14 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Agent>> {
     .fetch_all(&db.pool)
     .await?;
     Ok(rows.into_iter().map(Agent::from).collect())
+}
+
+/// [`list`], read at most once a second while nothing is written (the Agents
+/// page under load).
+pub async fn list_recent(db: &Db, tenant_id: &str, now: i64) -> Result<std::sync::Arc<Vec<Agent>>> {
+    db.recent
+        .get_or_read(tenant_id, "agents".into(), now, || list(db, tenant_id))
+        .await
 }
 
 /// One agent of a tenant; another tenant's agent is "not found".
@@ -214,6 +223,7 @@ async fn update_live(
     .execute(&db.pool)
     .await?
     .rows_affected();
+    db.recent.forget(tenant_id);
     Ok(changed > 0)
 }
 

@@ -183,7 +183,22 @@ pub struct Overview {
     pub ever_used: bool,
 }
 
+/// The tenant's usage over the last `days` (see [`RecentReads`]: read at
+/// most once a second while nothing is written).
+///
+/// [`RecentReads`]: crate::domain::recent_reads::RecentReads
 pub async fn overview(db: &Db, tenant_id: &str, days: u32, now: i64) -> Result<Overview> {
+    let view = format!("overview {days}");
+    let read = db
+        .recent
+        .get_or_read(tenant_id, view, now, || {
+            read_overview(db, tenant_id, days, now)
+        })
+        .await?;
+    Ok(Overview::clone(&read))
+}
+
+async fn read_overview(db: &Db, tenant_id: &str, days: u32, now: i64) -> Result<Overview> {
     let tenant = tenants::get(db, tenant_id).await?;
     let window = Window::new(time_zones::stored(&tenant.time_zone), days, now);
     // Where the zone keeps whole-hour offsets (most do), the database sums

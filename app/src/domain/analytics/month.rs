@@ -65,7 +65,31 @@ const IN_TABLE: &str = "FROM agents a LEFT JOIN usage_agent_month m \
 
 /// The per-agent table of the current month, filtered by name, sorted (ties
 /// by name) and paged in SQL: a page of a 1,000-agent tenant ships 50 rows.
+/// Read at most once a second per view while nothing is written.
 pub async fn agents_this_month(
+    db: &Db,
+    tenant_id: &str,
+    now: i64,
+    view: &AgentTableView,
+    page: Option<Page>,
+) -> Result<AgentsMonth> {
+    let key = format!(
+        "month {:?} {} {:?} {:?}",
+        view.sort,
+        view.descending,
+        view.filter,
+        page.map(|p| (p.offset, p.limit))
+    );
+    let read = db
+        .recent
+        .get_or_read(tenant_id, key, now, || {
+            read_agents_this_month(db, tenant_id, now, view, page)
+        })
+        .await?;
+    Ok(AgentsMonth::clone(&read))
+}
+
+async fn read_agents_this_month(
     db: &Db,
     tenant_id: &str,
     now: i64,

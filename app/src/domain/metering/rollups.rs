@@ -199,6 +199,7 @@ pub async fn record_history(db: &Db, entries: &[PastUsage]) -> Result<()> {
     let mut tx = db.pool.begin().await?;
     sqlx::Executor::execute(&mut *tx, sqlx::raw_sql(&rollup.sql()?)).await?;
     tx.commit().await?;
+    db.recent.forget_all(zones.keys().copied());
     Ok(())
 }
 

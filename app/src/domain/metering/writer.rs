@@ -51,6 +51,8 @@ pub(super) async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pendi
             .record(started.elapsed().as_secs_f64());
         match outcome {
             Ok(decisions) => {
+                db.recent
+                    .forget_all(batch.iter().map(|p| p.tenant_id.as_str()));
                 for (pending, decision) in batch.drain(..).zip(decisions) {
                     let _ = pending.reply.send(Ok(decision));
                 }
