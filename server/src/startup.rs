@@ -28,6 +28,8 @@ pub async fn build(
     demo: Option<DemoAccounts>,
     metering: Metering,
 ) -> anyhow::Result<(Router, AppState)> {
+    let site_root = config.site_root.clone();
+    tokio::task::spawn_blocking(move || crate::http::assets::precompress(&site_root)).await?;
     let db = Db::connect(&config.database_url).await?;
     let sessions = PortalSessionStore::connect(&config.database_url).await?;
     sessions

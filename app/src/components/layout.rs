@@ -75,11 +75,11 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
 /// rule as the Tier & Billing bars).
 #[component]
 fn QuotaBanner() -> impl IntoView {
-    let standing = Resource::new_blocking(|| (), |_| current_standing());
+    // Awaited directly, not as a Resource: nothing here hydrates.
     view! {
         <Suspense fallback=|| ()>
             {move || Suspend::new(async move {
-                let standing = standing.await.ok().flatten()?;
+                let standing = current_standing().await.ok().flatten()?;
                 let payment = standing
                     .payment_failed
                     .then(|| {

@@ -1,17 +1,22 @@
+use std::future::Future;
+
 use leptos::prelude::*;
-use serde::de::DeserializeOwned;
-use serde::Serialize;
 
 /// A page's data from its server function: `loading` while it comes, then
 /// `show(data)`, or the one error view when the call failed. The message is
 /// the server's safe one (with an error id when it was our fault).
-pub fn loaded<T, V>(
-    data: Resource<Result<T, ServerFnError>>,
+///
+/// Pages are rendered on the server only (islands), so the call is awaited
+/// directly: a `Resource` would also serialize the data into the page for a
+/// hydration that never happens.
+pub fn loaded<T, V, F>(
+    data: impl Fn() -> F + Clone + Send + Sync + 'static,
     loading: &'static str,
     show: impl Fn(T) -> V + Clone + Send + Sync + 'static,
 ) -> impl IntoView
 where
-    T: Clone + Send + Sync + Serialize + DeserializeOwned + 'static,
+    F: Future<Output = Result<T, ServerFnError>> + Send + 'static,
+    T: Send + 'static,
     V: IntoView + 'static,
 {
     view! {
@@ -19,7 +24,7 @@ where
             view! { <p class="muted">{loading}</p> }
         }>
             {move || {
-                let show = show.clone();
+                let (show, data) = (show.clone(), data());
                 Suspend::new(async move {
                     match data.await {
                         Ok(d) => show(d).into_any(),

@@ -5,4 +5,5 @@ pub mod format;
 pub mod islands;
 pub mod layout;
 pub mod loaded;
+pub mod pager;
 pub mod status_badge;

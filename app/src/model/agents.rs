@@ -77,6 +77,20 @@ impl FromStr for AgentStatus {
     }
 }
 
+impl Agent {
+    /// The Agents page's filter: `q` in the name, type or owner (any case)
+    /// or at the start of the id; `status` exactly, when given.
+    pub fn matches(&self, q: &str, status: &str) -> bool {
+        let q = q.trim().to_lowercase();
+        let text_ok = q.is_empty()
+            || self.name.to_lowercase().contains(&q)
+            || self.agent_type.to_lowercase().contains(&q)
+            || self.owner.to_lowercase().contains(&q)
+            || self.id.starts_with(&q);
+        text_ok && (status.is_empty() || self.status.as_str() == status)
+    }
+}
+
 /// An agent as the portal and the API show it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

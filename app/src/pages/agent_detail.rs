@@ -15,7 +15,7 @@ use crate::server_fns::agents::{agent_detail, AgentPageData};
 pub fn AgentDetailPage() -> impl IntoView {
     let id = use_params_map().with_untracked(|p| p.get("id").unwrap_or_default());
     let done = use_query_map().with_untracked(|q| q.get("done"));
-    let data = Resource::new_blocking(move || id.clone(), agent_detail);
+    let data = move || agent_detail(id.clone());
     view! {
         <AppShell title="Agent">
             <p>

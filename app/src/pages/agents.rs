@@ -2,24 +2,30 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::form_field::{field_error, invalid, TextField};
-use crate::components::format::last_seen;
+use crate::components::format::{last_seen, thousands};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
+use crate::components::pager::pager;
 use crate::components::status_badge::status_badge;
+use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::forms::AgentFormState;
-use crate::model::{Agent, AgentStatus, Environment};
+use crate::model::{AgentStatus, Environment};
 use crate::server_fns::agents::{agents_overview, AgentsPageData};
 
 #[component]
 pub fn AgentsPage() -> impl IntoView {
     let query = use_query_map();
-    let (q, status) = query.with_untracked(|m| {
+    let (q, status, page) = query.with_untracked(|m| {
         (
             m.get("q").unwrap_or_default(),
             m.get("status").unwrap_or_default(),
+            m.get("page"),
         )
     });
-    let data = Resource::new_blocking(|| (), |_| agents_overview());
+    let data = {
+        let (q, status) = (q.clone(), status.clone());
+        move || agents_overview(q.clone(), status.clone(), page.clone())
+    };
     view! {
         <AppShell title="Agents">
             {loaded(
@@ -29,17 +35,6 @@ pub fn AgentsPage() -> impl IntoView {
             )}
         </AppShell>
     }
-}
-
-fn matches(agent: &Agent, q: &str, status: &str) -> bool {
-    let q = q.trim().to_lowercase();
-    let text_ok = q.is_empty()
-        || agent.name.to_lowercase().contains(&q)
-        || agent.agent_type.to_lowercase().contains(&q)
-        || agent.owner.to_lowercase().contains(&q)
-        || agent.id.starts_with(&q);
-    let status_ok = status.is_empty() || agent.status.as_str() == status;
-    text_ok && status_ok
 }
 
 #[component]
@@ -64,15 +59,32 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         .limit
         .filter(|l| data.live >= *l)
         .map(|l| (data.live, l));
-    let total = data.agents.len();
+    let total = data.total;
     let now = data.now;
-    let shown: Vec<Agent> = data
+    let first = (data.page - 1) * AGENTS_PER_PAGE + 1;
+    let showing = match (data.agents.len(), data.matching == total) {
+        (0, _) => format!("No agents match, of {}", thousands(total as u64)),
+        (n, true) if n == total => format!("Showing all {} agents", thousands(total as u64)),
+        (n, _) => format!(
+            "Showing {}–{} of {} {}",
+            thousands(first as u64),
+            thousands((first + n - 1) as u64),
+            thousands(data.matching as u64),
+            if data.matching == total {
+                "agents".to_owned()
+            } else {
+                format!("matching agents ({} in all)", thousands(total as u64))
+            }
+        ),
+    };
+    let pager = {
+        let (q, status) = (q.clone(), status.clone());
+        pager("Agent pages", data.page, data.pages, &move |page| {
+            agents_href(&q, &status, page)
+        })
+    };
+    let rows = data
         .agents
-        .into_iter()
-        .filter(|a| matches(a, &q, &status))
-        .collect();
-    let shown_count = shown.len();
-    let rows = shown
         .into_iter()
         .map(|a| {
             let href = format!("/agents/{}", a.id);
@@ -151,7 +163,7 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
                 </button>
             </form>
             <p class="muted small" data-testid="agents-count">
-                {format!("Showing {shown_count} of {total} agents")}
+                {showing}
             </p>
             <div class="table-wrap">
                 <table class="data-table">
@@ -167,6 +179,7 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
                     <tbody>{rows}</tbody>
                 </table>
             </div>
+            {pager}
         }
         .into_any()
     };
@@ -177,6 +190,27 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         {viewer_note}
         {create}
         {table}
+    }
+}
+
+/// `/agents` with the filter kept and `page` chosen.
+fn agents_href(q: &str, status: &str, page: usize) -> String {
+    let encode = |v: &str| {
+        percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC).to_string()
+    };
+    let mut params = Vec::new();
+    for (key, value) in [("q", q), ("status", status)] {
+        if !value.is_empty() {
+            params.push(format!("{key}={}", encode(value)));
+        }
+    }
+    if page > 1 {
+        params.push(format!("page={page}"));
+    }
+    if params.is_empty() {
+        "/agents".into()
+    } else {
+        format!("/agents?{}", params.join("&"))
     }
 }
 

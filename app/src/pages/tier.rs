@@ -12,7 +12,7 @@ use crate::server_fns::tier::{tier_overview, TierPageData};
 #[component]
 pub fn TierPage() -> impl IntoView {
     let checkout = use_query_map().with_untracked(|q| q.get("checkout"));
-    let data = Resource::new_blocking(|| (), |_| tier_overview());
+    let data = tier_overview;
     view! {
         <AppShell title="Tier & Billing">
             {loaded(

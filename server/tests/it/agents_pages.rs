@@ -1,5 +1,6 @@
 //! The Agents pages as a signed-in member uses them: HTML forms, no JavaScript.
 
+use app::domain::Clock;
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
@@ -14,6 +15,7 @@ on_both_backends!(
     status_changes_and_rotation,
     viewers_see_agents_but_cannot_change_them,
     another_tenants_agent_is_not_found,
+    a_long_list_is_paged_and_the_filter_is_kept,
 );
 
 fn agent_form(name: &str) -> Vec<(&'static str, String)> {
@@ -326,5 +328,70 @@ async fn another_tenants_agent_is_not_found(app: TestApp) {
         app.token(&b_agent, &b_secret, None).await.status(),
         StatusCode::OK,
         "B's agent untouched"
+    );
+}
+
+async fn a_long_list_is_paged_and_the_filter_is_kept(app: TestApp) {
+    let tenant = app.tenant("Fleet", Tier::Enterprise).await;
+    for i in 0..120 {
+        let new = app::domain::agents::NewAgent {
+            name: format!("{} {i:03}", if i % 2 == 0 { "crawler" } else { "mailer" }),
+            agent_type: "worker".into(),
+            version: "1.0.0".into(),
+            capabilities: vec!["jobs:run".into()],
+            owner: "ops".into(),
+            environment: "production".into(),
+        };
+        app::domain::agents::create(&app.db, &app.keys.get(), &tenant, new, app.clock.now())
+            .await
+            .unwrap();
+    }
+    let client = app
+        .signed_in(&tenant, "ops@fleet.example", Role::Viewer)
+        .await;
+    let get = |path: &'static str| {
+        let client = client.clone();
+        let url = app.url(path);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            res.text().await.unwrap()
+        }
+    };
+    let rows = |html: &str| html.matches("href=\"/agents/").count();
+
+    let first = get("/agents").await;
+    assert_eq!(rows(&first), 50);
+    assert_eq!(
+        test_id(&first, "agents-count").unwrap(),
+        "Showing 1–50 of 120 agents"
+    );
+    assert_eq!(test_id(&first, "page-status").unwrap(), "Page 1 of 3");
+    assert!(first.contains("href=\"/agents?page=2\""));
+
+    let last = get("/agents?page=3").await;
+    assert_eq!(rows(&last), 20);
+    assert_eq!(
+        test_id(&last, "agents-count").unwrap(),
+        "Showing 101–120 of 120 agents"
+    );
+    // A stale link past the end shows the last page.
+    assert_eq!(rows(&get("/agents?page=99").await), 20);
+
+    // The filter narrows the count and stays in the page links.
+    let filtered = get("/agents?q=crawler").await;
+    assert_eq!(rows(&filtered), 50);
+    assert_eq!(
+        test_id(&filtered, "agents-count").unwrap(),
+        "Showing 1–50 of 60 matching agents (120 in all)"
+    );
+    assert!(filtered.contains("href=\"/agents?q=crawler&amp;page=2\""));
+    let second = get("/agents?q=crawler&page=2").await;
+    assert_eq!(rows(&second), 10);
+    assert!(!second.contains("mailer"));
+    let none = get("/agents?q=nobody").await;
+    assert_eq!(
+        test_id(&none, "agents-count").unwrap(),
+        "No agents match, of 120"
     );
 }

@@ -4,6 +4,7 @@
 use leptos::prelude::*;
 
 use crate::components::format::{last_seen, thousands};
+use crate::components::pager::pager;
 use crate::components::status_badge::status_badge;
 use crate::model::analytics::{AgentSort, AgentTableView};
 use crate::server_fns::analytics::AnalyticsPageData;
@@ -120,38 +121,8 @@ pub(super) fn AgentUsageTable(data: AnalyticsPageData) -> impl IntoView {
             </tr>
         }
     });
-    let pager = (data.pages > 1).then(|| {
-        let prev = (data.page > 1).then(|| {
-            view! {
-                <a
-                    class="button button-quiet"
-                    rel="prev"
-                    href=data.href(data.days, data.compare, &data.table, data.page - 1)
-                >
-                    "← Previous"
-                </a>
-            }
-        });
-        let next = (data.page < data.pages).then(|| {
-            view! {
-                <a
-                    class="button button-quiet"
-                    rel="next"
-                    href=data.href(data.days, data.compare, &data.table, data.page + 1)
-                >
-                    "Next →"
-                </a>
-            }
-        });
-        view! {
-            <nav class="pager" aria-label="Agent pages">
-                {prev}
-                <span data-testid="page-status">
-                    {format!("Page {} of {}", data.page, data.pages)}
-                </span>
-                {next}
-            </nav>
-        }
+    let pager = pager("Agent pages", data.page, data.pages, &|page| {
+        data.href(data.days, data.compare, &data.table, page)
     });
     let counted = if data.matching == data.all_agents {
         format!("{} agents", thousands(data.all_agents as u64))

@@ -26,7 +26,7 @@ pub fn AnalyticsPage() -> impl IntoView {
         q: m.get("q"),
         page: m.get("page"),
     });
-    let data = Resource::new_blocking(move || query.clone(), analytics_view);
+    let data = move || analytics_view(query.clone());
     view! {
         <AppShell title="Analytics">
             {loaded(data, "Loading analytics…", |d| view! { <AnalyticsView data=d /> })}

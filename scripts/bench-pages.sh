@@ -1,0 +1,63 @@
+#!/usr/bin/env bash
+# Every page under load: the release binary on SQLite with a tenant of 1,000
+# agents and EVENTS token events over 30 days (default 10 million, written
+# through the metering code), signed in as its owner. For each page: bytes as
+# served (raw and gzip), then wrk at 16 and 64 connections (requests/s, p50,
+# p99), and the server's peak resident set. Nothing else should run (or
+# compile) on the machine meanwhile: wrk shares the cores with the server.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BIN=./target/release/portal
+EVENTS=${EVENTS:-10000000}
+DURATION=${DURATION:-10}
+
+if ! command -v wrk >/dev/null; then
+  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq wrk >/dev/null
+fi
+[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+dir=$(mktemp -d /tmp/portal-bench-pages.XXXXXX)
+trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+export DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=error
+start=$(date +%s)
+"$BIN" demo bench-data --tenant Bench --agents 1000 --events "$EVENTS" --days 30 >/dev/null 2>&1
+echo "bench-password-1234" | "$BIN" member add --tenant Bench --email bench@bench.example --role owner --password-stdin >/dev/null 2>&1
+agent=$("$BIN" agent list --tenant Bench 2>/dev/null | awk 'NR == 2 { print $1 }')
+echo "seeded 1,000 agents and $EVENTS events in $(( $(date +%s) - start )) s"
+
+port=$(free_port)
+base="http://127.0.0.1:$port"
+LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+curl -s -o /dev/null -c "$dir/jar" -H "Origin: $base" \
+  --data-urlencode email=bench@bench.example --data-urlencode password=bench-password-1234 \
+  --data-urlencode next=/analytics "$base/login"
+cookie=$(awk '$6 == "portal_session" { print "portal_session=" $7 }' "$dir/jar")
+[ -n "$cookie" ] || { echo "sign-in failed" >&2; exit 1; }
+
+pages=(/analytics "/analytics?days=7" "/analytics?days=90" /agents "/agents/$agent" /settings/tier)
+printf '%s, %d cores, wrk -t2 for %d s, signed in; /login signed out\n' "$(uname -m)" "$(nproc)" "$DURATION"
+printf '%-22s %9s %8s | %9s %7s %7s | %9s %7s %7s\n' page bytes gzip "rps@16" p50 p99 "rps@64" p50 p99
+row() {
+  local page=$1 header=$2 raw gz
+  raw=$(curl -s -H "$header" -o /dev/null -w '%{size_download}' "$base$page")
+  gz=$(curl -s -H "$header" -H 'Accept-Encoding: gzip' -o /dev/null -w '%{size_download}' "$base$page")
+  local out=()
+  for c in 16 64; do
+    # wrk --latency prints "50%  1.23ms" ... "99%  4.56ms" and "Requests/sec: N".
+    local res
+    res=$(wrk -t2 -c"$c" -d"${DURATION}s" --latency -H "$header" -H 'Accept-Encoding: gzip' "$base$page")
+    if echo "$res" | grep -q "Non-2xx"; then echo "$page answered non-2xx under load" >&2; echo "$res" >&2; exit 1; fi
+    out+=("$(echo "$res" | awk '/Requests\/sec/ { printf "%.0f", $2 }')")
+    out+=("$(echo "$res" | awk '$1 == "50%" { print $2 }')")
+    out+=("$(echo "$res" | awk '$1 == "99%" { print $2 }')")
+  done
+  printf '%-22s %9d %8d | %9s %7s %7s | %9s %7s %7s\n' "$page" "$raw" "$gz" "${out[@]}"
+}
+for page in "${pages[@]}"; do row "$page" "Cookie: $cookie"; done
+row /login "X-Bench: signed-out"
+echo "server peak resident set: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$pid/status")"
