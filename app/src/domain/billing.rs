@@ -207,6 +207,7 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
             .await?;
     }
     tx.commit().await?;
+    db.recent.forget(&tenant_id);
     Ok(outcome)
 }
 

@@ -6,7 +6,20 @@ use super::{metering, Db, Result};
 use crate::model::tiers::{next_utc_midnight, LimitStanding, Standing, TierLimits};
 use crate::model::Tier;
 
+/// Every page's banner reads this: kept for the current second while
+/// nothing is written (see `RecentReads`).
 pub async fn standing(db: &Db, tenant_id: &str, tier: Tier, now: i64) -> Result<Standing> {
+    let view = format!("standing {}", tier.as_str());
+    let read = db
+        .recent
+        .get_or_read(tenant_id, view, now, || {
+            read_standing(db, tenant_id, tier, now)
+        })
+        .await?;
+    Ok(Standing::clone(&read))
+}
+
+async fn read_standing(db: &Db, tenant_id: &str, tier: Tier, now: i64) -> Result<Standing> {
     let limits = TierLimits::of(tier);
     let today = metering::usage_today(db, tenant_id, now).await?;
     let live = super::agents::count_live(&db.pool, tenant_id).await?;

@@ -62,7 +62,7 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
             view! {
                 <text
                     class="axis"
-                    x=format!("{:.1}", HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0)
+                    x=(HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0) as i64
                     y="14"
                     text-anchor="middle"
                 >
@@ -80,7 +80,7 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                 <text
                     class="axis"
                     x=HEAT_LEFT - 8.0
-                    y=format!("{:.1}", HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0)
+                    y=(HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0) as i64
                     text-anchor="end"
                     dominant-baseline="middle"
                 >
@@ -93,19 +93,19 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                 .map(|(h, &count)| {
                     let i = d * 24 + h;
                     let text = heat_cell_text(d, h, count);
-                    let label = text.clone();
+                    // The `<title>` is the cell's accessible name and its
+                    // tooltip without JavaScript; coordinates are whole.
                     view! {
                         <rect
                             id=format!("heat-{i}")
                             class=format!("heat-cell heat-{}", heat_level(count, max))
-                            x=format!("{:.1}", HEAT_LEFT + h as f64 * CELL_W + 1.0)
-                            y=format!("{:.1}", HEAT_TOP + d as f64 * CELL_H + 1.0)
-                            width=CELL_W - 2.0
-                            height=CELL_H - 2.0
+                            x=(HEAT_LEFT + h as f64 * CELL_W + 1.0) as i64
+                            y=(HEAT_TOP + d as f64 * CELL_H + 1.0) as i64
+                            width=(CELL_W - 2.0) as i64
+                            height=(CELL_H - 2.0) as i64
                             rx="3"
                             tabindex=move || if focus.get() == i { "0" } else { "-1" }
                             role="img"
-                            aria-label=label
                             data-weekday=d
                             data-hour=h
                             data-count=count

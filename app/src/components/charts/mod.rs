@@ -62,17 +62,36 @@ fn ChartTooltip(left: f64, top: f64, children: Children) -> impl IntoView {
     }
 }
 
-/// A chart with its heading, a summary for screen readers and, under "View
-/// as table", the same numbers as a table. `id` names the heading
-/// (`{id}-title`) and the summary (`{id}-summary`) the chart points at.
+/// A chart with its heading, a summary for screen readers and the same
+/// numbers as a table: shown when `table` is given (the URL asked for it),
+/// else a "View as table" link to `table_href`. The tables stay out of the
+/// first HTML of the page, yet reachable without JavaScript. `id` names the
+/// heading (`{id}-title`), the summary (`{id}-summary`) the chart points at,
+/// and the table's place (`{id}-table`).
 #[component]
 pub fn ChartPanel(
     id: &'static str,
     title: &'static str,
     summary: String,
-    table: AnyView,
+    table: Option<AnyView>,
+    table_href: String,
     children: Children,
 ) -> impl IntoView {
+    let table = match table {
+        Some(table) => view! {
+            <div class="chart-table" id=format!("{id}-table")>
+                {table}
+                <a href=table_href>"Hide table"</a>
+            </div>
+        }
+        .into_any(),
+        None => view! {
+            <p class="chart-table">
+                <a href=table_href>"View as table"</a>
+            </p>
+        }
+        .into_any(),
+    };
     view! {
         <section class="panel">
             <h2 id=format!("{id}-title")>{title}</h2>
@@ -80,10 +99,7 @@ pub fn ChartPanel(
                 {summary}
             </p>
             {children()}
-            <details class="chart-table">
-                <summary>"View as table"</summary>
-                {table}
-            </details>
+            {table}
         </section>
     }
 }

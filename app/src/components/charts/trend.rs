@@ -115,8 +115,9 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
             let before = previous
                 .get(i)
                 .map(|q| format!("; {}: {}", q.label, thousands(q.count)));
+            // The `<title>` is the point's accessible name and its tooltip
+            // without JavaScript.
             let title = format!("{text}{}", before.unwrap_or_default());
-            let label = title.clone();
             view! {
                 <circle
                     id=format!("trend-pt-{i}")
@@ -126,7 +127,6 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
                     r="4"
                     tabindex=move || if focus.get() == i { "0" } else { "-1" }
                     role="img"
-                    aria-label=label
                     data-date=p.date.clone()
                     data-count=p.count
                     on:mouseenter=move |_| active.set(Some(i))

@@ -16,8 +16,15 @@ use agent_table::AgentUsageTable;
 use time_zone::TimeZoneSetting;
 
 const RANGES: [u32; 3] = [7, 30, 90];
+/// The charts whose table the URL can ask for (`?table=trend`).
+const TABLES: [&str; 2] = ["trend", "heatmap"];
+
 #[component]
 pub fn AnalyticsPage() -> impl IntoView {
+    let table = use_query_map().with_untracked(|m| {
+        m.get("table")
+            .and_then(|t| TABLES.into_iter().find(|known| *known == t))
+    });
     let query = use_query_map().with_untracked(|m| AnalyticsQuery {
         days: m.get("days"),
         compare: m.get("compare").is_some_and(|v| v == "1" || v == "true"),
@@ -29,13 +36,17 @@ pub fn AnalyticsPage() -> impl IntoView {
     let data = move || analytics_view(query.clone());
     view! {
         <AppShell title="Analytics">
-            {loaded(data, "Loading analytics…", |d| view! { <AnalyticsView data=d /> })}
+            {loaded(
+                data,
+                "Loading analytics…",
+                move |d| view! { <AnalyticsView data=d table /> },
+            )}
         </AppShell>
     }
 }
 
 #[component]
-fn AnalyticsView(data: AnalyticsPageData) -> impl IntoView {
+fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl IntoView {
     let range = RANGES
         .iter()
         .map(|&days| {
@@ -91,7 +102,7 @@ fn AnalyticsView(data: AnalyticsPageData) -> impl IntoView {
         data.first_date, data.today, data.zone, data.days
     );
     let body = if data.ever_used {
-        view! { <UsageViews data=data.clone() /> }.into_any()
+        view! { <UsageViews data=data.clone() table /> }.into_any()
     } else {
         view! { <EmptyState public_url=data.public_url.clone() /> }.into_any()
     };
@@ -138,7 +149,16 @@ fn EmptyState(public_url: String) -> impl IntoView {
 }
 
 #[component]
-fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
+fn UsageViews(data: AnalyticsPageData, table: Option<&'static str>) -> impl IntoView {
+    let here = data.href(data.days, data.compare, &data.table, data.page);
+    // Shown: a link back without it; else a link to this view with it.
+    let table_href = |id: &str| {
+        if table == Some(id) {
+            format!("{here}#{id}-table")
+        } else {
+            format!("{here}&table={id}#{id}-table")
+        }
+    };
     let cards = data
         .cards
         .iter()
@@ -188,52 +208,54 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
             .unwrap_or_default(),
         thousands(today)
     );
-    let trend_rows = trend
-        .current
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let previous = trend.previous.get(i).map(|q| {
+    let trend_table = (table == Some("trend")).then(|| {
+        let trend_rows = trend
+            .current
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let previous = trend.previous.get(i).map(|q| {
+                    view! {
+                        <td>{q.label.clone()}</td>
+                        <td class="num">{thousands(q.count)}</td>
+                    }
+                });
                 view! {
-                    <td>{q.label.clone()}</td>
-                    <td class="num">{thousands(q.count)}</td>
+                    <tr>
+                        <td>
+                            {p.date.clone()}
+                            {(i + 1 == trend.current.len()).then_some(" (today, so far)")}
+                        </td>
+                        <td class="num">{thousands(p.count)}</td>
+                        {data.compare.then_some(previous)}
+                    </tr>
                 }
-            });
+            })
+            .collect_view();
+        let previous_heads = data.compare.then(|| {
             view! {
-                <tr>
-                    <td>
-                        {p.date.clone()}
-                        {(i + 1 == trend.current.len()).then_some(" (today, so far)")}
-                    </td>
-                    <td class="num">{thousands(p.count)}</td>
-                    {data.compare.then_some(previous)}
-                </tr>
+                <th scope="col">"Previous period"</th>
+                <th scope="col" class="num">
+                    "Tokens"
+                </th>
             }
-        })
-        .collect_view();
-    let previous_heads = data.compare.then(|| {
+        });
         view! {
-            <th scope="col">"Previous period"</th>
-            <th scope="col" class="num">
-                "Tokens"
-            </th>
+            <table class="data-table" data-testid="trend-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Date"</th>
+                        <th scope="col" class="num">
+                            "Tokens"
+                        </th>
+                        {previous_heads}
+                    </tr>
+                </thead>
+                <tbody>{trend_rows}</tbody>
+            </table>
         }
+        .into_any()
     });
-    let trend_table = view! {
-        <table class="data-table" data-testid="trend-table">
-            <thead>
-                <tr>
-                    <th scope="col">"Date"</th>
-                    <th scope="col" class="num">
-                        "Tokens"
-                    </th>
-                    {previous_heads}
-                </tr>
-            </thead>
-            <tbody>{trend_rows}</tbody>
-        </table>
-    }
-    .into_any();
     let compare_href = data.href(data.days, true, &data.table, data.page);
     let plain_href = data.href(data.days, false, &data.table, data.page);
 
@@ -255,55 +277,63 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
             .map(|(d, h, c)| format!("; busiest hour {}", heat_cell_text(d, h, c)))
             .unwrap_or_default()
     );
-    let heat_rows = data
-        .heatmap
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(d, row)| {
-            let cells = row
-                .iter()
-                .map(|c| view! { <td class="num">{thousands(*c)}</td> })
-                .collect_view();
-            view! {
-                <tr>
-                    <th scope="row">{crate::model::analytics::WEEKDAY_NAMES[d]}</th>
-                    {cells}
-                </tr>
-            }
-        })
-        .collect_view();
-    let hour_heads = (0..24)
-        .map(|h| {
-            view! {
-                <th scope="col" class="num">
-                    {format!("{h:02}")}
-                </th>
-            }
-        })
-        .collect_view();
     let (trend_data, heatmap) = (data.trend.clone(), data.heatmap.clone());
-    let heat_table = view! {
-        <div class="table-scroll">
-            <table class="data-table compact" data-testid="heatmap-table">
-                <thead>
+    let heat_table = (table == Some("heatmap")).then(|| {
+        let heat_rows = data
+            .heatmap
+            .cells
+            .iter()
+            .enumerate()
+            .map(|(d, row)| {
+                let cells = row
+                    .iter()
+                    .map(|c| view! { <td class="num">{thousands(*c)}</td> })
+                    .collect_view();
+                view! {
                     <tr>
-                        <th scope="col">"Day"</th>
-                        {hour_heads}
+                        <th scope="row">{crate::model::analytics::WEEKDAY_NAMES[d]}</th>
+                        {cells}
                     </tr>
-                </thead>
-                <tbody>{heat_rows}</tbody>
-            </table>
-        </div>
-    }
-    .into_any();
+                }
+            })
+            .collect_view();
+        let hour_heads = (0..24)
+            .map(|h| {
+                view! {
+                    <th scope="col" class="num">
+                        {format!("{h:02}")}
+                    </th>
+                }
+            })
+            .collect_view();
+        view! {
+            <div class="table-scroll">
+                <table class="data-table compact" data-testid="heatmap-table">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Day"</th>
+                            {hour_heads}
+                        </tr>
+                    </thead>
+                    <tbody>{heat_rows}</tbody>
+                </table>
+            </div>
+        }
+        .into_any()
+    });
 
     view! {
         <section class="stat-cards" aria-label="Summary">
             {cards}
         </section>
 
-        <ChartPanel id="trend" title="Token issuance" summary=trend_summary table=trend_table>
+        <ChartPanel
+            id="trend"
+            title="Token issuance"
+            summary=trend_summary
+            table=trend_table
+            table_href=table_href("trend")
+        >
             <TrendChart trend=trend_data compare_href plain_href />
         </ChartPanel>
         <ChartPanel
@@ -311,6 +341,7 @@ fn UsageViews(data: AnalyticsPageData) -> impl IntoView {
             title="Activity by weekday and hour"
             summary=heat_summary
             table=heat_table
+            table_href=table_href("heatmap")
         >
             <ActivityHeatmap heatmap />
         </ChartPanel>
