@@ -171,3 +171,21 @@ test('another tenant never sees these numbers', async ({ page, request }) => {
   const res = await page.request.get('/analytics/export/agents.csv');
   expect(await res.text()).not.toContain(globexAgent.id);
 });
+
+test('the heatmap is one tab stop walked with the arrow keys, with its tooltip', async ({ page }) => {
+  await signIn(page, DEMO.enterpriseOwner, '/analytics');
+  const heatmap = page.getByTestId('heatmap');
+  await heatmap.scrollIntoViewIfNeeded();
+  const cell = (i: number) => page.locator(`#heat-${i}`);
+  // Hydrated once hovering shows the styled tooltip.
+  await cell(0).hover();
+  await expect(page.locator('.heatmap-chart .chart-tooltip')).toContainText('Sunday 00:00–01:00');
+  await cell(0).focus();
+  await page.keyboard.press('ArrowRight');
+  await expect(cell(1)).toBeFocused();
+  await page.keyboard.press('ArrowDown');
+  await expect(cell(25)).toBeFocused();
+  await expect(page.locator('.heatmap-chart .chart-tooltip')).toContainText('Monday 01:00–02:00');
+  await expect(heatmap.locator('[tabindex="0"]')).toHaveCount(1);
+  await expect(cell(25)).toHaveAttribute('tabindex', '0');
+});

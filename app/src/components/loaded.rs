@@ -6,9 +6,10 @@ use leptos::prelude::*;
 /// `show(data)`, or the one error view when the call failed. The message is
 /// the server's safe one (with an error id when it was our fault).
 ///
-/// Pages are rendered on the server only (islands), so the call is awaited
-/// directly: a `Resource` would also serialize the data into the page for a
-/// hydration that never happens.
+/// Pages are rendered on the server only (islands), so the call is an
+/// `AsyncDerived`: a `Resource` would also serialize the data into the page
+/// for a hydration that never happens, and a bare future would be run again
+/// by each pass of the server render (three times per page).
 pub fn loaded<T, V, F>(
     data: impl Fn() -> F + Clone + Send + Sync + 'static,
     loading: &'static str,
@@ -16,15 +17,16 @@ pub fn loaded<T, V, F>(
 ) -> impl IntoView
 where
     F: Future<Output = Result<T, ServerFnError>> + Send + 'static,
-    T: Send + 'static,
+    T: Clone + Send + Sync + 'static,
     V: IntoView + 'static,
 {
+    let data = ArcAsyncDerived::new(data);
     view! {
         <Suspense fallback=move || {
             view! { <p class="muted">{loading}</p> }
         }>
             {move || {
-                let (show, data) = (show.clone(), data());
+                let (show, data) = (show.clone(), data.clone());
                 Suspend::new(async move {
                     match data.await {
                         Ok(d) => show(d).into_any(),

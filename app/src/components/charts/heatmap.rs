@@ -49,6 +49,91 @@ pub fn heat_cell_text(weekday: usize, hour: usize, count: u64) -> String {
     )
 }
 
+/// The heatmap's axis labels and 168 cells as SVG markup. Written as one
+/// string, not a view per cell: it is most of the Analytics page, and the
+/// cells need no reactive parts (the island listens on the `<svg>` itself).
+/// The cell's `<title>` is its accessible name and, without JavaScript, its
+/// tooltip. Every value here is ours (numbers and fixed names): no escaping.
+pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
+    use std::fmt::Write;
+    let mut svg = String::with_capacity(32 * 1024);
+    for h in (0..24).step_by(3) {
+        let x = (HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0) as i64;
+        let _ = write!(
+            svg,
+            r#"<text class="axis" x="{x}" y="14" text-anchor="middle">{h:02}</text>"#
+        );
+    }
+    for (d, hours) in cells.iter().enumerate().take(7) {
+        let y = (HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0) as i64;
+        let _ = write!(
+            svg,
+            r#"<text class="axis" x="{}" y="{y}" text-anchor="end" dominant-baseline="middle">{}</text>"#,
+            (HEAT_LEFT - 8.0) as i64,
+            DAYS[d]
+        );
+        for (h, &count) in hours.iter().enumerate().take(24) {
+            let i = d * 24 + h;
+            let _ = write!(
+                svg,
+                r#"<rect id="heat-{i}" class="heat-cell heat-{level}" x="{x}" y="{y}" width="{w}" height="{hh}" rx="3" tabindex="{tab}" role="img" data-weekday="{d}" data-hour="{h}" data-count="{count}"><title>{text}</title></rect>"#,
+                level = heat_level(count, max),
+                x = (HEAT_LEFT + h as f64 * CELL_W + 1.0) as i64,
+                y = (HEAT_TOP + d as f64 * CELL_H + 1.0) as i64,
+                w = (CELL_W - 2.0) as i64,
+                hh = (CELL_H - 2.0) as i64,
+                tab = if i == 0 { "0" } else { "-1" },
+                text = heat_cell_text(d, h, count),
+            );
+        }
+    }
+    svg
+}
+
+/// The (weekday, hour) of the cell an event happened on, if any.
+fn cell_of(ev: &leptos::ev::Event) -> Option<(usize, usize)> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let cell = ev
+            .target()?
+            .dyn_into::<web_sys::Element>()
+            .ok()?
+            .closest(".heat-cell")
+            .ok()??;
+        let number = |name: &str| cell.get_attribute(name)?.parse::<usize>().ok();
+        Some((number("data-weekday")?, number("data-hour")?))
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = ev;
+        None
+    }
+}
+
+/// Makes the focused cell the chart's one tab stop (roving tabindex).
+fn make_tab_stop(ev: &leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(cell) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        if let Some(Ok(Some(previous))) = cell
+            .parent_element()
+            .map(|svg| svg.query_selector(r#"[tabindex="0"]"#))
+        {
+            let _ = previous.set_attribute("tabindex", "-1");
+        }
+        let _ = cell.set_attribute("tabindex", "0");
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
 #[island]
 pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let max = heatmap.cells.iter().flatten().copied().max().unwrap_or(0);
@@ -56,78 +141,7 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let focus = RwSignal::new(0usize);
     let width = HEAT_LEFT + 24.0 * CELL_W;
     let height = HEAT_TOP + 7.0 * CELL_H;
-    let hours = (0..24)
-        .step_by(3)
-        .map(|h| {
-            view! {
-                <text
-                    class="axis"
-                    x=(HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0) as i64
-                    y="14"
-                    text-anchor="middle"
-                >
-                    {format!("{h:02}")}
-                </text>
-            }
-        })
-        .collect_view();
-    let rows = heatmap
-        .cells
-        .iter()
-        .enumerate()
-        .map(|(d, hours)| {
-            let label = view! {
-                <text
-                    class="axis"
-                    x=HEAT_LEFT - 8.0
-                    y=(HEAT_TOP + d as f64 * CELL_H + CELL_H / 2.0) as i64
-                    text-anchor="end"
-                    dominant-baseline="middle"
-                >
-                    {DAYS[d]}
-                </text>
-            };
-            let cells = hours
-                .iter()
-                .enumerate()
-                .map(|(h, &count)| {
-                    let i = d * 24 + h;
-                    let text = heat_cell_text(d, h, count);
-                    // The `<title>` is the cell's accessible name and its
-                    // tooltip without JavaScript; coordinates are whole.
-                    view! {
-                        <rect
-                            id=format!("heat-{i}")
-                            class=format!("heat-cell heat-{}", heat_level(count, max))
-                            x=(HEAT_LEFT + h as f64 * CELL_W + 1.0) as i64
-                            y=(HEAT_TOP + d as f64 * CELL_H + 1.0) as i64
-                            width=(CELL_W - 2.0) as i64
-                            height=(CELL_H - 2.0) as i64
-                            rx="3"
-                            tabindex=move || if focus.get() == i { "0" } else { "-1" }
-                            role="img"
-                            data-weekday=d
-                            data-hour=h
-                            data-count=count
-                            on:mouseenter=move |_| active.set(Some((d, h)))
-                            on:mouseleave=move |_| active.set(None)
-                            on:focus=move |_| {
-                                focus.set(i);
-                                active.set(Some((d, h)));
-                            }
-                            on:blur=move |_| active.set(None)
-                        >
-                            <title>{text}</title>
-                        </rect>
-                    }
-                })
-                .collect_view();
-            view! {
-                {label}
-                {cells}
-            }
-        })
-        .collect_view();
+    let markup = heat_markup(&heatmap.cells, max);
     let on_key = roving_focus(focus, 7 * 24, 24, "heat-");
     let cells = heatmap.cells.clone();
     let tooltip = move || {
@@ -167,10 +181,18 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                     aria-describedby="heatmap-summary"
                     data-testid="heatmap"
                     on:keydown=on_key
-                >
-                    {hours}
-                    {rows}
-                </svg>
+                    on:mouseover=move |ev| active.set(cell_of(&ev))
+                    on:mouseleave=move |_| active.set(None)
+                    on:focusin=move |ev| {
+                        if let Some((d, h)) = cell_of(&ev) {
+                            make_tab_stop(&ev);
+                            focus.set(d * 24 + h);
+                            active.set(Some((d, h)));
+                        }
+                    }
+                    on:focusout=move |_| active.set(None)
+                    inner_html=markup
+                ></svg>
                 {tooltip}
             </div>
             <ul class="heat-legend" aria-label="Requests per hour, by colour">
@@ -187,6 +209,18 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_markup_has_every_cell_with_one_tab_stop() {
+        let mut cells = vec![vec![0u64; 24]; 7];
+        cells[2][18] = 42;
+        let svg = heat_markup(&cells, 42);
+        assert_eq!(svg.matches("<rect ").count(), 168);
+        assert_eq!(svg.matches(r#"tabindex="0""#).count(), 1);
+        assert!(svg.contains(
+            r#"id="heat-66" class="heat-cell heat-5" x="509" y="71" width="24" height="22" rx="3" tabindex="-1" role="img" data-weekday="2" data-hour="18" data-count="42"><title>Tuesday 18:00–19:00: 42 requests</title>"#
+        ));
+    }
 
     #[test]
     fn heat_levels_cover_every_count() {
