@@ -45,6 +45,10 @@ bench: tools build
 bench-analytics: tools build
 	scripts/bench-analytics.sh
 
+## Every page: bytes, requests/s and latency at 16 and 64 connections, Chromium timings, RSS
+bench-pages: tools test-tools build
+	scripts/bench-pages.sh
+
 ## 60 s at 128 connections of mixed traffic, SQLite and PostgreSQL (2 instances): no errors, usage exact
 load: tools build
 	scripts/load-mixed.sh

@@ -3,8 +3,9 @@
 # agents and EVENTS token events over 30 days (default 10 million, written
 # through the metering code), signed in as its owner. For each page: bytes as
 # served (raw and gzip), then wrk at 16 and 64 connections (requests/s, p50,
-# p99), and the server's peak resident set. Nothing else should run (or
-# compile) on the machine meanwhile: wrk shares the cores with the server.
+# p99), Chromium's DOMContentLoaded and LCP, and the server's peak resident
+# set. Nothing else should run (or compile) on the machine meanwhile: wrk
+# shares the cores with the server.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=./target/release/portal
@@ -56,8 +57,11 @@ row() {
     out+=("$(echo "$res" | awk '$1 == "50%" { print $2 }')")
     out+=("$(echo "$res" | awk '$1 == "99%" { print $2 }')")
   done
-  printf '%-22s %9d %8d | %9s %7s %7s | %9s %7s %7s\n' "$page" "$raw" "$gz" "${out[@]}"
+  printf '%-22s %9d %8d | %9s %7s %7s | %9s %7s %7s\n' "${page/$agent/ID}" "$raw" "$gz" "${out[@]}"
 }
 for page in "${pages[@]}"; do row "$page" "Cookie: $cookie"; done
 row /login "X-Bench: signed-out"
+echo
+echo "Chromium on loopback (median of 15 loads, signed in):"
+(cd end2end && node page-timing.mjs "$base" "$cookie" /analytics /agents /settings/tier)
 echo "server peak resident set: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$pid/status")"

@@ -101,12 +101,15 @@ impl RecentReads {
         self.forget_all([tenant]);
     }
 
+    /// Called by the metering writer after each batch: cheap when nothing
+    /// is kept (the token endpoint under load).
     pub fn forget_all<'a>(&self, tenants: impl IntoIterator<Item = &'a str>) {
-        let tenants: std::collections::HashSet<&str> = tenants.into_iter().collect();
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if !entries.is_empty() {
-            entries.retain(|(t, _), _| !tenants.contains(t.as_str()));
+        if entries.is_empty() {
+            return;
         }
+        let tenants: std::collections::HashSet<&str> = tenants.into_iter().collect();
+        entries.retain(|(t, _), _| !tenants.contains(t.as_str()));
     }
 }
 
