@@ -38,7 +38,19 @@ pub async fn set_customer(db: &Db, tenant_id: &str, customer_id: &str) -> Result
     Ok(())
 }
 
-pub async fn history(db: &Db, tenant_id: &str) -> Result<Vec<PlanChange>> {
+/// The tenant's last 100 plan changes, newest first; kept for the current
+/// second (see `RecentReads`): `apply_event` forgets it.
+pub async fn history(db: &Db, tenant_id: &str, now: i64) -> Result<Vec<PlanChange>> {
+    let read = db
+        .recent
+        .get_or_read(tenant_id, "plan history".into(), now, || {
+            read_history(db, tenant_id)
+        })
+        .await?;
+    Ok(Vec::clone(&read))
+}
+
+async fn read_history(db: &Db, tenant_id: &str) -> Result<Vec<PlanChange>> {
     Ok(sqlx::query_as(
         "SELECT from_tier AS \"from\", to_tier AS \"to\", changed_at, changed_by FROM plan_changes \
          WHERE tenant_id = $1 ORDER BY changed_at DESC, id DESC LIMIT 100",

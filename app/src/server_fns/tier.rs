@@ -23,7 +23,7 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
         crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
             .await
             .map_err(failed)?;
-    let history = crate::domain::billing::history(&services.db, &member.tenant_id)
+    let history = crate::domain::billing::history(&services.db, &member.tenant_id, now)
         .await
         .map_err(failed)?;
     Ok(TierPageData {

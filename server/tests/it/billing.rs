@@ -153,7 +153,9 @@ async fn a_replayed_event_changes_nothing_twice(app: TestApp) {
     assert_eq!(send(&app, &up).await["outcome"], "duplicate");
     assert_eq!(send(&app, &down).await["outcome"], "duplicate");
     assert_eq!(tier(&app, &tenant).await, Tier::Free);
-    let history = billing::history(&app.db, &tenant).await.unwrap();
+    let history = billing::history(&app.db, &tenant, app.clock.now())
+        .await
+        .unwrap();
     assert_eq!(history.len(), 2, "{history:?}");
 }
 
@@ -223,7 +225,9 @@ async fn cancellation_downgrades_when_the_subscription_ends(app: TestApp) {
     )
     .await;
     assert_eq!(tier(&app, &tenant).await, Tier::Free);
-    let history = billing::history(&app.db, &tenant).await.unwrap();
+    let history = billing::history(&app.db, &tenant, app.clock.now())
+        .await
+        .unwrap();
     assert_eq!((history[0].from, history[0].to), (Tier::Pro, Tier::Free));
     assert!(history[0]
         .changed_by
@@ -258,7 +262,10 @@ async fn a_webhook_for_one_tenant_never_touches_another(app: TestApp) {
     .await;
     assert_eq!(tier(&app, &a).await, Tier::Pro);
     assert_eq!(tier(&app, &b).await, Tier::Free);
-    assert!(billing::history(&app.db, &b).await.unwrap().is_empty());
+    assert!(billing::history(&app.db, &b, app.clock.now())
+        .await
+        .unwrap()
+        .is_empty());
     // An event for no tenant of ours changes nothing.
     let stranger = completed("00000000-0000-0000-0000-000000000000");
     assert_eq!(
