@@ -189,3 +189,19 @@ test('the heatmap is one tab stop walked with the arrow keys, with its tooltip',
   await expect(heatmap.locator('[tabindex="0"]')).toHaveCount(1);
   await expect(cell(25)).toHaveAttribute('tabindex', '0');
 });
+
+test('the trend is one tab stop walked with the arrow keys, with its tooltip', async ({ page }) => {
+  await signIn(page, DEMO.enterpriseOwner, '/analytics?days=30');
+  const trend = page.getByTestId('trend-chart');
+  const point = (i: number) => page.locator(`#trend-pt-${i}`);
+  await expect(trend.locator('[tabindex="0"]')).toHaveCount(1);
+  await expect(point(29)).toHaveAttribute('tabindex', '0');
+  await point(29).hover();
+  await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('today, so far');
+  await point(29).focus();
+  await page.keyboard.press('ArrowLeft');
+  await expect(point(28)).toBeFocused();
+  await expect(point(28)).toHaveAttribute('tabindex', '0');
+  await expect(trend.locator('[tabindex="0"]')).toHaveCount(1);
+  await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('tokens');
+});

@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{roving_focus, ChartTooltip};
+use super::{make_tab_stop, point_index, roving_focus, ChartTooltip};
 use crate::components::format::thousands;
 use crate::model::analytics::{HeatmapData, WEEKDAY_NAMES};
 
@@ -90,50 +90,6 @@ pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
     svg
 }
 
-/// The (weekday, hour) of the cell an event happened on, if any.
-fn cell_of(ev: &leptos::ev::Event) -> Option<(usize, usize)> {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::wasm_bindgen::JsCast;
-        let cell = ev
-            .target()?
-            .dyn_into::<web_sys::Element>()
-            .ok()?
-            .closest(".heat-cell")
-            .ok()??;
-        let number = |name: &str| cell.get_attribute(name)?.parse::<usize>().ok();
-        Some((number("data-weekday")?, number("data-hour")?))
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        let _ = ev;
-        None
-    }
-}
-
-/// Makes the focused cell the chart's one tab stop (roving tabindex).
-fn make_tab_stop(ev: &leptos::ev::Event) {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::wasm_bindgen::JsCast;
-        let Some(cell) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        if let Some(Ok(Some(previous))) = cell
-            .parent_element()
-            .map(|svg| svg.query_selector(r#"[tabindex="0"]"#))
-        {
-            let _ = previous.set_attribute("tabindex", "-1");
-        }
-        let _ = cell.set_attribute("tabindex", "0");
-    }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ev;
-}
-
 #[island]
 pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let max = heatmap.cells.iter().flatten().copied().max().unwrap_or(0);
@@ -142,6 +98,8 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let width = HEAT_LEFT + 24.0 * CELL_W;
     let height = HEAT_TOP + 7.0 * CELL_H;
     let markup = heat_markup(&heatmap.cells, max);
+    let cell_of =
+        |ev: &leptos::ev::Event| point_index(ev, ".heat-cell", "heat-").map(|i| (i / 24, i % 24));
     let on_key = roving_focus(focus, 7 * 24, 24, "heat-");
     let cells = heatmap.cells.clone();
     let tooltip = move || {

@@ -41,6 +41,51 @@ fn roving_focus(
     }
 }
 
+/// The index of the chart point (matching `selector`, id `{prefix}{index}`)
+/// an event happened on. Points are plain markup, so the chart listens on
+/// their container and finds the point here.
+fn point_index(ev: &leptos::ev::Event, selector: &str, prefix: &str) -> Option<usize> {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let point = ev
+            .target()?
+            .dyn_into::<web_sys::Element>()
+            .ok()?
+            .closest(selector)
+            .ok()??;
+        point.id().strip_prefix(prefix)?.parse().ok()
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        let _ = (ev, selector, prefix);
+        None
+    }
+}
+
+/// Makes the focused point its chart's one tab stop (roving tabindex).
+fn make_tab_stop(ev: &leptos::ev::Event) {
+    #[cfg(feature = "hydrate")]
+    {
+        use leptos::wasm_bindgen::JsCast;
+        let Some(point) = ev
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        else {
+            return;
+        };
+        if let Some(Ok(Some(previous))) = point
+            .parent_element()
+            .map(|parent| parent.query_selector(r#"[tabindex="0"]"#))
+        {
+            let _ = previous.set_attribute("tabindex", "-1");
+        }
+        let _ = point.set_attribute("tabindex", "0");
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = ev;
+}
+
 #[cfg(feature = "hydrate")]
 fn focus_element(id: &str) {
     use leptos::wasm_bindgen::JsCast;

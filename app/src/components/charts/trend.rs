@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{roving_focus, ChartTooltip};
+use super::{make_tab_stop, point_index, roving_focus, ChartTooltip};
 use crate::components::format::{compact, thousands};
 use crate::model::analytics::{TrendData, TrendPoint};
 
@@ -37,6 +37,38 @@ fn points_attr(points: &[TrendPoint], max: u64, n: usize) -> String {
 fn point_text(p: &TrendPoint, today: bool) -> String {
     let partial = if today { " (today, so far)" } else { "" };
     format!("{}{partial}: {} tokens issued", p.label, thousands(p.count))
+}
+
+/// One circle per day, as markup: the island listens on their group (see
+/// `heat_markup` for why). The `<title>` is the point's accessible name and
+/// its tooltip without JavaScript; the last point (today) is the tab stop.
+fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> String {
+    use std::fmt::Write;
+    let n = current.len();
+    let mut svg = String::with_capacity(n * 300);
+    for (i, p) in current.iter().enumerate() {
+        let today = i + 1 == n;
+        let before = previous
+            .get(i)
+            .map(|q| format!("; {}: {}", q.label, thousands(q.count)))
+            .unwrap_or_default();
+        let _ = write!(
+            svg,
+            r#"<circle id="trend-pt-{i}" class="{class}" cx="{x:.1}" cy="{y:.1}" r="4" tabindex="{tab}" role="img" data-date="{date}" data-count="{count}"><title>{text}{before}</title></circle>"#,
+            class = if today {
+                "trend-point partial"
+            } else {
+                "trend-point"
+            },
+            x = x_of(i, n),
+            y = y_of(p.count, max),
+            tab = if today { "0" } else { "-1" },
+            date = p.date,
+            count = p.count,
+            text = point_text(p, today),
+        );
+    }
+    svg
 }
 
 #[island]
@@ -106,42 +138,8 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
     });
     let previous_line = points_attr(&previous, max, n);
 
-    let dots = current
-        .iter()
-        .enumerate()
-        .map(|(i, p)| {
-            let today = i + 1 == n;
-            let text = point_text(p, today);
-            let before = previous
-                .get(i)
-                .map(|q| format!("; {}: {}", q.label, thousands(q.count)));
-            // The `<title>` is the point's accessible name and its tooltip
-            // without JavaScript.
-            let title = format!("{text}{}", before.unwrap_or_default());
-            view! {
-                <circle
-                    id=format!("trend-pt-{i}")
-                    class=if today { "trend-point partial" } else { "trend-point" }
-                    cx=format!("{:.1}", x_of(i, n))
-                    cy=format!("{:.1}", y_of(p.count, max))
-                    r="4"
-                    tabindex=move || if focus.get() == i { "0" } else { "-1" }
-                    role="img"
-                    data-date=p.date.clone()
-                    data-count=p.count
-                    on:mouseenter=move |_| active.set(Some(i))
-                    on:mouseleave=move |_| active.set(None)
-                    on:focus=move |_| {
-                        focus.set(i);
-                        active.set(Some(i));
-                    }
-                    on:blur=move |_| active.set(None)
-                >
-                    <title>{title}</title>
-                </circle>
-            }
-        })
-        .collect_view();
+    let dots = dots_markup(&current, &previous, max);
+    let point_of = |ev: &leptos::ev::Event| point_index(ev, ".trend-point", "trend-pt-");
 
     let on_key = roving_focus(focus, n, 1, "trend-pt-");
 
@@ -248,7 +246,20 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
                     ></polyline>
                     <polyline class="trend-line" points=solid></polyline>
                     {partial}
-                    {dots}
+                    <g
+                        class="trend-points"
+                        on:mouseover=move |ev| active.set(point_of(&ev))
+                        on:mouseleave=move |_| active.set(None)
+                        on:focusin=move |ev| {
+                            if let Some(i) = point_of(&ev) {
+                                make_tab_stop(&ev);
+                                focus.set(i);
+                                active.set(Some(i));
+                            }
+                        }
+                        on:focusout=move |_| active.set(None)
+                        inner_html=dots
+                    ></g>
                 </svg>
                 {tooltip}
             </div>
