@@ -177,9 +177,12 @@ test('the heatmap is one tab stop walked with the arrow keys, with its tooltip',
   const heatmap = page.getByTestId('heatmap');
   await heatmap.scrollIntoViewIfNeeded();
   const cell = (i: number) => page.locator(`#heat-${i}`);
-  // Hydrated once hovering shows the styled tooltip.
-  await cell(0).hover();
-  await expect(page.locator('.heatmap-chart .chart-tooltip')).toContainText('Sunday 00:00–01:00');
+  // The island hydrates lazily: hover until its styled tooltip answers.
+  await expect(async () => {
+    await page.mouse.move(0, 0);
+    await cell(0).hover();
+    await expect(page.locator('.heatmap-chart .chart-tooltip')).toContainText('Sunday 00:00–01:00', { timeout: 500 });
+  }).toPass();
   await cell(0).focus();
   await page.keyboard.press('ArrowRight');
   await expect(cell(1)).toBeFocused();
@@ -196,8 +199,12 @@ test('the trend is one tab stop walked with the arrow keys, with its tooltip', a
   const point = (i: number) => page.locator(`#trend-pt-${i}`);
   await expect(trend.locator('[tabindex="0"]')).toHaveCount(1);
   await expect(point(29)).toHaveAttribute('tabindex', '0');
-  await point(29).hover();
-  await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('today, so far');
+  // The island hydrates lazily: hover until its styled tooltip answers.
+  await expect(async () => {
+    await page.mouse.move(0, 0);
+    await point(29).hover();
+    await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('today, so far', { timeout: 500 });
+  }).toPass();
   await point(29).focus();
   await page.keyboard.press('ArrowLeft');
   await expect(point(28)).toBeFocused();
