@@ -78,15 +78,15 @@ impl FromStr for AgentStatus {
 }
 
 impl Agent {
-    /// The Agents page's filter: `q` in the name, type or owner (any case)
-    /// or at the start of the id; `status` exactly, when given.
+    /// The Agents page's filter: `q` (already trimmed and lower-cased, once
+    /// per request rather than once per agent) in the name, type or owner
+    /// (any case) or at the start of the id; `status` exactly, when given.
     pub fn matches(&self, q: &str, status: &str) -> bool {
-        let q = q.trim().to_lowercase();
         let text_ok = q.is_empty()
-            || self.name.to_lowercase().contains(&q)
-            || self.agent_type.to_lowercase().contains(&q)
-            || self.owner.to_lowercase().contains(&q)
-            || self.id.starts_with(&q);
+            || self.name.to_lowercase().contains(q)
+            || self.agent_type.to_lowercase().contains(q)
+            || self.owner.to_lowercase().contains(q)
+            || self.id.starts_with(q);
         text_ok && (status.is_empty() || self.status.as_str() == status)
     }
 }

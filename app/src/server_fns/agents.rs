@@ -41,6 +41,7 @@ pub async fn agents_overview(
         .iter()
         .filter(|a| a.status != AgentStatus::Decommissioned)
         .count() as u64;
+    let q = q.trim().to_lowercase();
     let matching: Vec<&Agent> = all.iter().filter(|a| a.matches(&q, &status)).collect();
     let pages = matching.len().div_ceil(AGENTS_PER_PAGE).max(1);
     // Past the end (a stale link): the last page.
