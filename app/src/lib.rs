@@ -60,6 +60,42 @@ pub fn App() -> impl IntoView {
                     ssr=SsrMode::Async
                 />
                 <Route path=path!("/settings/tier") view=pages::tier::TierPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/settings/team")
+                    view=pages::settings::team::TeamPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/settings/audit")
+                    view=pages::settings::audit::AuditPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/settings/account")
+                    view=pages::settings::account::AccountPage
+                    ssr=SsrMode::Async
+                />
+                <Route path=path!("/signup") view=pages::signup::SignUpPage ssr=SsrMode::Async />
+                <Route
+                    path=path!("/verify-email")
+                    view=pages::email_links::VerifyEmailPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/forgot-password")
+                    view=pages::email_links::ForgotPasswordPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/reset-password")
+                    view=pages::email_links::ResetPasswordPage
+                    ssr=SsrMode::Async
+                />
+                <Route
+                    path=path!("/invitation")
+                    view=pages::email_links::InvitationPage
+                    ssr=SsrMode::Async
+                />
             </Routes>
         </Router>
     }

@@ -17,6 +17,18 @@ pub fn current_member() -> Option<CurrentMember> {
     }
 }
 
+/// Whether anyone may sign up (`SIGNUP=open`); pages render on the server.
+pub fn signup_open() -> bool {
+    #[cfg(feature = "ssr")]
+    {
+        leptos::prelude::use_context::<crate::domain::Services>().is_some_and(|s| s.signup_open)
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        false
+    }
+}
+
 /// Where to go after signing in: only same-site relative paths are honoured.
 pub fn safe_next(next: Option<&str>) -> String {
     const HOME: &str = "/analytics";
@@ -27,7 +39,8 @@ pub fn safe_next(next: Option<&str>) -> String {
         && !next.starts_with("//")
         && !next.starts_with("/\\")
         && !next.chars().any(|c| c.is_control() || c == '\\')
-        && !next.starts_with("/login");
+        && !next.starts_with("/login")
+        && !next.starts_with("/signup");
     if same_site {
         next.into()
     } else {
@@ -50,6 +63,7 @@ mod tests {
             "javascript:alert(1)",
             "evil",
             "/login?next=/x",
+            "/signup",
             "/a\nb",
             "",
         ] {

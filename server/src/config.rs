@@ -132,6 +132,36 @@ pub struct Config {
     /// Base URL of the Stripe API (for a test double) [default: Stripe's].
     #[arg(long, env = "STRIPE_API_BASE", global = true)]
     pub stripe_api_base: Option<String>,
+
+    /// Outgoing mail server: smtp://HOST:PORT (plain, e.g. a local catcher),
+    /// smtp://USER:PASS@HOST:587?tls=required (STARTTLS) or smtps://HOST
+    /// (TLS). Unset: mail waits in the outbox (see `portal mail status`).
+    #[arg(long, env = "SMTP_URL", hide_env_values = true, global = true)]
+    pub smtp_url: Option<String>,
+
+    /// The From of the portal's mail [default: Agent ID Portal <portal@HOST of PUBLIC_URL>].
+    #[arg(long, env = "MAIL_FROM", global = true)]
+    pub mail_from: Option<String>,
+
+    /// Whether anyone may create a tenant at /signup (`open`) or only
+    /// operators, with the CLI (`closed`: the page answers 404).
+    #[arg(long, env = "SIGNUP", value_enum, default_value_t = Signup::Open, global = true)]
+    pub signup: Signup,
+
+    /// Days the audit trail keeps its entries; older ones are deleted daily.
+    #[arg(
+        long,
+        env = "AUDIT_RETENTION_DAYS",
+        default_value_t = 400,
+        global = true
+    )]
+    pub audit_retention_days: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Signup {
+    Open,
+    Closed,
 }
 
 impl Config {
@@ -156,7 +186,26 @@ impl Config {
             stripe_webhook_secret: None,
             stripe_api_base: None,
             stripe_test_double_port: 0,
+            smtp_url: None,
+            mail_from: None,
+            signup: Signup::Open,
+            audit_retention_days: 400,
         }
+    }
+
+    /// The From header of outgoing mail.
+    pub fn mail_from(&self) -> String {
+        self.mail_from.clone().unwrap_or_else(|| {
+            let url = self.public_url();
+            let host = url
+                .split_once("://")
+                .map_or(url.as_str(), |(_, rest)| rest)
+                .split(['/', ':'])
+                .next()
+                .filter(|h| h.contains('.') && !h.starts_with('['))
+                .unwrap_or("localhost");
+            format!("{} <portal@{host}>", app::PRODUCT_NAME)
+        })
     }
 
     pub fn token_audience(&self) -> String {
@@ -226,6 +275,17 @@ impl Config {
                 "LEPTOS_SITE_ROOT {:?} is not a readable folder",
                 self.site_root
             ));
+        }
+        if let Err(e) = self.mail_from().parse::<lettre::message::Mailbox>() {
+            problems.push(format!("MAIL_FROM {:?}: {e}", self.mail_from()));
+        }
+        if let Some(url) = &self.smtp_url {
+            if let Err(e) = crate::mail::transport(url) {
+                problems.push(format!("SMTP_URL: {e}"));
+            }
+        }
+        if self.audit_retention_days == 0 {
+            problems.push("AUDIT_RETENTION_DAYS must be at least 1".into());
         }
         if self.session_idle_minutes == 0 {
             problems.push("SESSION_IDLE_MINUTES must be at least 1".into());

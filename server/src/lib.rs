@@ -5,6 +5,7 @@ pub mod billing;
 pub mod cli;
 pub mod config;
 pub mod http;
+pub mod mail;
 pub mod metrics;
 pub mod sessions;
 pub mod startup;

@@ -103,12 +103,16 @@ async fn run(args: Cli) -> Result<(), CliError> {
             cli::tenant::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
         }
         Command::Member(cmd) => {
-            cli::member::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await
+            let db = Db::connect(&args.config.database_url).await?;
+            cli::member::run(cmd, &db, &clock, &args.config.public_url()).await
         }
         Command::Agent(cmd) => {
             let db = Db::connect(&args.config.database_url).await?;
             let keys = server_keys(&db, &args.config, &clock).await?;
             cli::agent::run(cmd, &db, &keys, &clock).await
+        }
+        Command::Mail(cmd) => {
+            cli::mail::run(cmd, &Db::connect(&args.config.database_url).await?).await
         }
         Command::Db(cmd) => cli::db::run(cmd, &Db::connect(&args.config.database_url).await?).await,
         Command::Keys(cmd) => {

@@ -18,6 +18,9 @@ use crate::config::Config;
 
 /// Key under which the session keeps the signed-in member's id.
 pub const MEMBER_ID: &str = "member_id";
+/// The member's session epoch when the session started: moving the
+/// member's epoch on ends every session started before.
+pub const SESSION_EPOCH: &str = "session_epoch";
 /// When the session last served a request (unix seconds, the portal's clock).
 pub const LAST_SEEN: &str = "last_seen";
 

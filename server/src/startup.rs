@@ -71,8 +71,20 @@ pub async fn build(
         public_url: config.public_url(),
         audience: config.token_audience(),
         billing_test_mode: stripe.test_mode,
+        signup_open: config.signup == crate::config::Signup::Open,
         demo,
     };
+    crate::mail::spawn_delivery(
+        services.db.clone(),
+        services.clock.clone(),
+        config.smtp_url.clone(),
+        config.mail_from(),
+    );
+    spawn_housekeeping(
+        services.db.clone(),
+        services.clock.clone(),
+        config.audit_retention_days,
+    );
     let state = AppState {
         services,
         stripe,
@@ -115,6 +127,26 @@ fn spawn_key_refresh(
             match refreshed.await {
                 Ok(keys) => keyring.replace(keys),
                 Err(e) => tracing::warn!(error = %e, "could not refresh the server keys"),
+            }
+        }
+    });
+}
+
+/// Every hour: deletes audit entries past `AUDIT_RETENTION_DAYS` and sent
+/// mail past a week.
+fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(3600));
+        loop {
+            interval.tick().await;
+            let now = clock.now();
+            match app::domain::audit::prune(&db, audit_retention_days, now).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "pruned the audit trail"),
+                Err(e) => tracing::warn!(error = %e, "could not prune the audit trail"),
+            }
+            if let Err(e) = app::domain::outbox::prune_sent(&db, now).await {
+                tracing::warn!(error = %e, "could not prune sent mail");
             }
         }
     });

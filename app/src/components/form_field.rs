@@ -31,6 +31,10 @@ pub fn TextField(
     #[prop(optional_no_strip)] placeholder: Option<&'static str>,
     #[prop(optional)] help: Option<&'static str>,
     #[prop(optional)] wide: bool,
+    /// `text` unless given (`email`, `password`...).
+    #[prop(optional)]
+    input_type: Option<&'static str>,
+    #[prop(optional)] autocomplete: Option<&'static str>,
 ) -> impl IntoView {
     let id = format!("field-{name}");
     let described_by = match help {
@@ -50,6 +54,8 @@ pub fn TextField(
             <input
                 id=id
                 name=name
+                type=input_type.unwrap_or("text")
+                autocomplete=autocomplete
                 required
                 maxlength=max_length
                 placeholder=placeholder

@@ -7,10 +7,12 @@ use crate::model::tiers::UsageLevel;
 use crate::server_fns::tier::current_standing;
 use crate::session::current_member;
 
-const NAV: [(&str, &str); 3] = [
+const NAV: [(&str, &str); 5] = [
     ("/analytics", "Analytics"),
     ("/agents", "Agents"),
     ("/settings/tier", "Tier & Billing"),
+    ("/settings/team", "Team"),
+    ("/settings/audit", "Audit"),
 ];
 
 /// Header, navigation and main area of every signed-in page.
@@ -18,8 +20,26 @@ const NAV: [(&str, &str); 3] = [
 pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
     let member = current_member();
     let path = use_location().pathname.get_untracked();
+    // Viewers cannot read the audit trail: no link to a page that refuses.
+    let audits = member.as_ref().is_some_and(|m| m.role.can_manage());
+    let unverified = member.as_ref().filter(|m| !m.is_verified()).map(|m| {
+        view! {
+            <div class="banner banner-warning" role="status" data-testid="verify-banner">
+                <strong>"Verify your e-mail address."</strong>
+                " We sent a link to "
+                {m.email.clone()}
+                ". Until you open it you can look around but not change anything."
+                <form method="post" action="/settings/account/verification" class="inline-form">
+                    <button type="submit" class="button button-quiet">
+                        "Send a new link"
+                    </button>
+                </form>
+            </div>
+        }
+    });
     let nav = NAV
         .iter()
+        .filter(|(href, _)| audits || *href != "/settings/audit")
         .map(|(href, label)| {
             let current = path == *href || path.starts_with(&format!("{href}/"));
             view! {
@@ -35,9 +55,14 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
                 <span class="account-tenant" data-testid="tenant-name">
                     {m.tenant_name}
                 </span>
-                <span class="account-email" data-testid="member-email">
+                <a
+                    class="account-email"
+                    href="/settings/account"
+                    title="My account"
+                    data-testid="member-email"
+                >
                     {m.email}
-                </span>
+                </a>
                 <form method="post" action="/logout" class="sign-out">
                     <button type="submit" class="button button-quiet">
                         "Sign out"
@@ -64,6 +89,7 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
             {account}
         </header>
         <main id="main" class="app-main">
+            {unverified}
             <QuotaBanner />
             <h1 class="page-title">{title}</h1>
             {children()}
@@ -154,4 +180,52 @@ fn QuotaBanner() -> impl IntoView {
             }}
         </Suspense>
     }
+}
+
+/// The card of the pages for people without a session (sign-in, sign-up,
+/// the pages e-mailed links open).
+#[component]
+pub fn AuthCard(
+    title: &'static str,
+    /// Shown beside the card (the demo accounts).
+    #[prop(optional_no_strip)]
+    after: Option<AnyView>,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <Title text=title />
+        <main class="auth-page" id="main">
+            <div class="auth-card">
+                <p class="brand">
+                    <span class="brand-mark" aria-hidden="true">
+                        "◆"
+                    </span>
+                    <span class="brand-name">{crate::PRODUCT_NAME}</span>
+                </p>
+                <h1>{title}</h1>
+                {children()}
+            </div>
+            {after}
+        </main>
+    }
+}
+
+/// What a form post did, or why it failed, above the form.
+pub fn form_outcome(done: Option<String>, error: Option<String>) -> impl IntoView {
+    (
+        done.map(|message| {
+            view! {
+                <p class="form-done" role="status" data-testid="form-done">
+                    {message}
+                </p>
+            }
+        }),
+        error.map(|message| {
+            view! {
+                <p class="form-error" role="alert" data-testid="form-error">
+                    {message}
+                </p>
+            }
+        }),
+    )
 }

@@ -4,9 +4,10 @@
 
 use sqlx::{Any, FromRow, Transaction};
 
+use super::audit::{self, By};
 use super::error::Thing;
 use super::{Db, Error, Result};
-use crate::model::{PlanChange, Tier};
+use crate::model::{AuditAction, PlanChange, Tier};
 
 #[derive(Debug, Clone, PartialEq, Eq, FromRow)]
 pub struct BillingAccount {
@@ -27,6 +28,21 @@ pub async fn account(db: &Db, tenant_id: &str) -> Result<BillingAccount> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or(Error::NotFound(Thing::Tenant))
+}
+
+/// Records that a member started a Stripe Checkout for Pro.
+pub async fn record_checkout_started(db: &Db, tenant_id: &str, by: &By, now: i64) -> Result<()> {
+    let mut conn = db.pool.acquire().await?;
+    audit::record(
+        &mut conn,
+        tenant_id,
+        by,
+        AuditAction::CheckoutStarted,
+        "Pro",
+        "",
+        now,
+    )
+    .await
 }
 
 pub async fn set_customer(db: &Db, tenant_id: &str, customer_id: &str) -> Result<()> {
@@ -107,6 +123,7 @@ struct BillingState {
     tier: Tier,
     billing_event_at: Option<i64>,
     payment_event_at: Option<i64>,
+    payment_failed_at: Option<i64>,
     stripe_customer_id: Option<String>,
 }
 
@@ -144,7 +161,8 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
         return Ok(Applied::Ignored);
     };
     let row: Option<BillingState> = sqlx::query_as(
-        "SELECT tier, billing_event_at, payment_event_at, stripe_customer_id FROM tenants WHERE id = $1",
+        "SELECT tier, billing_event_at, payment_event_at, payment_failed_at, stripe_customer_id \
+         FROM tenants WHERE id = $1",
     )
     .bind(&tenant_id)
     .fetch_optional(&mut *tx)
@@ -153,6 +171,7 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
         tier,
         billing_event_at: last_plan,
         payment_event_at: last_payment,
+        payment_failed_at,
         stripe_customer_id: own_customer,
     }) = row
     else {
@@ -190,6 +209,16 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
                     &format!("Stripe {} {}", event.kind, event.id),
                 )
                 .await?;
+                audit::record(
+                    &mut tx,
+                    &tenant_id,
+                    &By::stripe(),
+                    AuditAction::PlanChanged,
+                    &format!("{} → {}", tier.display_name(), to.display_name()),
+                    &format!("{} {}", event.kind, event.id),
+                    now,
+                )
+                .await?;
                 Applied::Changed
             }
         }
@@ -200,6 +229,24 @@ pub async fn apply_event(db: &Db, event: &BillingEvent, now: i64) -> Result<Appl
                 .bind(&tenant_id)
                 .execute(&mut *tx)
                 .await?;
+            let action = match (failed, payment_failed_at) {
+                (Some(_), _) => Some(AuditAction::PaymentFailed),
+                (None, Some(_)) => Some(AuditAction::PaymentRecovered),
+                (None, None) => None,
+            };
+            if let Some(action) = action {
+                let detail = format!("{} {}", event.kind, event.id);
+                audit::record(
+                    &mut tx,
+                    &tenant_id,
+                    &By::stripe(),
+                    action,
+                    "payment",
+                    &detail,
+                    now,
+                )
+                .await?;
+            }
             Applied::Changed
         }
         BillingChange::Nothing => Applied::Ignored,

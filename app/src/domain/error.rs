@@ -17,6 +17,13 @@ pub enum Error {
     /// The request clashes with existing state (duplicate name, e-mail...).
     #[error("{0}")]
     Conflict(String),
+    /// Signed in, but the role (or an unverified address) does not allow it.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Too many requests of one kind (sign-ups, reset e-mails) from one
+    /// client or for one address.
+    #[error("Too many attempts. Try again in {} minute(s).", (retry_after_secs + 59) / 60)]
+    Throttled { retry_after_secs: i64 },
     #[error("The email or password is incorrect.")]
     InvalidCredentials,
     #[error("Too many failed sign-in attempts. Try again in {} minute(s).", (retry_after_secs + 59) / 60)]
@@ -53,6 +60,9 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 pub enum Thing {
     Tenant,
     Agent,
+    Member,
+    Invitation,
+    Page,
 }
 
 impl fmt::Display for Thing {
@@ -60,6 +70,9 @@ impl fmt::Display for Thing {
         f.write_str(match self {
             Thing::Tenant => "tenant",
             Thing::Agent => "agent",
+            Thing::Member => "member",
+            Thing::Invitation => "invitation",
+            Thing::Page => "page",
         })
     }
 }
@@ -157,6 +170,13 @@ impl Error {
             }
             Error::NotFound(_) => (S::NOT_FOUND, "not_found"),
             Error::Conflict(_) => (S::CONFLICT, "conflict"),
+            Error::Forbidden(_) => (S::FORBIDDEN, "forbidden"),
+            Error::Throttled { retry_after_secs } => {
+                return Problem {
+                    retry_after_secs: Some(*retry_after_secs),
+                    ..Problem::new(S::TOO_MANY_REQUESTS, "too_many_attempts", self.to_string())
+                }
+            }
             Error::InvalidCredentials => (S::UNAUTHORIZED, "invalid_credentials"),
             Error::SignInThrottled { retry_after_secs } => {
                 return Problem {

@@ -12,6 +12,7 @@ pub struct Member {
     pub role: Role,
     pub created_at: i64,
     pub last_sign_in_at: Option<i64>,
+    pub email_verified_at: Option<i64>,
 }
 
 /// E-mails are compared case-insensitively: stored trimmed and lower-cased.
@@ -38,6 +39,7 @@ pub fn normalize_email(email: &str) -> Result<String> {
     }
 }
 
+/// Adds a member with a password an operator chose (or generated).
 pub async fn add(
     db: &Db,
     tenant_id: &str,
@@ -49,25 +51,42 @@ pub async fn add(
     let email = normalize_email(email)?;
     passwords::validate(&password)?;
     let hash = passwords::hash(password).await?;
+    let mut conn = db.pool.acquire().await?;
+    // An operator vouches for the address.
+    insert(&mut conn, tenant_id, &email, role, &hash, Some(now), now).await
+}
+
+/// Inserts a member on `conn` (a sign-up's or an invitation's transaction).
+pub(crate) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    email: &str,
+    role: Role,
+    password_hash: &str,
+    email_verified_at: Option<i64>,
+    now: i64,
+) -> Result<Member> {
     let member = Member {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.to_owned(),
-        email,
+        email: email.to_owned(),
         role,
         created_at: now,
         last_sign_in_at: None,
+        email_verified_at,
     };
     sqlx::query(
-        "INSERT INTO members (id, tenant_id, email, password_hash, role, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO members (id, tenant_id, email, password_hash, role, created_at, \
+         email_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&member.id)
     .bind(&member.tenant_id)
     .bind(&member.email)
-    .bind(&hash)
+    .bind(password_hash)
     .bind(member.role.as_str())
     .bind(member.created_at)
-    .execute(&db.pool)
+    .bind(member.email_verified_at)
+    .execute(conn)
     .await
     .map_err(|e| {
         Error::on_unique_violation(e, || {
@@ -77,30 +96,67 @@ pub async fn add(
     Ok(member)
 }
 
-/// The credentials row for sign-in: (member id, password hash).
-pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<(String, String)>> {
+/// What sign-in checks a password against.
+#[derive(Debug, Clone, FromRow)]
+pub(crate) struct Credentials {
+    pub id: String,
+    pub tenant_id: String,
+    pub password_hash: String,
+    pub session_epoch: i64,
+}
+
+pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>> {
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE email = $1",
+    )
+    .bind(email)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+pub(crate) async fn credentials_by_id(db: &Db, member_id: &str) -> Result<Option<Credentials>> {
+    Ok(sqlx::query_as(
+        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE id = $1",
+    )
+    .bind(member_id)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The member with this address, in any tenant.
+pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Member>> {
     Ok(
-        sqlx::query_as("SELECT id, password_hash FROM members WHERE email = $1")
-            .bind(email)
+        sqlx::query_as(&format!("SELECT {COLUMNS} FROM members WHERE email = $1"))
+            .bind(email.trim().to_lowercase())
             .fetch_optional(&db.pool)
             .await?,
     )
 }
 
-pub(crate) async fn record_sign_in(db: &Db, member_id: &str, now: i64) -> Result<()> {
-    sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
-        .bind(now)
-        .bind(member_id)
-        .execute(&db.pool)
-        .await?;
-    Ok(())
+pub async fn get(db: &Db, tenant_id: &str, member_id: &str) -> Result<Member> {
+    // Ids are UUIDs we made: anything else names nobody, and never reaches
+    // the database (PostgreSQL refuses some strings, e.g. with NUL).
+    if uuid::Uuid::parse_str(member_id).is_err() {
+        return Err(Error::NotFound(super::error::Thing::Member));
+    }
+    sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM members WHERE id = $1 AND tenant_id = $2"
+    ))
+    .bind(member_id)
+    .bind(tenant_id)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::NotFound(super::error::Thing::Member))
 }
+
+const COLUMNS: &str = "id, tenant_id, email, role, created_at, last_sign_in_at, email_verified_at";
 
 /// The member and tenant a session points at, in one query.
 pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> {
     Ok(sqlx::query_as(
-        "SELECT m.id AS member_id, m.email, m.role, t.id AS tenant_id, t.name AS tenant_name, \
-         t.tier, t.time_zone FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1",
+        "SELECT m.id AS member_id, m.email, m.role, m.email_verified_at, m.session_epoch, \
+         t.id AS tenant_id, t.name AS tenant_name, t.tier, t.time_zone \
+         FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1",
     )
     .bind(member_id)
     .fetch_optional(&db.pool)
@@ -108,10 +164,9 @@ pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> 
 }
 
 pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
-    Ok(sqlx::query_as(
-        "SELECT id, tenant_id, email, role, created_at, last_sign_in_at FROM members \
-         WHERE tenant_id = $1 ORDER BY created_at, email",
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 ORDER BY created_at, email"
+    ))
     .bind(tenant_id)
     .fetch_all(&db.pool)
     .await?)

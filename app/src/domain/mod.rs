@@ -1,20 +1,27 @@
 //! The rules of the portal, one module per concept. Server-only (`ssr`).
 //! The web layer (server functions, axum handlers) only calls in here.
 
+pub mod account;
 pub mod agents;
 pub mod analytics;
+pub mod audit;
 pub mod billing;
 pub mod clock;
 pub mod db;
+pub mod email_links;
+pub mod emails;
 pub mod error;
 pub mod keys;
 pub mod limits;
 pub mod members;
 pub mod metering;
+pub mod outbox;
 pub mod passwords;
 pub mod recent_reads;
 pub mod scopes;
 pub mod sign_in;
+pub mod signup;
+pub mod team;
 pub mod tenants;
 pub mod time_zones;
 pub mod tokens;
@@ -41,6 +48,8 @@ pub struct Services {
     pub audience: String,
     /// Billing goes to the local Stripe test double.
     pub billing_test_mode: bool,
+    /// Anyone may create a tenant at /signup.
+    pub signup_open: bool,
     /// Shown on the sign-in page in demo mode.
     pub demo: Option<crate::model::DemoAccounts>,
 }

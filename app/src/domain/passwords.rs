@@ -15,6 +15,42 @@ use super::{Error, Result};
 pub const MIN_LENGTH: usize = 8;
 pub const MAX_LENGTH: usize = 1024;
 
+/// A password someone chooses (sign-up, reset, change, invitation): at
+/// least [`NEW_MIN_LENGTH`] characters and hard to guess by the zxcvbn
+/// estimate, with `context` (their e-mail, the organisation) counted as
+/// known to a guesser. The error says why, on the `password` field.
+pub fn check_new(password: &str, context: &[&str]) -> Result<()> {
+    let refuse = |why: String| Err(Error::invalid_field("password", why));
+    let n = password.chars().count();
+    if n < NEW_MIN_LENGTH {
+        return refuse(format!(
+            "Use at least {NEW_MIN_LENGTH} characters (this one has {n}); a few unrelated words make a strong one."
+        ));
+    }
+    if n > MAX_LENGTH {
+        return refuse(format!("Use at most {MAX_LENGTH} characters."));
+    }
+    // zxcvbn is slow on very long input; past 100 characters length wins.
+    let head: String = password.chars().take(100).collect();
+    let estimate = zxcvbn::zxcvbn(&head, context);
+    if u8::from(estimate.score()) >= 3 {
+        return Ok(());
+    }
+    let mut why = String::from("This password is too easy to guess.");
+    if let Some(feedback) = estimate.feedback() {
+        if let Some(warning) = feedback.warning() {
+            why.push_str(&format!(" {warning}."));
+        }
+        for suggestion in feedback.suggestions() {
+            why.push_str(&format!(" {suggestion}."));
+        }
+    }
+    refuse(why.replace("..", "."))
+}
+
+pub const NEW_MIN_LENGTH: usize = 12;
+
+/// The floor for passwords an operator sets (and the demo's).
 pub fn validate(password: &str) -> Result<()> {
     let n = password.chars().count();
     if n < MIN_LENGTH {
@@ -132,6 +168,19 @@ mod tests {
             .unwrap());
         assert!(!verify("wrong horse".into(), Some(h)).await.unwrap());
         assert!(!verify("anything".into(), None).await.unwrap());
+    }
+
+    #[test]
+    fn chosen_passwords_must_be_long_and_hard_to_guess() {
+        let why = |p: &str| {
+            check_new(p, &["ada@example.com", "Acme"])
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(why("short").contains("at least 12"));
+        assert!(why("password1234").contains("too easy"));
+        assert!(why("acmeacmeacme").contains("too easy"));
+        assert!(check_new("violet staple engine harbour", &[]).is_ok());
     }
 
     #[test]

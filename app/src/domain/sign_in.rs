@@ -13,7 +13,9 @@
 //! A successful sign-in gives its reservations back and clears the e-mail's
 //! counter for that client.
 
+use super::audit::{self, By};
 use super::{members, passwords, Db, Error, Result};
+use crate::model::AuditAction;
 
 pub const WINDOW_SECS: i64 = 15 * 60;
 pub const PER_EMAIL_AND_CLIENT: i64 = 5;
@@ -27,8 +29,16 @@ pub struct Attempt<'a> {
     pub client: &'a str,
 }
 
-/// Returns the member id on success; the caller only has to start the session.
-pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> {
+/// Who signed in: what the session must remember.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub member_id: String,
+    pub session_epoch: i64,
+}
+
+/// On success the caller only has to start the session. Successes and
+/// failures at a known address are in the tenant's audit trail.
+pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn> {
     let email = attempt.email.trim().to_lowercase();
     if email.is_empty() || attempt.password.is_empty() {
         return Err(Error::invalid("Enter your email and password."));
@@ -57,17 +67,29 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> 
         reserved.push(key.as_str());
     }
     let credentials = members::credentials(db, &email).await?;
-    let (member_id, hash) = match credentials {
-        Some((id, hash)) => (Some(id), Some(hash)),
-        None => (None, None),
-    };
+    let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = passwords::verify(attempt.password.to_owned(), hash).await;
-    let member_id = match (verified, member_id) {
-        (Ok(true), Some(id)) => id,
+    let by = By::visitor(&email, attempt.client);
+    let member = match (verified, credentials) {
+        (Ok(true), Some(member)) => member,
         // Overloaded: not a guess that failed, so not counted as one.
         (Err(e), _) => {
             give_back(db, &reserved).await?;
             return Err(e);
+        }
+        (_, Some(member)) => {
+            let mut conn = db.pool.acquire().await?;
+            audit::record(
+                &mut conn,
+                &member.tenant_id,
+                &by,
+                AuditAction::SignInFailed,
+                &email,
+                "wrong password",
+                now,
+            )
+            .await?;
+            return Err(Error::InvalidCredentials);
         }
         _ => return Err(Error::InvalidCredentials),
     };
@@ -76,8 +98,41 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<String> 
         .bind(&keys[0].0)
         .execute(&db.pool)
         .await?;
-    members::record_sign_in(db, &member_id, now).await?;
-    Ok(member_id)
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&member.id)
+        .execute(&mut *tx)
+        .await?;
+    let by = By::member(&email, attempt.client);
+    audit::record(
+        &mut tx,
+        &member.tenant_id,
+        &by,
+        AuditAction::SignedIn,
+        &email,
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(SignedIn {
+        member_id: member.id,
+        session_epoch: member.session_epoch,
+    })
+}
+
+/// Counts one request under `key` (e.g. `signup:{client}`) and refuses it
+/// once more than `limit` were made in the window: the same atomic counters
+/// as sign-in, for other things worth throttling.
+pub(crate) async fn throttle(db: &Db, key: &str, limit: i64, now: i64) -> Result<()> {
+    let (attempts, window_start) = reserve(db, key, now).await?;
+    if attempts > limit {
+        return Err(Error::Throttled {
+            retry_after_secs: (window_start + WINDOW_SECS - now).max(1),
+        });
+    }
+    Ok(())
 }
 
 /// Counts one attempt under `key`; returns the attempts in its window

@@ -35,13 +35,17 @@ impl NewTenant {
 const COLUMNS: &str = "id, name, tier, time_zone, created_at";
 
 pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
-    let name = new.name.trim().to_owned();
-    if name.is_empty() || name.chars().count() > 100 {
-        return Err(Error::invalid_field(
-            "name",
-            "tenant name must be 1 to 100 characters",
-        ));
-    }
+    let mut conn = db.pool.acquire().await?;
+    insert(&mut conn, new, now).await
+}
+
+/// [`create`] on `conn`, e.g. the transaction of a sign-up.
+pub(crate) async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    new: NewTenant,
+    now: i64,
+) -> Result<Tenant> {
+    let name = parse_name(&new.name)?;
     let zone = super::time_zones::parse(&new.time_zone)?;
     let tenant = Tenant {
         id: uuid::Uuid::new_v4().to_string(),
@@ -58,14 +62,45 @@ pub async fn create(db: &Db, new: NewTenant, now: i64) -> Result<Tenant> {
     .bind(tenant.tier.as_str())
     .bind(&tenant.time_zone)
     .bind(tenant.created_at)
-    .execute(&db.pool)
+    .execute(conn)
     .await
     .map_err(|e| {
         Error::on_unique_violation(e, || {
-            format!("a tenant named {:?} already exists", tenant.name)
+            format!("An organisation named {:?} already exists.", tenant.name)
         })
     })?;
     Ok(tenant)
+}
+
+/// Takes the tenant's row lock on `conn` (a transaction) so that checks and
+/// changes of its members or agents run one after the other (SQLite: the
+/// write lock; PostgreSQL: the row lock). Returns the tenant's name.
+pub(crate) async fn lock(
+    conn: &mut sqlx::AnyConnection,
+    backend: super::db::Backend,
+    id: &str,
+) -> Result<String> {
+    let lock = match backend {
+        super::db::Backend::Sqlite => "UPDATE tenants SET name = name WHERE id = $1 RETURNING name",
+        super::db::Backend::Postgres => "SELECT name FROM tenants WHERE id = $1 FOR UPDATE",
+    };
+    let names: Vec<String> = sqlx::query_scalar(lock).bind(id).fetch_all(conn).await?;
+    names
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound(Thing::Tenant))
+}
+
+/// The rules of a tenant name; returns it trimmed.
+pub fn parse_name(name: &str) -> Result<String> {
+    let name = name.trim().to_owned();
+    if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        return Err(Error::invalid_field(
+            "name",
+            "The organisation name must be 1 to 100 characters.",
+        ));
+    }
+    Ok(name)
 }
 
 /// Operators name a tenant by id or by (case-insensitive) name.
@@ -97,17 +132,36 @@ pub async fn get(db: &Db, id: &str) -> Result<Tenant> {
 
 /// Sets the zone analytics buckets days and hours in; returns the zone's
 /// canonical spelling.
-pub async fn set_time_zone(db: &Db, id: &str, name: &str) -> Result<String> {
+pub async fn set_time_zone(
+    db: &Db,
+    id: &str,
+    name: &str,
+    now: i64,
+    by: &super::audit::By,
+) -> Result<String> {
     let zone = super::time_zones::parse(name)?;
     let name = zone.iana_name().unwrap_or("UTC").to_owned();
+    let before = get(db, id).await?.time_zone;
+    let mut tx = db.pool.begin().await?;
     let done = sqlx::query("UPDATE tenants SET time_zone = $1 WHERE id = $2")
         .bind(&name)
         .bind(id)
-        .execute(&db.pool)
+        .execute(&mut *tx)
         .await?;
     if done.rows_affected() == 0 {
         return Err(Error::NotFound(Thing::Tenant));
     }
+    super::audit::record(
+        &mut tx,
+        id,
+        by,
+        crate::model::AuditAction::TimeZoneChanged,
+        "time zone",
+        &format!("{before} → {name}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     db.recent.forget(id);
     Ok(name)
 }

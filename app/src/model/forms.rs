@@ -64,6 +64,37 @@ impl std::fmt::Display for FieldErrors {
 pub struct LoginFormState {
     pub error: Option<String>,
     pub email: String,
+    /// Good news to show above the form (a password was reset...).
+    pub notice: Option<String>,
+}
+
+/// A form of the sign-up, password and invitation pages, handed back: the
+/// values typed (never passwords) and the problems; or, when it went
+/// through, what to tell the person.
+#[derive(Debug, Clone, Default)]
+pub struct AuthFormState {
+    pub values: Vec<(&'static str, String)>,
+    pub errors: FieldErrors,
+    pub done: Option<String>,
+}
+
+impl AuthFormState {
+    pub fn value(&self, name: &str) -> String {
+        self.values
+            .iter()
+            .find(|(n, _)| *n == name)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    }
+}
+
+/// What a team or account form post hands back: the problem, or what was done.
+#[derive(Debug, Clone, Default)]
+pub struct SettingsOutcome {
+    pub form: &'static str,
+    pub errors: FieldErrors,
+    pub done: Option<String>,
+    pub values: Vec<(&'static str, String)>,
 }
 
 /// The create form as posted, handed back with the problems when it fails.

@@ -4,13 +4,16 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod audit;
 pub mod billing;
 pub mod demo;
 pub mod forms;
+pub mod team;
 pub mod tenancy;
 pub mod tiers;
 
 pub use agents::{Agent, AgentStatus, Environment};
+pub use audit::{AuditAction, AuditEntry};
 pub use billing::PlanChange;
 pub use demo::DemoAccounts;
 pub use forms::FieldErrors;

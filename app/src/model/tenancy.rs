@@ -98,11 +98,28 @@ pub struct CurrentMember {
     pub email: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub role: Role,
+    /// None until the address is proven by the e-mailed link: until then
+    /// the member can look but not change anything.
+    pub email_verified_at: Option<i64>,
+    /// The member's session epoch when this was read: a session started in
+    /// an older epoch has been ended (password change, sign out everywhere).
+    pub session_epoch: i64,
     pub tenant_id: String,
     pub tenant_name: String,
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]
     pub tier: Tier,
     pub time_zone: String,
+}
+
+impl CurrentMember {
+    pub fn is_verified(&self) -> bool {
+        self.email_verified_at.is_some()
+    }
+
+    /// May change the tenant's agents, settings and billing.
+    pub fn can_manage(&self) -> bool {
+        self.role.can_manage() && self.is_verified()
+    }
 }
 
 /// A few zones to offer first; any IANA name is accepted.

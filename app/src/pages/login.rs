@@ -1,9 +1,10 @@
 use leptos::prelude::*;
-use leptos_meta::Title;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::layout::AuthCard;
 use crate::model::forms::LoginFormState;
 use crate::model::DemoAccounts;
+use crate::session::signup_open;
 
 #[component]
 pub fn LoginPage() -> impl IntoView {
@@ -17,6 +18,16 @@ pub fn LoginPage() -> impl IntoView {
                 {message}
             </p>
         }
+    });
+    let notice = state.notice.map(|message| {
+        view! {
+            <p class="form-done" role="status" data-testid="login-notice">
+                {message}
+            </p>
+        }
+    });
+    let sign_up = signup_open().then(|| {
+        view! { <p class="muted">"New here? " <a href="/signup">"Create an organisation"</a></p> }
     });
     let demo = use_context::<DemoAccounts>()
         .filter(|d| !d.accounts.is_empty())
@@ -43,44 +54,38 @@ pub fn LoginPage() -> impl IntoView {
             }
         });
     view! {
-        <Title text="Sign in" />
-        <main class="auth-page" id="main">
-            <div class="auth-card">
-                <p class="brand">
-                    <span class="brand-mark" aria-hidden="true">
-                        "◆"
-                    </span>
-                    <span class="brand-name">{crate::PRODUCT_NAME}</span>
-                </p>
-                <h1>"Sign in"</h1>
-                <p class="muted">"Tenant admins sign in to see their agents' usage and plan."</p>
-                {error}
-                <form method="post" action="/login" class="stack">
-                    <input type="hidden" name="next" value=next />
-                    <label for="email">"Email"</label>
-                    <input
-                        id="email"
-                        name="email"
-                        type="email"
-                        autocomplete="username"
-                        required
-                        value=state.email
-                        autofocus
-                    />
-                    <label for="password">"Password"</label>
-                    <input
-                        id="password"
-                        name="password"
-                        type="password"
-                        autocomplete="current-password"
-                        required
-                    />
-                    <button type="submit" class="button button-primary">
-                        "Sign in"
-                    </button>
-                </form>
-            </div>
-            {demo}
-        </main>
+        <AuthCard title="Sign in" after=demo.map(IntoAny::into_any)>
+            <p class="muted">"Tenant admins sign in to see their agents' usage and plan."</p>
+            {notice}
+            {error}
+            <form method="post" action="/login" class="stack">
+                <input type="hidden" name="next" value=next />
+                <label for="email">"Email"</label>
+                <input
+                    id="email"
+                    name="email"
+                    type="email"
+                    autocomplete="username"
+                    required
+                    value=state.email
+                    autofocus
+                />
+                <label for="password">"Password"</label>
+                <input
+                    id="password"
+                    name="password"
+                    type="password"
+                    autocomplete="current-password"
+                    required
+                />
+                <button type="submit" class="button button-primary">
+                    "Sign in"
+                </button>
+            </form>
+            <p class="muted">
+                <a href="/forgot-password">"Forgot your password?"</a>
+            </p>
+            {sign_up}
+        </AuthCard>
     }
 }

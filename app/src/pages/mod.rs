@@ -1,6 +1,9 @@
 pub mod agent_detail;
 pub mod agents;
 pub mod analytics;
+pub mod email_links;
 pub mod login;
 pub mod not_found;
+pub mod settings;
+pub mod signup;
 pub mod tier;

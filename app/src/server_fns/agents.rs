@@ -64,7 +64,7 @@ pub async fn agents_overview(
         live,
         limit: TierLimits::of(member.tier).agents,
         tier: member.tier,
-        can_manage: member.role.can_manage(),
+        can_manage: member.can_manage(),
         now: services.clock.now(),
     })
 }
@@ -86,7 +86,7 @@ pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnE
     match crate::domain::agents::get(&services.db, &member.tenant_id, &id).await {
         Ok(agent) => Ok(Some(AgentPageData {
             agent,
-            can_manage: member.role.can_manage(),
+            can_manage: member.can_manage(),
             now: services.clock.now(),
         })),
         Err(Error::NotFound(_)) => Ok(None),

@@ -153,7 +153,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         all_agents: month.total,
         page,
         pages,
-        can_manage: member.role.can_manage(),
+        can_manage: member.can_manage(),
         public_url: services.public_url.clone(),
         now,
     })

@@ -3,6 +3,8 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod audit;
+pub mod team;
 pub mod tier;
 
 #[cfg(feature = "ssr")]

@@ -28,7 +28,7 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
         .map_err(failed)?;
     Ok(TierPageData {
         standing,
-        can_manage: member.role.can_manage(),
+        can_manage: member.can_manage(),
         test_mode: services.billing_test_mode,
         history,
         now,

@@ -1,6 +1,7 @@
 use clap::Subcommand;
 
 use app::domain::agents::{self, NewAgent};
+use app::domain::audit::By;
 use app::domain::keys::ServerKeys;
 use app::domain::{tenants, Clock, Db};
 
@@ -60,7 +61,8 @@ pub async fn run(
                 owner,
                 environment,
             };
-            let (agent, secret) = agents::create(db, keys, &tenant.id, new, clock.now()).await?;
+            let (agent, secret) =
+                agents::create(db, keys, &tenant.id, new, clock.now(), &By::operator()).await?;
             println!("client_id={}", agent.id);
             println!("client_secret={}", secret.0);
             eprintln!(

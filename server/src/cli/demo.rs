@@ -11,6 +11,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use app::domain::agents::{self, NewAgent};
+use app::domain::audit::By;
 use app::domain::keys::ServerKeys;
 use app::domain::metering::{self, Counts, PastUsage};
 use app::domain::tenants::{self, NewTenant};
@@ -142,7 +143,12 @@ async fn bench_data(
             owner: "bench".into(),
             environment: "production".into(),
         };
-        ids.push(agents::create(db, keys, &tenant.id, new, now).await?.0.id);
+        ids.push(
+            agents::create(db, keys, &tenant.id, new, now, &By::operator())
+                .await?
+                .0
+                .id,
+        );
     }
     // Every agent-hour gets its share; with fewer events than agent-hours,
     // events land one by one on pseudo-random agent-hours.
@@ -340,7 +346,8 @@ async fn seed_agents_and_usage(
             environment: environment.into(),
         };
         let created = now - (HISTORY_DAYS + 5) * SECONDS_PER_DAY;
-        let (agent, _secret) = agents::create(db, keys, &tenant.id, new, created).await?;
+        let (agent, _secret) =
+            agents::create(db, keys, &tenant.id, new, created, &By::operator()).await?;
         let (weight, active_until, status) = match i {
             0 | 3 => (4.0, now, AgentStatus::Active), // the busy ones
             _ if i % 9 == 8 => (0.0, now, AgentStatus::Active), // registered, never used
@@ -350,7 +357,16 @@ async fn seed_agents_and_usage(
         };
         if status != AgentStatus::Active {
             let clients = agents::ClientCache::default();
-            agents::set_status(db, &clients, &tenant.id, &agent.id, status, active_until).await?;
+            agents::set_status(
+                db,
+                &clients,
+                &tenant.id,
+                &agent.id,
+                status,
+                active_until,
+                &By::operator(),
+            )
+            .await?;
         }
         seeded.push(SeededAgent {
             id: agent.id,

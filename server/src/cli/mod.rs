@@ -4,6 +4,7 @@ pub mod agent;
 pub mod db;
 pub mod demo;
 pub mod keys;
+pub mod mail;
 pub mod member;
 pub mod tenant;
 
@@ -49,6 +50,9 @@ pub enum Command {
     /// Manage the agents (OAuth clients) of tenants.
     #[command(subcommand)]
     Agent(agent::AgentCommand),
+    /// The outgoing mail: what is queued, sent, failing.
+    #[command(subcommand)]
+    Mail(mail::MailCommand),
     /// Back up or check the database.
     #[command(subcommand)]
     Db(db::DbCommand),

@@ -1,5 +1,6 @@
 use clap::Subcommand;
 
+use app::domain::audit::By;
 use app::domain::tenants::{self, NewTenant};
 use app::domain::{Clock, Db};
 use app::model::Tier;
@@ -56,7 +57,9 @@ pub async fn run(cmd: TenantCommand, db: &Db, clock: &dyn Clock) -> Result<(), C
         }
         TenantCommand::SetTimeZone { tenant, time_zone } => {
             let tenant = tenants::find_by_id_or_name(db, &tenant).await?;
-            let zone = tenants::set_time_zone(db, &tenant.id, &time_zone).await?;
+            let zone =
+                tenants::set_time_zone(db, &tenant.id, &time_zone, clock.now(), &By::operator())
+                    .await?;
             eprintln!("tenant {:?} now uses {zone}", tenant.name);
         }
         TenantCommand::List => {

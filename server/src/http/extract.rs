@@ -14,7 +14,7 @@ use app::model::CurrentMember;
 
 use super::error::ApiError;
 use super::security::is_same_origin;
-use crate::sessions::{LAST_SEEN, MEMBER_ID};
+use crate::sessions::{LAST_SEEN, MEMBER_ID, SESSION_EPOCH};
 use crate::state::AppState;
 
 /// The client's address: the peer of the connection, or, when the peer is
@@ -117,7 +117,8 @@ impl FromRequestParts<AppState> for SameOrigin {
 
 /// The member a session points at, if any. A session idle for longer than
 /// `SESSION_IDLE_MINUTES` (by the portal's clock, from its last request),
-/// or whose member is gone, is emptied. A live one is marked as seen, at
+/// whose member is gone, or that an epoch change ended (password change,
+/// sign out everywhere), is emptied. A live one is marked as seen, at
 /// most once a minute, which also moves the stored expiry on.
 pub async fn member_of(
     state: &AppState,
@@ -133,7 +134,14 @@ pub async fn member_of(
         return Ok(None);
     }
     let member = members::current(&state.db, &id).await?;
-    if member.is_none() {
+    let epoch: Option<i64> = session
+        .get(SESSION_EPOCH)
+        .await
+        .map_err(ApiError::internal)?;
+    if member
+        .as_ref()
+        .is_none_or(|m| m.session_epoch != epoch.unwrap_or(0))
+    {
         session.flush().await.map_err(ApiError::internal)?;
         return Ok(None);
     }
@@ -182,6 +190,14 @@ impl FromRequestParts<AppState> for Manager {
                 StatusCode::FORBIDDEN,
                 "forbidden",
                 "Viewers can look but not change anything: ask an owner or admin.",
+            ));
+        }
+        if !member.is_verified() {
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "email_unverified",
+                "Verify your e-mail address first: open the link we sent you, or send a new one \
+                 from the banner at the top of the page.",
             ));
         }
         Ok(Manager(member))

@@ -5,6 +5,7 @@
 mod access_log;
 pub mod agent_api;
 pub mod assets;
+pub mod csv;
 pub mod error;
 pub mod extract;
 mod health;

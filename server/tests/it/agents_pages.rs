@@ -342,9 +342,16 @@ async fn a_long_list_is_paged_and_the_filter_is_kept(app: TestApp) {
             owner: "ops".into(),
             environment: "production".into(),
         };
-        app::domain::agents::create(&app.db, &app.keys.get(), &tenant, new, app.clock.now())
-            .await
-            .unwrap();
+        app::domain::agents::create(
+            &app.db,
+            &app.keys.get(),
+            &tenant,
+            new,
+            app.clock.now(),
+            &app::domain::audit::By::operator(),
+        )
+        .await
+        .unwrap();
     }
     let client = app
         .signed_in(&tenant, "ops@fleet.example", Role::Viewer)

@@ -179,9 +179,15 @@ async fn days_outside_1_to_90_are_refused_by_the_api(app: TestApp) {
 
 async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    tenants::set_time_zone(&app.db, &tenant, "Asia/Tokyo")
-        .await
-        .unwrap();
+    tenants::set_time_zone(
+        &app.db,
+        &tenant,
+        "Asia/Tokyo",
+        app.clock.now(),
+        &app::domain::audit::By::operator(),
+    )
+    .await
+    .unwrap();
     let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     let token = bearer(&app, &id, &secret).await;
     let when = app.clock.now() - 2 * 86_400;
@@ -248,6 +254,7 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
         &used,
         AgentStatus::Decommissioned,
         now,
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
@@ -258,6 +265,7 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
         &idle,
         AgentStatus::Decommissioned,
         now,
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
@@ -486,9 +494,16 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
             owner: "tests".into(),
             environment: "production".into(),
         };
-        let (agent, _) = agents::create(&app.db, &keys, &tenant, new, app.clock.now())
-            .await
-            .unwrap();
+        let (agent, _) = agents::create(
+            &app.db,
+            &keys,
+            &tenant,
+            new,
+            app.clock.now(),
+            &app::domain::audit::By::operator(),
+        )
+        .await
+        .unwrap();
         // Agent i gets i tokens this month.
         if i > 0 {
             past(&app, &tenant, &agent.id, 60, i).await;

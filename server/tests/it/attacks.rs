@@ -421,6 +421,7 @@ async fn a_suspension_is_never_undone_by_a_racing_token_request(app: TestApp) {
                 &id,
                 AgentStatus::Suspended,
                 app.clock.now(),
+                &app::domain::audit::By::operator(),
             )
             .await
             .unwrap();
@@ -444,6 +445,7 @@ async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
             &id,
             AgentStatus::Suspended,
             app.clock.now(),
+            &app::domain::audit::By::operator(),
         )
         .await
         .unwrap();
@@ -455,7 +457,16 @@ async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
             };
             let (app, tenant, id) = (&app, &tenant, &id);
             async move {
-                agents::set_status(&app.db, &app.clients, tenant, id, status, app.clock.now()).await
+                agents::set_status(
+                    &app.db,
+                    &app.clients,
+                    tenant,
+                    id,
+                    status,
+                    app.clock.now(),
+                    &app::domain::audit::By::operator(),
+                )
+                .await
             }
         });
         join_all(race).await;
@@ -467,7 +478,8 @@ async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
             &tenant,
             &id,
             AgentStatus::Active,
-            app.clock.now()
+            app.clock.now(),
+            &app::domain::audit::By::operator()
         )
         .await
         .is_err());

@@ -128,8 +128,14 @@ async fn member_add_with_stdin_or_generated_password(db: TestDb) {
         .to_owned();
 
     let list = text(&portal(&db, &["member", "list", "--tenant", "Acme"], None).stdout);
-    assert!(list.contains("owner     ada@acme.example"), "{list}");
-    assert!(list.contains("admin     bob@acme.example"), "{list}");
+    assert!(
+        list.contains("owner     yes       ada@acme.example"),
+        "{list}"
+    );
+    assert!(
+        list.contains("admin     yes       bob@acme.example"),
+        "{list}"
+    );
 
     // Both passwords sign in to the real portal.
     let app = crate::common::TestApp::start_on(db).await;
@@ -202,7 +208,7 @@ async fn member_add_errors(db: TestDb) {
         Some("short"),
     );
     assert_eq!(short.status.code(), Some(2));
-    assert!(text(&short.stderr).contains("at least 8 characters"));
+    assert!(text(&short.stderr).contains("at least 12 characters"));
 
     let bad_email = portal(
         &db,

@@ -8,6 +8,8 @@ use app::domain::{members, Clock, Db};
 use app::model::{Role, Tier};
 use server::config::Config;
 
+pub use crate::mail_catcher::MailCatcher;
+
 #[derive(Debug, Clone, Copy)]
 pub enum Backend {
     Sqlite,
@@ -71,8 +73,10 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// What Stripe (here: the test double) signs webhooks with.
     pub stripe_webhook_secret: String,
-    /// Keeps the temp dir of a SQLite database alive.
-    _database: TestDb,
+    /// The SMTP server the portal sends its mail to.
+    pub mail: MailCatcher,
+    /// Keeps the temp dir of a SQLite database alive (taken by `stop`).
+    database: Option<TestDb>,
 }
 
 impl Drop for TestApp {
@@ -86,13 +90,28 @@ impl Drop for TestApp {
 impl TestApp {
     /// Where this portal's master key is kept.
     pub fn key_file(&self) -> String {
-        self._database.key_file()
+        self.test_db().key_file()
+    }
+
+    pub fn test_db(&self) -> &TestDb {
+        self.database
+            .as_ref()
+            .expect("the database of a running app")
     }
 
     /// The same database as another instance (or the CLI) sees it: its own
     /// pool, and none of this instance's caches.
     pub async fn other_instance_db(&self) -> Db {
-        Db::connect(&self._database.url).await.unwrap()
+        Db::connect(&self.test_db().url).await.unwrap()
+    }
+
+    /// Stops the portal (as a killed process stops: its tasks end where
+    /// they are) and hands back its database, for a restart.
+    pub fn stop(mut self) -> TestDb {
+        if let Some(runtime) = self.runtime.take() {
+            runtime.shutdown_background();
+        }
+        self.database.take().expect("the database of a running app")
     }
 }
 
@@ -117,6 +136,8 @@ impl TestApp {
         ));
         let url = database.url.clone();
         let key_file = database.key_file();
+        let mail = MailCatcher::start();
+        let smtp_url = mail.smtp_url();
         let server_clock = clock.clone();
         // The portal runs on a runtime of its own, as in production, not on
         // the test's: the test drives it only through HTTP and the database,
@@ -135,6 +156,7 @@ impl TestApp {
                 let mut config = Config {
                     site_addr: listener.local_addr().unwrap(),
                     master_key_file: Some(key_file.into()),
+                    smtp_url: Some(smtp_url),
                     ..Config::for_database(&url)
                 };
                 configure(&mut config);
@@ -161,8 +183,21 @@ impl TestApp {
             keys: state.keys.clone(),
             clock,
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
-            _database: database,
+            mail,
+            database: Some(database),
         }
+    }
+
+    /// A browser-like client signed in as an existing member.
+    pub async fn signed_in_existing(&self, email: &str) -> reqwest::Client {
+        let client = self.client();
+        let res = self.sign_in(&client, email, PASSWORD, "/analytics").await;
+        assert_eq!(
+            res.status(),
+            reqwest::StatusCode::SEE_OTHER,
+            "sign-in of {email}"
+        );
+        client
     }
 
     /// A browser-like client signed in as a new member of `tenant`.
@@ -239,6 +274,7 @@ impl TestApp {
             tenant_id,
             new,
             self.clock.now(),
+            &app::domain::audit::By::operator(),
         )
         .await
         .unwrap();

@@ -115,7 +115,9 @@ async fn every_answer_matches_the_published_document(app: TestApp) {
     };
 
     let tenant = app.tenant("Contoso", Tier::Free).await;
-    let (id, secret) = app.agent(&tenant, "analytics:read files:read").await;
+    let (id, secret) = app
+        .agent(&tenant, "analytics:read files:read audit:read")
+        .await;
     let (other_id, other_secret) = app.agent(&tenant, "files:read").await;
 
     // Token endpoint: issued, malformed, unsupported grant, bad client.
@@ -241,6 +243,25 @@ async fn every_answer_matches_the_published_document(app: TestApp) {
         api.check("get", path, get(&odd, Some(&token)).await.unwrap())
             .await;
     }
+
+    // The audit trail: a page of entries, a bad filter, a token without the scope.
+    let audit = "/api/v1/audit";
+    let page = api
+        .check(
+            "get",
+            audit,
+            get("/api/v1/audit?limit=1", Some(&token)).await.unwrap(),
+        )
+        .await;
+    assert_eq!(page["entries"].as_array().unwrap().len(), 1, "{page}");
+    api.check(
+        "get",
+        audit,
+        get("/api/v1/audit?from=never", Some(&token)).await.unwrap(),
+    )
+    .await;
+    api.check("get", audit, get(audit, Some(&narrow)).await.unwrap())
+        .await;
 
     // The daily limits: the token endpoint's and the resources' 429.
     let used = Counts {

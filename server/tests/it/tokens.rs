@@ -228,6 +228,7 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         &id,
         AgentStatus::Suspended,
         app.clock.now(),
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
@@ -249,6 +250,7 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         &id,
         AgentStatus::Active,
         app.clock.now(),
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
@@ -260,6 +262,7 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         &id,
         AgentStatus::Decommissioned,
         app.clock.now(),
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
@@ -273,7 +276,8 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         &tenant,
         &id,
         AgentStatus::Active,
-        app.clock.now()
+        app.clock.now(),
+        &app::domain::audit::By::operator()
     )
     .await
     .is_err());
@@ -533,7 +537,8 @@ async fn tenants_are_isolated(app: TestApp) {
         &a,
         &b_id,
         AgentStatus::Suspended,
-        app.clock.now()
+        app.clock.now(),
+        &app::domain::audit::By::operator()
     )
     .await
     .is_err());
@@ -559,9 +564,16 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         owner: "tests".into(),
         environment: "staging".into(),
     };
-    let err = agents::create(&app.db, &keys, &tenant, new(), app.clock.now())
-        .await
-        .unwrap_err();
+    let err = agents::create(
+        &app.db,
+        &keys,
+        &tenant,
+        new(),
+        app.clock.now(),
+        &app::domain::audit::By::operator(),
+    )
+    .await
+    .unwrap_err();
     assert_eq!(
         err.to_string(),
         "The Free tier allows 10 live agents; decommission one or upgrade your plan."
@@ -574,14 +586,20 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         &ids[0],
         AgentStatus::Suspended,
         app.clock.now(),
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
-    assert!(
-        agents::create(&app.db, &keys, &tenant, new(), app.clock.now())
-            .await
-            .is_err()
-    );
+    assert!(agents::create(
+        &app.db,
+        &keys,
+        &tenant,
+        new(),
+        app.clock.now(),
+        &app::domain::audit::By::operator()
+    )
+    .await
+    .is_err());
     agents::set_status(
         &app.db,
         &app.clients,
@@ -589,12 +607,18 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         &ids[1],
         AgentStatus::Decommissioned,
         app.clock.now(),
+        &app::domain::audit::By::operator(),
     )
     .await
     .unwrap();
-    assert!(
-        agents::create(&app.db, &keys, &tenant, new(), app.clock.now())
-            .await
-            .is_ok()
-    );
+    assert!(agents::create(
+        &app.db,
+        &keys,
+        &tenant,
+        new(),
+        app.clock.now(),
+        &app::domain::audit::By::operator()
+    )
+    .await
+    .is_ok());
 }

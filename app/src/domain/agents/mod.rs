@@ -7,12 +7,13 @@ mod validation;
 
 use sqlx::FromRow;
 
+use super::audit::{self, By};
 use super::db::Backend;
 use super::error::Thing;
 use super::keys::ServerKeys;
 use super::{Db, Error, Result};
 use crate::model::tiers::TierLimits;
-use crate::model::{Agent, AgentStatus, Environment, Tier};
+use crate::model::{Agent, AgentStatus, AuditAction, Environment, Tier};
 
 pub use clients::{for_client, ClientCache, CLIENT_CACHE_TTL};
 use secrets::new_secret;
@@ -97,6 +98,7 @@ pub async fn create(
     tenant_id: &str,
     new: NewAgent,
     now: i64,
+    by: &By,
 ) -> Result<(Agent, ClientSecret)> {
     let valid = validate(new)?;
     let secret = new_secret();
@@ -151,6 +153,16 @@ pub async fn create(
     .bind(hash_secret(keys, &secret.0))
     .execute(&mut *tx)
     .await?;
+    audit::record(
+        &mut tx,
+        tenant_id,
+        by,
+        AuditAction::AgentRegistered,
+        &audit_object(&agent.name, &agent.id),
+        agent.environment.as_str(),
+        now,
+    )
+    .await?;
     tx.commit().await?;
     db.recent.forget(tenant_id);
     Ok((agent, secret))
@@ -197,10 +209,16 @@ pub async fn get(db: &Db, tenant_id: &str, agent_id: &str) -> Result<Agent> {
     Ok(row.into())
 }
 
-/// Sets `column` of a live agent of the tenant; `false` when there is no
-/// such live agent. Conditional: a decommissioned agent is never changed
-/// again, however requests race (a reactivation read "suspended" a moment
-/// ago).
+/// How the audit trail names an agent: its name then, and its client id.
+fn audit_object(name: &str, id: &str) -> String {
+    format!("{name} ({id})")
+}
+
+/// Sets `column` of a live agent of the tenant and records `action`;
+/// `false` when there is no such live agent. Conditional: a decommissioned
+/// agent is never changed again, however requests race (a reactivation
+/// read "suspended" a moment ago).
+#[allow(clippy::too_many_arguments)]
 async fn update_live(
     db: &Db,
     tenant_id: &str,
@@ -208,23 +226,39 @@ async fn update_live(
     column: &'static str,
     value: &str,
     now: i64,
+    by: &By,
+    action: AuditAction,
 ) -> Result<bool> {
     if !is_agent_id(agent_id) {
         return Err(Error::NotFound(Thing::Agent));
     }
-    let changed = sqlx::query(&format!(
+    let mut tx = db.pool.begin().await?;
+    let names: Vec<String> = sqlx::query_scalar(&format!(
         "UPDATE agents SET {column} = $1, updated_at = $2 \
-         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned'"
+         WHERE id = $3 AND tenant_id = $4 AND status <> 'decommissioned' RETURNING name"
     ))
     .bind(value)
     .bind(now)
     .bind(agent_id)
     .bind(tenant_id)
-    .execute(&db.pool)
-    .await?
-    .rows_affected();
+    .fetch_all(&mut *tx)
+    .await?;
+    let Some(name) = names.first() else {
+        return Ok(false);
+    };
+    audit::record(
+        &mut tx,
+        tenant_id,
+        by,
+        action,
+        &audit_object(name, agent_id),
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
     db.recent.forget(tenant_id);
-    Ok(changed > 0)
+    Ok(true)
 }
 
 /// Suspend, reactivate or decommission. Decommissioning is final.
@@ -235,8 +269,24 @@ pub async fn set_status(
     agent_id: &str,
     status: AgentStatus,
     now: i64,
+    by: &By,
 ) -> Result<Agent> {
-    let changed = update_live(db, tenant_id, agent_id, "status", status.as_str(), now).await?;
+    let action = match status {
+        AgentStatus::Active => AuditAction::AgentReactivated,
+        AgentStatus::Suspended => AuditAction::AgentSuspended,
+        AgentStatus::Decommissioned => AuditAction::AgentDecommissioned,
+    };
+    let changed = update_live(
+        db,
+        tenant_id,
+        agent_id,
+        "status",
+        status.as_str(),
+        now,
+        by,
+        action,
+    )
+    .await?;
     if !changed {
         let agent = get(db, tenant_id, agent_id).await?;
         if status == AgentStatus::Decommissioned {
@@ -258,10 +308,21 @@ pub async fn rotate_secret(
     tenant_id: &str,
     agent_id: &str,
     now: i64,
+    by: &By,
 ) -> Result<ClientSecret> {
     let secret = new_secret();
     let hash = hash_secret(keys, &secret.0);
-    let changed = update_live(db, tenant_id, agent_id, "secret_hash", &hash, now).await?;
+    let changed = update_live(
+        db,
+        tenant_id,
+        agent_id,
+        "secret_hash",
+        &hash,
+        now,
+        by,
+        AuditAction::AgentRotated,
+    )
+    .await?;
     if !changed {
         // Not found (another tenant's is not found either), or decommissioned.
         get(db, tenant_id, agent_id).await?;

@@ -4,6 +4,7 @@
 //! the tenant's daily limit.
 
 mod analytics;
+mod audit;
 pub mod oauth;
 mod openapi;
 pub mod rate_limit;
@@ -27,7 +28,8 @@ use crate::state::AppState;
 
 pub fn router(state: &AppState) -> Router<AppState> {
     // Scopes per endpoint: `agents/me` needs none (any valid token of the
-    // agent); the analytics endpoints need `analytics:read`.
+    // agent); the analytics endpoints need `analytics:read`, the audit trail
+    // `audit:read`.
     let analytics = Router::new()
         .route("/analytics/tokens", get(analytics::tokens))
         .route("/analytics/activity", get(analytics::activity))
@@ -35,9 +37,15 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route_layer(middleware::from_fn(|req, next| {
             require_scope(ANALYTICS_READ, req, next)
         }));
+    let audit = Router::new()
+        .route("/audit", get(audit::list))
+        .route_layer(middleware::from_fn(|req, next| {
+            require_scope(AUDIT_READ, req, next)
+        }));
     let resources = Router::new()
         .route("/agents/me", get(me))
         .merge(analytics)
+        .merge(audit)
         .route_layer(middleware::from_fn_with_state(state.clone(), require_agent));
     let api_v1 = Router::new()
         .route("/token", post(oauth::token))
@@ -106,6 +114,7 @@ async fn require_agent(
 }
 
 const ANALYTICS_READ: &str = "analytics:read";
+const AUDIT_READ: &str = "audit:read";
 
 /// 403 `insufficient_scope` (RFC 6750 §3.1) unless the token's scope covers
 /// `needed`. Runs inside `require_agent`, which put the claims there.

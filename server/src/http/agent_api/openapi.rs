@@ -28,12 +28,14 @@ use crate::state::AppState;
         super::analytics::tokens,
         super::analytics::activity,
         super::analytics::agents,
+        super::audit::list,
     ),
     modifiers(&SecuritySchemes),
     tags(
         (name = "oauth", description = "Tokens: issue (RFC 6749 §4.4), introspect (RFC 7662), revoke (RFC 7009)"),
         (name = "agents", description = "The calling agent"),
         (name = "analytics", description = "The tenant's usage; needs the `analytics:read` scope"),
+        (name = "audit", description = "Who changed what in the tenant; needs the `audit:read` scope"),
     )
 )]
 struct AgentApi;

@@ -8,13 +8,14 @@ use leptos::prelude::provide_context;
 use serde::Deserialize;
 
 use app::domain::agents::{self, NewAgent};
+use app::domain::audit::By;
 use app::domain::Error;
 use app::model::forms::{AgentActionError, AgentFormState, RevealedSecret};
 use app::model::{AgentStatus, CurrentMember};
 
 use super::form::{page, FormPage};
 use crate::http::error::PageError;
-use crate::http::extract::Manager;
+use crate::http::extract::{ClientIp, Manager};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Clone, Deserialize)]
@@ -31,6 +32,7 @@ pub struct CreateForm {
 pub async fn create(
     State(state): State<AppState>,
     Manager(member): Manager,
+    ClientIp(ip): ClientIp,
     Form(form): Form<CreateForm>,
 ) -> Result<Response, PageError> {
     let new = NewAgent {
@@ -47,6 +49,7 @@ pub async fn create(
         &member.tenant_id,
         new,
         state.now(),
+        &By::member(&member.email, &ip),
     )
     .await;
     let form_page = FormPage {
@@ -85,6 +88,7 @@ pub struct StatusForm {
 pub async fn change_status(
     State(state): State<AppState>,
     Manager(member): Manager,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
     Form(form): Form<StatusForm>,
 ) -> Result<Response, PageError> {
@@ -108,6 +112,7 @@ pub async fn change_status(
                 &id,
                 status,
                 state.now(),
+                &By::member(&member.email, &ip),
             )
             .await
         }
@@ -122,6 +127,7 @@ pub async fn change_status(
 pub async fn rotate(
     State(state): State<AppState>,
     Manager(member): Manager,
+    ClientIp(ip): ClientIp,
     Path(id): Path<String>,
 ) -> Result<Response, PageError> {
     known_shape(&id)?;
@@ -132,6 +138,7 @@ pub async fn rotate(
         &member.tenant_id,
         &id,
         state.now(),
+        &By::member(&member.email, &ip),
     )
     .await;
     let secret = action_page(&state, &member, &id)

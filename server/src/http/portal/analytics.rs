@@ -2,7 +2,6 @@
 //! the Leptos route; these are plain HTTP so they work without JavaScript.
 
 use axum::extract::{RawQuery, State};
-use axum::http::header;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
 use serde::Deserialize;
@@ -14,42 +13,13 @@ use app::model::forms::TimeZoneFormState;
 
 use super::form::FormPage;
 use super::url_query_value;
+use crate::http::csv::{csv_field, csv_response};
 use crate::http::error::{ApiError, PageError};
-use crate::http::extract::{Manager, Member};
+use crate::http::extract::{ClientIp, Manager, Member};
 use crate::state::AppState;
 
 fn param(query: &Option<String>, key: &str) -> Option<String> {
     query.as_deref().and_then(|q| url_query_value(q, key))
-}
-
-/// RFC 4180 quoting; a leading `= + - @` is defused so a spreadsheet never
-/// runs an agent's name as a formula.
-fn csv_field(value: &str) -> String {
-    let value = if value.starts_with(['=', '+', '-', '@']) {
-        format!("'{value}")
-    } else {
-        value.to_owned()
-    };
-    if value.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", value.replace('"', "\"\""))
-    } else {
-        value
-    }
-}
-
-fn csv_response(file_name: &str, body: String) -> Response {
-    (
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"{file_name}\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        body,
-    )
-        .into_response()
 }
 
 /// The trend's days as on screen: tokens per local day, with the other
@@ -137,9 +107,18 @@ pub struct TimeZoneForm {
 pub async fn set_time_zone(
     State(state): State<AppState>,
     Manager(member): Manager,
+    ClientIp(ip): ClientIp,
     Form(form): Form<TimeZoneForm>,
 ) -> Result<Response, PageError> {
-    let saved = tenants::set_time_zone(&state.db, &member.tenant_id, &form.time_zone).await;
+    let by = app::domain::audit::By::member(&member.email, &ip);
+    let saved = tenants::set_time_zone(
+        &state.db,
+        &member.tenant_id,
+        &form.time_zone,
+        state.now(),
+        &by,
+    )
+    .await;
     let form_page = FormPage {
         state: &state,
         member: Some(&member),

@@ -9,6 +9,7 @@ use axum::Json;
 use leptos::prelude::provide_context;
 use serde_json::json;
 
+use app::domain::audit::By;
 use app::domain::billing;
 use app::domain::Problem;
 use app::model::forms::BillingProblem;
@@ -17,7 +18,7 @@ use app::model::{CurrentMember, Tier};
 use super::form::page;
 use crate::billing::stripe_api;
 use crate::http::error::ApiError;
-use crate::http::extract::Manager;
+use crate::http::extract::{ClientIp, Manager};
 use crate::state::AppState;
 
 /// A script's `fetch` asks for JSON; a plain form post gets a redirect.
@@ -60,6 +61,7 @@ async fn go_to(
 pub async fn upgrade(
     State(state): State<AppState>,
     Manager(member): Manager,
+    ClientIp(ip): ClientIp,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let account = billing::account(&state.db, &member.tenant_id).await?;
@@ -81,10 +83,11 @@ pub async fn upgrade(
         if created {
             billing::set_customer(&state.db, &account.tenant_id, customer.as_str()).await?;
         }
-        Ok::<_, Problem>(
-            stripe_api::checkout_url(&state.stripe, customer, &account.tenant_id, &return_to)
-                .await?,
-        )
+        let url = stripe_api::checkout_url(&state.stripe, customer, &account.tenant_id, &return_to)
+            .await?;
+        let by = By::member(&member.email, &ip);
+        billing::record_checkout_started(&state.db, &account.tenant_id, &by, state.now()).await?;
+        Ok::<_, Problem>(url)
     }
     .await;
     go_to(&state, member, &headers, url).await

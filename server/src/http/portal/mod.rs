@@ -1,12 +1,15 @@
 //! The portal for tenant admins: pages (Leptos routes), their form posts and
 //! downloads, all behind a session; sign-in and sign-out are public.
 
+mod account;
 mod agents;
 mod analytics;
+mod audit;
 mod billing;
 pub mod form;
 mod sign_in;
 mod stalled;
+mod team;
 
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};
@@ -25,13 +28,23 @@ use super::error::ApiError;
 use super::extract::member_of;
 use crate::state::AppState;
 
-/// The sign-in page is the one page without a session.
 const SIGN_IN: &str = "/login";
+const SIGN_UP: &str = "/signup";
+/// Pages for people without a session: sign-in, sign-up, and the pages the
+/// e-mailed links open.
+const PUBLIC_PAGES: [&str; 6] = [
+    SIGN_IN,
+    SIGN_UP,
+    "/verify-email",
+    "/forgot-password",
+    "/reset-password",
+    "/invitation",
+];
 
 pub fn router(state: &AppState) -> Router<AppState> {
     let member_pages: Vec<AxumRouteListing> = generate_route_list(app::App)
         .into_iter()
-        .filter(|route| route.path() != SIGN_IN)
+        .filter(|route| !PUBLIC_PAGES.contains(&route.path()))
         .collect();
     // Pages and server functions: every one needs a member.
     let members = Router::new()
@@ -44,6 +57,20 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/analytics/time-zone", post(analytics::set_time_zone))
         .route("/api/tiers/upgrade", post(billing::upgrade))
         .route("/api/tiers/portal", post(billing::manage))
+        .route(
+            "/settings/account/verification",
+            post(account::resend_verification),
+        )
+        .route("/settings/account/password", post(account::change_password))
+        .route(
+            "/settings/account/sign-out-everywhere",
+            post(account::sign_out_everywhere),
+        )
+        .route("/settings/team/invite", post(team::invite))
+        .route("/settings/team/invitations/{id}/revoke", post(team::revoke))
+        .route("/settings/team/members/{id}/role", post(team::set_role))
+        .route("/settings/team/members/{id}/remove", post(team::remove))
+        .route("/settings/audit/export.csv", get(audit::csv))
         .leptos_routes_with_context(state, member_pages, state.page_context(), shell(state))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
@@ -51,16 +78,42 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ))
         // Outside the guard: a retried render is guarded again.
         .route_layer(stalled::RetryStalledRenders);
-    let sign_in_page =
+    let public_page =
         leptos_axum::render_app_async_with_context(state.page_context(), shell(state));
-    let sign_in = Router::new()
-        .route(SIGN_IN, get(sign_in_page).post(sign_in::sign_in))
+    let sign_up = Router::new()
+        .route(SIGN_UP, get(public_page.clone()).post(account::sign_up))
+        .route_layer(middleware::from_fn_with_state(state.clone(), signup_gate));
+    let public = Router::new()
+        .route(SIGN_IN, get(public_page.clone()).post(sign_in::sign_in))
         .route("/logout", post(sign_in::sign_out))
+        .merge(sign_up)
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             away_if_signed_in,
-        ));
-    members.merge(sign_in)
+        ))
+        .route(
+            "/verify-email",
+            get(public_page.clone()).post(account::verify_email),
+        )
+        .route(
+            "/forgot-password",
+            get(public_page.clone()).post(account::forgot_password),
+        )
+        .route(
+            "/reset-password",
+            get(public_page.clone()).post(account::reset_password),
+        )
+        .route("/invitation", get(public_page).post(team::accept));
+    members.merge(public)
+}
+
+/// `SIGNUP=closed`: no sign-up page, no sign-up post.
+async fn signup_gate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if state.signup_open {
+        next.run(req).await
+    } else {
+        account::signup_closed().into_response()
+    }
 }
 
 fn shell(
@@ -105,14 +158,15 @@ async fn require_member(
     Ok(Redirect::to(&to).into_response())
 }
 
-/// A signed-in member has no business on the sign-in form: on to `next`.
+/// A signed-in member has no business on the sign-in or sign-up form: on
+/// to `next`.
 async fn away_if_signed_in(
     State(state): State<AppState>,
     session: Session,
     req: Request,
     next: Next,
 ) -> Response {
-    if req.method() == Method::GET && req.uri().path() == SIGN_IN {
+    if req.method() == Method::GET && [SIGN_IN, SIGN_UP].contains(&req.uri().path()) {
         if let Ok(Some(_)) = member_of(&state, &session).await {
             let wanted = req.uri().query().and_then(|q| url_query_value(q, "next"));
             return Redirect::to(&safe_next(wanted.as_deref())).into_response();

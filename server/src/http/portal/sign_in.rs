@@ -8,7 +8,7 @@ use percent_encoding::{utf8_percent_encode, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use app::domain::sign_in::{self, Attempt};
+use app::domain::sign_in::{self, Attempt, SignedIn};
 use app::domain::Error;
 use app::model::forms::LoginFormState;
 use app::session::safe_next;
@@ -16,7 +16,7 @@ use app::session::safe_next;
 use super::form::FormPage;
 use crate::http::error::{ApiError, PageError};
 use crate::http::extract::{ClientIp, SameOrigin};
-use crate::sessions::{LAST_SEEN, MEMBER_ID};
+use crate::sessions::{LAST_SEEN, MEMBER_ID, SESSION_EPOCH};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -58,23 +58,31 @@ pub async fn sign_in(
             utf8_percent_encode(&next, NON_ALPHANUMERIC)
         ),
     };
-    let member_id = form_page
+    let signed_in = form_page
         .or_show(signed_in, |problem| LoginFormState {
             error: Some(problem.message.clone()),
             email: form.email,
+            notice: None,
         })
         .await?;
+    start_session(&session, &signed_in, state.now()).await?;
+    Ok(Redirect::to(&next).into_response())
+}
+
+/// Makes `session` the signed-in member's.
+pub async fn start_session(session: &Session, who: &SignedIn, now: i64) -> Result<(), PageError> {
     // A new id at every sign-in: a session id planted before cannot be reused.
     session.cycle_id().await.map_err(internal)?;
     session
-        .insert(MEMBER_ID, member_id)
+        .insert(MEMBER_ID, &who.member_id)
         .await
         .map_err(internal)?;
     session
-        .insert(LAST_SEEN, state.now())
+        .insert(SESSION_EPOCH, who.session_epoch)
         .await
         .map_err(internal)?;
-    Ok(Redirect::to(&next).into_response())
+    session.insert(LAST_SEEN, now).await.map_err(internal)?;
+    Ok(())
 }
 
 pub async fn sign_out(_: SameOrigin, session: Session) -> Result<Response, ApiError> {
@@ -82,6 +90,6 @@ pub async fn sign_out(_: SameOrigin, session: Session) -> Result<Response, ApiEr
     Ok(Redirect::to("/login").into_response())
 }
 
-fn internal(e: tower_sessions::session::Error) -> PageError {
+pub fn internal(e: tower_sessions::session::Error) -> PageError {
     PageError::Problem(app::domain::Problem::internal(&e))
 }

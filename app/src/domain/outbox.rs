@@ -1,0 +1,179 @@
+//! Outgoing mail. A message is written here on the transaction of what
+//! caused it ([`enqueue`]), so it exists exactly when that change does, and
+//! survives restarts; the server's delivery task sends it. Each attempt
+//! first *claims* the row for a while, atomically, so two instances never
+//! send one row at once; a sent row is never picked again.
+
+use sqlx::{AnyConnection, FromRow};
+
+use super::{Db, Result};
+
+/// A message to send: both parts are always present.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub to: String,
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// A message as the delivery task sees it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Queued {
+    pub id: String,
+    pub recipient: String,
+    pub subject: String,
+    pub text_body: String,
+    pub html_body: String,
+    pub attempts: i64,
+}
+
+/// Attempts before a message is given up on (about a day of backoff).
+pub const MAX_ATTEMPTS: i64 = 12;
+/// How long one attempt may hold its claim.
+pub const CLAIM_SECS: i64 = 120;
+
+/// Seconds to wait after failed attempt number `attempts` (1, 2, ...):
+/// 30 s doubling, at most 4 h.
+pub fn backoff_secs(attempts: i64) -> i64 {
+    (30_i64 << (attempts - 1).clamp(0, 9)).min(4 * 3600)
+}
+
+pub async fn enqueue(conn: &mut AnyConnection, message: &Message, now: i64) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, created_at, \
+         next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+    )
+    .bind(uuid::Uuid::new_v4().to_string())
+    .bind(&message.to)
+    .bind(&message.subject)
+    .bind(&message.text)
+    .bind(&message.html)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Claims up to `limit` due messages for this attempt; the rows returned
+/// are this caller's until `now + CLAIM_SECS`.
+pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
+    let due: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+         AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) \
+         ORDER BY next_attempt_at LIMIT $2",
+    )
+    .bind(now)
+    .bind(limit)
+    .fetch_all(&db.pool)
+    .await?;
+    let mut claimed = Vec::with_capacity(due.len());
+    for id in due {
+        // Conditional: of two instances racing for a row, one wins.
+        let rows: Vec<Queued> = sqlx::query_as(
+            "UPDATE mail_outbox SET claimed_until = $1, attempts = attempts + 1 \
+             WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL \
+             AND (claimed_until IS NULL OR claimed_until < $3) \
+             RETURNING id, recipient, subject, text_body, html_body, attempts",
+        )
+        .bind(now + CLAIM_SECS)
+        .bind(&id)
+        .bind(now)
+        .fetch_all(&db.pool)
+        .await?;
+        claimed.extend(rows);
+    }
+    Ok(claimed)
+}
+
+pub async fn mark_sent(db: &Db, id: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
+}
+
+/// Records a failed attempt: retried after the backoff, or given up after
+/// [`MAX_ATTEMPTS`]. Returns whether it was given up.
+pub async fn mark_failed(db: &Db, message: &Queued, error: &str, now: i64) -> Result<bool> {
+    let give_up = message.attempts >= MAX_ATTEMPTS;
+    let error: String = error.chars().take(500).collect();
+    sqlx::query(
+        "UPDATE mail_outbox SET claimed_until = NULL, last_error = $1, next_attempt_at = $2, \
+         failed_at = $3 WHERE id = $4",
+    )
+    .bind(error)
+    .bind(now + backoff_secs(message.attempts))
+    .bind(give_up.then_some(now))
+    .bind(&message.id)
+    .execute(&db.pool)
+    .await?;
+    Ok(give_up)
+}
+
+/// What operators see in `portal mail status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Status {
+    pub pending: i64,
+    /// Pending messages that have failed at least once.
+    pub retrying: i64,
+    pub sent: i64,
+    pub failed: i64,
+    /// The newest failures: (recipient, attempts, error, when).
+    pub recent_failures: Vec<(String, i64, String, i64)>,
+}
+
+pub async fn status(db: &Db) -> Result<Status> {
+    let (pending, retrying, sent, failed): (i64, i64, i64, i64) = sqlx::query_as(
+        "SELECT \
+           COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL AND attempts > 0 THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
+         FROM mail_outbox",
+    )
+    .fetch_one(&db.pool)
+    .await?;
+    let recent_failures = sqlx::query_as(
+        "SELECT recipient, attempts, last_error, COALESCE(failed_at, next_attempt_at) FROM mail_outbox \
+         WHERE sent_at IS NULL AND last_error IS NOT NULL ORDER BY created_at DESC LIMIT 10",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(Status {
+        pending,
+        retrying,
+        sent,
+        failed,
+        recent_failures,
+    })
+}
+
+/// Sent messages are kept a week (for `mail status`), then deleted: they
+/// hold links that must not outlive their use.
+pub async fn prune_sent(db: &Db, now: i64) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM mail_outbox WHERE sent_at IS NOT NULL AND sent_at < $1")
+            .bind(now - 7 * 86_400)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::backoff_secs;
+
+    #[test]
+    fn backoff_doubles_up_to_four_hours() {
+        assert_eq!(backoff_secs(1), 30);
+        assert_eq!(backoff_secs(2), 60);
+        assert_eq!(backoff_secs(5), 480);
+        assert_eq!(backoff_secs(12), 4 * 3600);
+    }
+}

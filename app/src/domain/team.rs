@@ -1,0 +1,345 @@
+//! A tenant's team: invitations, roles and removals. Owners invite with any
+//! role, change roles, remove members and revoke invitations; admins invite
+//! viewers only. A tenant always keeps an owner: the last one can be neither
+//! removed nor demoted (checked under the tenant's lock, so two owners
+//! demoting each other at once cannot both succeed).
+//!
+//! Sessions need no clean-up: every request reads the member afresh, so a
+//! removed member is signed out and a demoted one loses the right on their
+//! next request.
+
+use sqlx::FromRow;
+
+use super::audit::{self, By};
+use super::email_links::{self, NewLink, Purpose};
+use super::error::Thing;
+use super::{emails, members, outbox, passwords, tenants, Db, Error, Result};
+use crate::model::{AuditAction, Role};
+
+/// Who acts on the team: a signed-in member, or the operator (as an owner).
+#[derive(Debug, Clone)]
+pub struct Acting {
+    pub tenant_id: String,
+    pub role: Role,
+    pub by: By,
+}
+
+/// A pending invitation, as the team page lists it.
+#[derive(Debug, Clone, PartialEq, Eq, FromRow)]
+pub struct Invitation {
+    /// Names the invitation in a revocation (the stored hash: it opens nothing).
+    pub id: String,
+    pub email: String,
+    #[sqlx(try_from = "String")]
+    pub role: Role,
+    pub created_by: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
+fn only_owners(acting: &Acting, what: &str) -> Result<()> {
+    if acting.role == Role::Owner {
+        Ok(())
+    } else {
+        Err(Error::Forbidden(format!("Only owners can {what}.")))
+    }
+}
+
+/// Invites `email` with `role`: an e-mail with a 7-day single-use link.
+/// Inviting the same address again replaces the pending invitation.
+pub async fn invite(
+    db: &Db,
+    acting: &Acting,
+    email: &str,
+    role: Role,
+    public_url: &str,
+    now: i64,
+) -> Result<()> {
+    match (acting.role, role) {
+        (Role::Owner, _) | (Role::Admin, Role::Viewer) => {}
+        (Role::Admin, _) => {
+            return Err(Error::Forbidden(
+                "Admins can invite viewers only; ask an owner to invite an admin or owner.".into(),
+            ))
+        }
+        (Role::Viewer, _) => return Err(Error::Forbidden("Viewers cannot invite anyone.".into())),
+    }
+    let email = members::normalize_email(email)
+        .map_err(|_| Error::invalid_field("email", "Enter a valid e-mail address."))?;
+    let mut tx = db.pool.begin().await?;
+    let tenant_name = tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
+    let member_here: Option<String> =
+        sqlx::query_scalar("SELECT id FROM members WHERE tenant_id = $1 AND email = $2")
+            .bind(&acting.tenant_id)
+            .bind(&email)
+            .fetch_optional(&mut *tx)
+            .await?;
+    if member_here.is_some() {
+        return Err(Error::Conflict(format!("{email} is already a member.")));
+    }
+    sqlx::query(
+        "UPDATE email_links SET used_at = $1 WHERE tenant_id = $2 AND purpose = 'invite' \
+         AND email = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(&acting.tenant_id)
+    .bind(&email)
+    .execute(&mut *tx)
+    .await?;
+    let token = email_links::issue(
+        &mut tx,
+        NewLink {
+            purpose: Purpose::Invite,
+            tenant_id: &acting.tenant_id,
+            member_id: None,
+            email: &email,
+            role: Some(role),
+            created_by: &acting.by.name,
+        },
+        now,
+    )
+    .await?;
+    let inviter = if acting.by.name == "operator" {
+        "An operator"
+    } else {
+        acting.by.name.as_str()
+    };
+    let message = emails::invitation(public_url, &email, &tenant_name, inviter, role, &token);
+    outbox::enqueue(&mut tx, &message, now).await?;
+    audit::record(
+        &mut tx,
+        &acting.tenant_id,
+        &acting.by,
+        AuditAction::MemberInvited,
+        &email,
+        role.as_str(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn pending_invitations(db: &Db, tenant_id: &str, now: i64) -> Result<Vec<Invitation>> {
+    Ok(sqlx::query_as(
+        "SELECT token_hash AS id, email, role, created_by, created_at, expires_at FROM email_links \
+         WHERE tenant_id = $1 AND purpose = 'invite' AND used_at IS NULL AND expires_at > $2 \
+         ORDER BY created_at DESC",
+    )
+    .bind(tenant_id)
+    .bind(now)
+    .fetch_all(&db.pool)
+    .await?)
+}
+
+pub async fn revoke_invitation(
+    db: &Db,
+    acting: &Acting,
+    invitation_id: &str,
+    now: i64,
+) -> Result<()> {
+    only_owners(acting, "revoke invitations")?;
+    if invitation_id.len() != 64 || !invitation_id.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(Error::NotFound(Thing::Invitation));
+    }
+    let mut tx = db.pool.begin().await?;
+    let emails: Vec<String> = sqlx::query_scalar(
+        "UPDATE email_links SET used_at = $1 WHERE token_hash = $2 AND tenant_id = $3 \
+         AND purpose = 'invite' AND used_at IS NULL RETURNING email",
+    )
+    .bind(now)
+    .bind(invitation_id)
+    .bind(&acting.tenant_id)
+    .fetch_all(&mut *tx)
+    .await?;
+    let email = emails
+        .into_iter()
+        .next()
+        .ok_or(Error::NotFound(Thing::Invitation))?;
+    audit::record(
+        &mut tx,
+        &acting.tenant_id,
+        &acting.by,
+        AuditAction::InvitationRevoked,
+        &email,
+        "",
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// What an invitation link opens: the organisation and the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationView {
+    pub organisation: String,
+    pub email: String,
+    pub role: Role,
+}
+
+pub async fn view_invitation(db: &Db, token: &str, now: i64) -> Result<InvitationView> {
+    let link = email_links::peek(db, Purpose::Invite, token, now).await?;
+    let tenant = tenants::get(db, &link.tenant_id).await?;
+    Ok(InvitationView {
+        organisation: tenant.name,
+        email: link.email,
+        role: link.role.0.unwrap_or(Role::Viewer),
+    })
+}
+
+/// Accepts an invitation with a new password: the member is created, with
+/// the address proven by the link. Returns the new member's id.
+pub async fn accept(
+    db: &Db,
+    token: &str,
+    password: &str,
+    client_ip: &str,
+    now: i64,
+) -> Result<String> {
+    let view = view_invitation(db, token, now).await?;
+    passwords::check_new(password, &[&view.email, &view.organisation])?;
+    let hash = passwords::hash(password.to_owned()).await?;
+    let mut tx = db.pool.begin().await?;
+    let link = email_links::redeem(&mut tx, Purpose::Invite, token, now).await?;
+    let role = link.role.0.unwrap_or(Role::Viewer);
+    let member = members::insert(
+        &mut tx,
+        &link.tenant_id,
+        &link.email,
+        role,
+        &hash,
+        Some(now),
+        now,
+    )
+    .await
+    .map_err(|e| match e {
+        Error::Conflict(_) => Error::Conflict(format!(
+            "{} already has an account. An address belongs to one organisation: sign in \
+                 with it, or ask to be invited with another address.",
+            link.email
+        )),
+        e => e,
+    })?;
+    let by = By::member(&link.email, client_ip);
+    audit::record(
+        &mut tx,
+        &link.tenant_id,
+        &by,
+        AuditAction::InvitationAccepted,
+        &link.email,
+        role.as_str(),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(member.id)
+}
+
+/// Owners in the tenant, read on `conn` under the tenant's lock.
+async fn owners(conn: &mut sqlx::AnyConnection, tenant_id: &str) -> Result<i64> {
+    Ok(
+        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE tenant_id = $1 AND role = 'owner'")
+            .bind(tenant_id)
+            .fetch_one(conn)
+            .await?,
+    )
+}
+
+pub async fn set_role(
+    db: &Db,
+    acting: &Acting,
+    member_id: &str,
+    role: Role,
+    now: i64,
+) -> Result<()> {
+    only_owners(acting, "change roles")?;
+    let member = members::get(db, &acting.tenant_id, member_id).await?;
+    if member.role == role {
+        return Ok(());
+    }
+    let mut tx = db.pool.begin().await?;
+    tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND tenant_id = $2")
+            .bind(member_id)
+            .bind(&acting.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(current) = current else {
+        return Err(Error::NotFound(Thing::Member));
+    };
+    if current == "owner" && role != Role::Owner && owners(&mut tx, &acting.tenant_id).await? <= 1 {
+        return Err(Error::Conflict(
+            "The last owner cannot be demoted: make someone else an owner first.".into(),
+        ));
+    }
+    sqlx::query("UPDATE members SET role = $1 WHERE id = $2")
+        .bind(role.as_str())
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &acting.tenant_id,
+        &acting.by,
+        AuditAction::RoleChanged,
+        &member.email,
+        &format!("{current} → {role}"),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn remove(db: &Db, acting: &Acting, member_id: &str, now: i64) -> Result<()> {
+    only_owners(acting, "remove members")?;
+    let member = members::get(db, &acting.tenant_id, member_id).await?;
+    let mut tx = db.pool.begin().await?;
+    tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
+    let current: Option<String> =
+        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND tenant_id = $2")
+            .bind(member_id)
+            .bind(&acting.tenant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+    let Some(current) = current else {
+        return Err(Error::NotFound(Thing::Member));
+    };
+    if current == "owner" && owners(&mut tx, &acting.tenant_id).await? <= 1 {
+        return Err(Error::Conflict(
+            "The last owner cannot be removed: make someone else an owner first.".into(),
+        ));
+    }
+    sqlx::query("DELETE FROM members WHERE id = $1")
+        .bind(member_id)
+        .execute(&mut *tx)
+        .await?;
+    audit::record(
+        &mut tx,
+        &acting.tenant_id,
+        &acting.by,
+        AuditAction::MemberRemoved,
+        &member.email,
+        &current,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The member of the tenant with this address (the CLI names members so).
+pub async fn find(db: &Db, tenant_id: &str, email: &str) -> Result<members::Member> {
+    let email = email.trim().to_lowercase();
+    sqlx::query_as(
+        "SELECT id, tenant_id, email, role, created_at, last_sign_in_at, email_verified_at \
+         FROM members WHERE tenant_id = $1 AND email = $2",
+    )
+    .bind(tenant_id)
+    .bind(&email)
+    .fetch_optional(&db.pool)
+    .await?
+    .ok_or(Error::NotFound(Thing::Member))
+}

@@ -1,0 +1,44 @@
+use leptos::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::audit::{AuditPage, AuditQuery};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AuditPageData {
+    pub page: AuditPage,
+    /// Actors the trail names, for the filter.
+    pub actors: Vec<String>,
+    pub query: AuditQuery,
+}
+
+/// One page of the audit trail (owners and admins only).
+#[server]
+pub async fn audit_overview(query: AuditQuery) -> Result<AuditPageData, ServerFnError> {
+    use super::ssr::{context, failed};
+    use crate::domain::{audit, Error};
+
+    let (member, services) = context()?;
+    if !member.role.can_manage() {
+        return Err(failed(Error::Forbidden(
+            "Only owners and admins can read the audit trail.".into(),
+        )));
+    }
+    let (filter, before) = audit::parse_query(&query).map_err(failed)?;
+    let page = audit::list(
+        &services.db,
+        &member.tenant_id,
+        &filter,
+        before,
+        audit::PAGE_SIZE,
+    )
+    .await
+    .map_err(failed)?;
+    let actors = audit::actors(&services.db, &member.tenant_id)
+        .await
+        .map_err(failed)?;
+    Ok(AuditPageData {
+        page,
+        actors,
+        query,
+    })
+}

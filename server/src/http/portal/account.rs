@@ -1,0 +1,328 @@
+//! Sign-up, e-mail verification, forgotten passwords (public), and the
+//! member's own account: resend the verification, change the password,
+//! sign out everywhere. Plain form posts answered with pages.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use axum::Form;
+use leptos::prelude::provide_context;
+use serde::Deserialize;
+use tower_sessions::Session;
+
+use app::domain::signup::{self, SignUp};
+use app::domain::{account, Error, Problem};
+use app::model::forms::{AuthFormState, LoginFormState, SettingsOutcome};
+
+use super::form::{page, FormPage};
+use super::sign_in::internal;
+use crate::http::error::PageError;
+use crate::http::extract::{ClientIp, Member, SameOrigin};
+use crate::sessions::SESSION_EPOCH;
+use crate::state::AppState;
+
+/// Renders the public page at `path` with `state` as its form's state.
+async fn auth_page(
+    state: &AppState,
+    path: &str,
+    form: AuthFormState,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    page(
+        state,
+        None,
+        path,
+        move || provide_context(form.clone()),
+        status,
+    )
+    .await
+}
+
+fn problem_state(problem: &Problem, values: Vec<(&'static str, String)>) -> AuthFormState {
+    AuthFormState {
+        values,
+        errors: problem.field_errors(),
+        done: None,
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SignUpForm {
+    organisation: String,
+    email: String,
+    password: String,
+}
+
+pub async fn sign_up(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<SignUpForm>,
+) -> Result<Response, PageError> {
+    let attempt = SignUp {
+        organisation: &form.organisation,
+        email: &form.email,
+        password: &form.password,
+        client_ip: &ip,
+    };
+    let result = signup::sign_up(&state.db, attempt, &state.public_url, state.now()).await;
+    let values = vec![
+        ("organisation", form.organisation.clone()),
+        ("email", form.email.clone()),
+    ];
+    FormPage {
+        state: &state,
+        member: None,
+        path: "/signup".into(),
+    }
+    .or_show(result, |p| problem_state(p, values))
+    .await?;
+    // The same answer whether the address was new or not.
+    let done = format!(
+        "We sent a message to {}. Open the link in it to verify your address; you can sign in \
+         right away to look around.",
+        form.email.trim().to_lowercase()
+    );
+    let answer = AuthFormState {
+        values: vec![("email", form.email.trim().to_lowercase())],
+        errors: Default::default(),
+        done: Some(done),
+    };
+    auth_page(&state, "/signup", answer, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TokenForm {
+    token: String,
+}
+
+pub async fn verify_email(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<TokenForm>,
+) -> Result<Response, PageError> {
+    let result = signup::verify_email(&state.db, &form.token, &ip, state.now()).await;
+    FormPage {
+        state: &state,
+        member: None,
+        path: "/verify-email".into(),
+    }
+    .or_show(result, |p| problem_state(p, vec![]))
+    .await?;
+    let answer = AuthFormState {
+        done: Some(
+            "Your address is verified: you can now register agents and change settings.".into(),
+        ),
+        ..Default::default()
+    };
+    auth_page(&state, "/verify-email", answer, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ForgotForm {
+    email: String,
+}
+
+pub async fn forgot_password(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ForgotForm>,
+) -> Result<Response, PageError> {
+    let now = state.now();
+    let admitted = account::admit_reset_request(&state.db, &form.email, &ip, now).await;
+    let email = FormPage {
+        state: &state,
+        member: None,
+        path: "/forgot-password".into(),
+    }
+    .or_show(admitted, |p| {
+        problem_state(p, vec![("email", form.email.clone())])
+    })
+    .await?;
+    // After the answer: how long it takes must not tell whether the
+    // address has an account.
+    let (db, public_url, address) = (state.db.clone(), state.public_url.clone(), email.clone());
+    tokio::spawn(async move {
+        if let Err(e) = account::send_reset_link(&db, &address, &ip, &public_url, now).await {
+            Problem::internal(&e);
+        }
+    });
+    let answer = AuthFormState {
+        done: Some(format!(
+            "If {email} has an account, we sent it a link to choose a new password. The link \
+             works once, for one hour."
+        )),
+        ..Default::default()
+    };
+    auth_page(&state, "/forgot-password", answer, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResetForm {
+    token: String,
+    password: String,
+}
+
+pub async fn reset_password(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    ClientIp(ip): ClientIp,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, PageError> {
+    let result =
+        account::reset_password(&state.db, &form.token, &form.password, &ip, state.now()).await;
+    let path = format!(
+        "/reset-password?token={}",
+        percent_encoding::utf8_percent_encode(&form.token, percent_encoding::NON_ALPHANUMERIC)
+    );
+    FormPage {
+        state: &state,
+        member: None,
+        path,
+    }
+    .or_show(result, |p| problem_state(p, vec![]))
+    .await?;
+    let notice = LoginFormState {
+        notice: Some(
+            "Your password was changed and every session ended. Sign in with the new password."
+                .into(),
+        ),
+        ..Default::default()
+    };
+    page(
+        &state,
+        None,
+        "/login",
+        move || provide_context(notice.clone()),
+        StatusCode::OK,
+    )
+    .await
+}
+
+/// The member's own forms, answered with the account page.
+async fn account_page(
+    state: &AppState,
+    member: app::model::CurrentMember,
+    outcome: SettingsOutcome,
+    status: StatusCode,
+) -> Result<Response, PageError> {
+    page(
+        state,
+        Some(member),
+        "/settings/account",
+        move || provide_context(outcome.clone()),
+        status,
+    )
+    .await
+}
+
+pub async fn resend_verification(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    Member(member): Member,
+) -> Result<Response, PageError> {
+    let result =
+        signup::resend_verification(&state.db, &member, &state.public_url, state.now()).await;
+    let (outcome, status) = match result {
+        Ok(()) => (
+            SettingsOutcome {
+                form: "verification",
+                done: Some(format!("We sent a new link to {}.", member.email)),
+                ..Default::default()
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => {
+            let problem = e.classify();
+            if !problem.belongs_on_the_form() {
+                return Err(PageError::Problem(problem));
+            }
+            let outcome = SettingsOutcome {
+                form: "verification",
+                errors: problem.field_errors(),
+                ..Default::default()
+            };
+            (outcome, problem.status)
+        }
+    };
+    account_page(&state, member, outcome, status).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    current_password: String,
+    password: String,
+}
+
+pub async fn change_password(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Member(member): Member,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, PageError> {
+    let result = account::change_password(
+        &state.db,
+        &member,
+        &form.current_password,
+        &form.password,
+        &ip,
+        state.now(),
+    )
+    .await;
+    let epoch = match result {
+        Ok(epoch) => epoch,
+        Err(e) => {
+            let problem = e.classify();
+            if !problem.belongs_on_the_form() {
+                return Err(PageError::Problem(problem));
+            }
+            let outcome = SettingsOutcome {
+                form: "password",
+                errors: problem.field_errors(),
+                ..Default::default()
+            };
+            return account_page(&state, member, outcome, problem.status).await;
+        }
+    };
+    // This session lives on; every other one ended with the old epoch.
+    session
+        .insert(SESSION_EPOCH, epoch)
+        .await
+        .map_err(internal)?;
+    let outcome = SettingsOutcome {
+        form: "password",
+        done: Some("Password changed. You were signed out everywhere else.".into()),
+        ..Default::default()
+    };
+    let member = app::model::CurrentMember {
+        session_epoch: epoch,
+        ..member
+    };
+    account_page(&state, member, outcome, StatusCode::OK).await
+}
+
+pub async fn sign_out_everywhere(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Member(member): Member,
+) -> Result<Response, PageError> {
+    account::sign_out_everywhere(&state.db, &member, &ip, state.now()).await?;
+    session.flush().await.map_err(internal)?;
+    Ok(Redirect::to("/login").into_response())
+}
+
+/// `SIGNUP=closed`: the sign-up page and its post do not exist.
+pub fn signup_closed() -> PageError {
+    PageError::Problem(Error::NotFound(app::domain::error::Thing::Page).classify())
+}

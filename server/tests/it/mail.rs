@@ -1,0 +1,130 @@
+//! The outbox: delivery in the background, retries, restarts, no repeats.
+
+use app::domain::outbox;
+use reqwest::StatusCode;
+
+use crate::common::{spawn_serve, MailCatcher, TestApp, TestDb};
+use crate::on_both_backends;
+use crate::signup::sign_up;
+
+on_both_backends!(
+    TestDb =>
+    a_failed_delivery_is_retried_with_backoff_and_shown_to_operators,
+    queued_mail_survives_a_restart,
+    two_instances_send_each_message_once,
+);
+
+/// A loopback port with nothing listening (yet).
+fn closed_port() -> std::net::TcpListener {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+}
+
+async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..150 {
+        if done().await {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("timed out waiting until {what}");
+}
+
+async fn a_failed_delivery_is_retried_with_backoff_and_shown_to_operators(db: TestDb) {
+    let reserved = closed_port();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let app = TestApp::start_configured(db, move |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+    })
+    .await;
+    let (status, _) = sign_up(&app, "Initech", "grace@initech.example").await;
+    assert_eq!(
+        status,
+        StatusCode::OK,
+        "the request does not wait for the mail server"
+    );
+    wait_until("the first attempt failed", async || {
+        outbox::status(&app.db).await.unwrap().retrying == 1
+    })
+    .await;
+    let status = outbox::status(&app.db).await.unwrap();
+    assert_eq!((status.pending, status.sent, status.failed), (1, 0, 0));
+    let (to, attempts, error, _) = &status.recent_failures[0];
+    assert_eq!((to.as_str(), *attempts), ("grace@initech.example", 1));
+    assert!(!error.is_empty());
+    // `portal mail status` shows it to operators.
+    let cli = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["mail", "status"])
+        .env("DATABASE_URL", &app.test_db().url)
+        .env("PORTAL_MASTER_KEY_FILE", app.key_file())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&cli.stdout);
+    assert!(
+        out.contains("retrying  1") && out.contains("grace@initech.example"),
+        "{out}"
+    );
+
+    // The server comes up; nothing happens before the backoff is over.
+    let catcher = MailCatcher::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert!(
+        catcher.to("grace@initech.example").is_empty(),
+        "still backing off"
+    );
+    app.clock.advance(outbox::backoff_secs(1));
+    let mail = catcher.nth("grace@initech.example", 1).await;
+    assert!(mail.subject().contains("Verify your e-mail"));
+    wait_until("the row is marked sent", async || {
+        outbox::status(&app.db).await.unwrap().sent == 1
+    })
+    .await;
+}
+
+async fn queued_mail_survives_a_restart(db: TestDb) {
+    let reserved = closed_port();
+    let port = reserved.local_addr().unwrap().port();
+    drop(reserved);
+    let app = TestApp::start_configured(db, move |c| {
+        c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
+    })
+    .await;
+    sign_up(&app, "Initech", "grace@initech.example").await;
+    wait_until("an attempt failed", async || {
+        outbox::status(&app.db).await.unwrap().retrying == 1
+    })
+    .await;
+    let db = app.stop();
+    let catcher = MailCatcher::start();
+    let url = catcher.smtp_url();
+    let app = TestApp::start_configured(db, move |c| c.smtp_url = Some(url)).await;
+    app.clock.advance(outbox::backoff_secs(1));
+    let mail = catcher.nth("grace@initech.example", 1).await;
+    assert!(mail.subject().contains("Verify your e-mail"));
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    assert_eq!(catcher.to("grace@initech.example").len(), 1, "sent once");
+}
+
+async fn two_instances_send_each_message_once(db: TestDb) {
+    let catcher = MailCatcher::start();
+    let url = catcher.smtp_url();
+    let app = TestApp::start_configured(db, move |c| c.smtp_url = Some(url)).await;
+    // A second instance on the same database, sending to the same server.
+    let (mut second, _, up) =
+        spawn_serve(app.test_db(), &[("SMTP_URL", &catcher.smtp_url())], &[]).await;
+    assert!(up, "the second instance serves");
+    let n = app::domain::signup::PER_CLIENT as usize;
+    for i in 0..n {
+        sign_up(&app, &format!("Org {i}"), &format!("p{i}@x.example")).await;
+    }
+    wait_until("everything is sent", async || {
+        outbox::status(&app.db).await.unwrap().sent == n as i64
+    })
+    .await;
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    for i in 0..n {
+        assert_eq!(catcher.to(&format!("p{i}@x.example")).len(), 1, "p{i} once");
+    }
+    second.kill().unwrap();
+    second.wait().unwrap();
+}

@@ -1,0 +1,374 @@
+//! The team: invitations, roles, removals, the last owner.
+
+use app::model::{Role, Tier};
+use futures::future::join_all;
+use reqwest::StatusCode;
+
+use crate::common::{TestApp, PASSWORD};
+use crate::on_both_backends;
+use crate::signup::{get, post, register_agent, STRONG};
+
+on_both_backends!(
+    TestApp =>
+    an_invited_viewer_joins_from_the_mail_and_only_looks,
+    admins_invite_viewers_only_and_viewers_nobody,
+    the_last_owner_can_be_neither_removed_nor_demoted,
+    owners_demoting_each_other_at_once_leave_an_owner,
+    a_removed_member_is_signed_out_on_the_next_request,
+    invitations_expire_are_single_use_and_can_be_revoked,
+    everyone_sees_the_team_only_owners_change_it,
+);
+
+async fn member_id(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
+        .bind(email)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+async fn owners(app: &TestApp, tenant: &str) -> i64 {
+    sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE tenant_id = $1 AND role = 'owner'")
+        .bind(tenant)
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
+}
+
+pub async fn invite(
+    app: &TestApp,
+    client: &reqwest::Client,
+    email: &str,
+    role: &str,
+) -> (StatusCode, String) {
+    post(
+        app,
+        client,
+        "/settings/team/invite",
+        &[("email", email), ("role", role)],
+    )
+    .await
+}
+
+async fn an_invited_viewer_joins_from_the_mail_and_only_looks(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let (status, page) = invite(&app, &owner, "Vic@Acme.example", "viewer").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert!(page.contains("Invitation sent to vic@acme.example"));
+    assert!(
+        page.contains("data-testid=\"invitation-row\""),
+        "listed as pending"
+    );
+    let mail = app.mail.nth("vic@acme.example", 1).await;
+    assert!(
+        mail.subject().contains("invited to Acme"),
+        "{}",
+        mail.subject()
+    );
+    assert!(mail.text.contains("olga@acme.example invited you"));
+    let token = mail.token("/invitation");
+
+    let vic = app.client();
+    let (status, page) = get(&app, &vic, &format!("/invitation?token={token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Acme") && page.contains("viewer") && page.contains("vic@acme.example"));
+    let (status, page) = post(
+        &app,
+        &vic,
+        "/invitation",
+        &[("token", &token), ("password", "short")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("at least 12"),
+        "a weak password is refused, the link kept"
+    );
+    let (status, to) = post(
+        &app,
+        &vic,
+        "/invitation",
+        &[("token", &token), ("password", STRONG)],
+    )
+    .await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/analytics"));
+    let (status, _) = get(&app, &vic, "/agents").await;
+    assert_eq!(status, StatusCode::OK, "signed in as the new member");
+    assert_eq!(
+        register_agent(&app, &vic).await,
+        StatusCode::FORBIDDEN,
+        "viewers only look"
+    );
+    let (_, team) = get(&app, &owner, "/settings/team").await;
+    assert!(team.contains("vic@acme.example") && !team.contains("invitation-row"));
+}
+
+async fn admins_invite_viewers_only_and_viewers_nobody(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let admin = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    for role in ["admin", "owner"] {
+        let (status, page) = invite(&app, &admin, "x@acme.example", role).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{role}");
+        assert!(page.contains("Admins can invite viewers only"));
+    }
+    assert_eq!(
+        invite(&app, &admin, "x@acme.example", "viewer").await.0,
+        StatusCode::OK
+    );
+    let viewer = app
+        .signed_in(&tenant, "val@acme.example", Role::Viewer)
+        .await;
+    assert_eq!(
+        invite(&app, &viewer, "y@acme.example", "viewer").await.0,
+        StatusCode::FORBIDDEN
+    );
+    let (status, _) = invite(&app, &admin, "x@acme.example", "superuser").await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, page) = invite(&app, &admin, "val@acme.example", "viewer").await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("already a member"));
+    assert_eq!(app.mail.to("y@acme.example").len(), 0);
+}
+
+async fn the_last_owner_can_be_neither_removed_nor_demoted(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let me = member_id(&app, "olga@acme.example").await;
+    let (status, page) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{me}/role"),
+        &[("role", "admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("The last owner cannot be demoted"));
+    let (status, page) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{me}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(page.contains("The last owner cannot be removed"));
+    // With a second owner, the first may step down.
+    app.member(&tenant, "otto@acme.example", Role::Owner).await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{me}/role"),
+        &[("role", "admin")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(owners(&app, &tenant).await, 1);
+    // Now an admin: team changes are an owner's.
+    let otto = member_id(&app, "otto@acme.example").await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{otto}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+async fn owners_demoting_each_other_at_once_leave_an_owner(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let a = app.signed_in(&tenant, "a@acme.example", Role::Owner).await;
+    let b = app.signed_in(&tenant, "b@acme.example", Role::Owner).await;
+    let (ida, idb) = (
+        member_id(&app, "a@acme.example").await,
+        member_id(&app, "b@acme.example").await,
+    );
+    for _ in 0..3 {
+        let url_a = format!("/settings/team/members/{idb}/role");
+        let url_b = format!("/settings/team/members/{ida}/role");
+        let demotions = [(a.clone(), url_a), (b.clone(), url_b)].map(|(client, path)| {
+            let app = &app;
+            async move { post(app, &client, &path, &[("role", "viewer")]).await.0 }
+        });
+        join_all(demotions).await;
+        assert_eq!(owners(&app, &tenant).await, 1, "one of the two stays owner");
+        // Make both owners again for the next round (as the operator).
+        for id in [&ida, &idb] {
+            sqlx::query("UPDATE members SET role = 'owner' WHERE id = $1")
+                .bind(id)
+                .execute(&app.db.pool)
+                .await
+                .unwrap();
+        }
+    }
+}
+
+async fn a_removed_member_is_signed_out_on_the_next_request(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let viewer = app
+        .signed_in(&tenant, "val@acme.example", Role::Viewer)
+        .await;
+    let admin = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    assert_eq!(get(&app, &viewer, "/analytics").await.0, StatusCode::OK);
+    let val = member_id(&app, "val@acme.example").await;
+    let (status, page) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{val}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Member removed"));
+    let (status, to) = get(&app, &viewer, "/analytics").await;
+    assert_eq!(
+        (status, to.as_str()),
+        (StatusCode::SEE_OTHER, "/login?next=%2Fanalytics")
+    );
+    // A demoted admin loses the right on the next request.
+    let ada = member_id(&app, "ada@acme.example").await;
+    post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{ada}/role"),
+        &[("role", "viewer")],
+    )
+    .await;
+    assert_eq!(register_agent(&app, &admin).await, StatusCode::FORBIDDEN);
+    let res = app
+        .sign_in(&app.client(), "val@acme.example", PASSWORD, "/analytics")
+        .await;
+    assert_eq!(
+        res.status(),
+        StatusCode::UNAUTHORIZED,
+        "removed: no account left"
+    );
+}
+
+async fn invitations_expire_are_single_use_and_can_be_revoked(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    invite(&app, &owner, "late@acme.example", "viewer").await;
+    let late = app
+        .mail
+        .nth("late@acme.example", 1)
+        .await
+        .token("/invitation");
+    invite(&app, &owner, "gone@acme.example", "admin").await;
+    let gone = app
+        .mail
+        .nth("gone@acme.example", 1)
+        .await
+        .token("/invitation");
+    let id: String =
+        sqlx::query_scalar("SELECT token_hash FROM email_links WHERE email = 'gone@acme.example'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/invitations/{id}/revoke"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, page) = post(
+        &app,
+        &app.client(),
+        "/invitation",
+        &[("token", &gone), ("password", STRONG)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "revoked");
+    assert!(page.contains("expired, was revoked or was already used"));
+    let (status, page) = get(&app, &app.client(), &format!("/invitation?token={gone}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        page.contains("expired, was revoked"),
+        "the page says so before any typing"
+    );
+    app.clock.advance(7 * 86_400 + 1);
+    let (status, _) = post(
+        &app,
+        &app.client(),
+        "/invitation",
+        &[("token", &late), ("password", STRONG)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "expired after 7 days");
+    // Single use: a fresh one works once (a week on, the owner signs in again).
+    let owner = app.signed_in_existing("olga@acme.example").await;
+    invite(&app, &owner, "new@acme.example", "viewer").await;
+    let token = app
+        .mail
+        .nth("new@acme.example", 1)
+        .await
+        .token("/invitation");
+    let form = [("token", token.as_str()), ("password", STRONG)];
+    assert_eq!(
+        post(&app, &app.client(), "/invitation", &form).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        post(&app, &app.client(), "/invitation", &form).await.0,
+        StatusCode::BAD_REQUEST
+    );
+}
+
+async fn everyone_sees_the_team_only_owners_change_it(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    app.member(&tenant, "olga@acme.example", Role::Owner).await;
+    let viewer = app
+        .signed_in(&tenant, "val@acme.example", Role::Viewer)
+        .await;
+    let (status, page) = get(&app, &viewer, "/settings/team").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("olga@acme.example") && page.contains("val@acme.example"));
+    assert!(!page.contains("/remove\""), "no actions for a viewer");
+    assert!(!page.contains("Send invitation"));
+    let olga = member_id(&app, "olga@acme.example").await;
+    let (status, _) = post(
+        &app,
+        &viewer,
+        &format!("/settings/team/members/{olga}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    // Another tenant's member is not found, not removable.
+    let other = app.tenant("Globex", Tier::Pro).await;
+    app.member(&other, "gus@globex.example", Role::Viewer).await;
+    let owner = app
+        .signed_in(&tenant, "otto@acme.example", Role::Owner)
+        .await;
+    let gus = member_id(&app, "gus@globex.example").await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{gus}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert_eq!(
+        post(&app, &owner, "/settings/team/members/nonsense/remove", &[])
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+}
