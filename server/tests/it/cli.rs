@@ -12,6 +12,7 @@ on_both_backends!(
     tenant_create_and_list,
     member_add_with_stdin_or_generated_password,
     member_add_errors,
+    member_invite_set_role_and_remove,
     demo_seed_is_idempotent,
     serve_answers_on_its_address,
     tokens_received_are_counted_even_after_sigkill,
@@ -513,4 +514,120 @@ async fn sigterm_under_load_loses_no_counted_token(db: TestDb) {
     .await
     .unwrap();
     assert_eq!(counted, served, "served = counted");
+}
+
+async fn member_invite_set_role_and_remove(db: TestDb) {
+    let run = |args: &[&str]| portal(&db, args, None);
+    run(&["tenant", "create", "--name", "Acme"]);
+    for (email, role) in [
+        ("olga@acme.example", "owner"),
+        ("ada@acme.example", "admin"),
+    ] {
+        let out = run(&[
+            "member", "add", "--tenant", "Acme", "--email", email, "--role", role,
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    }
+    let out = run(&[
+        "member",
+        "invite",
+        "--tenant",
+        "acme",
+        "--email",
+        "Vic@acme.example",
+        "--role",
+        "viewer",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("invited vic@acme.example as viewer"));
+    // The invitation waits in the outbox (no SMTP_URL here).
+    let status = run(&["mail", "status"]);
+    assert!(
+        text(&status.stdout).contains("pending   1"),
+        "{}",
+        text(&status.stdout)
+    );
+
+    let out = run(&[
+        "member",
+        "set-role",
+        "--tenant",
+        "Acme",
+        "--email",
+        "ada@acme.example",
+        "--role",
+        "viewer",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = run(&[
+        "member",
+        "set-role",
+        "--tenant",
+        "Acme",
+        "--email",
+        "olga@acme.example",
+        "--role",
+        "admin",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the last owner stays");
+    assert!(
+        text(&out.stderr).contains("last owner"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "member",
+        "remove",
+        "--tenant",
+        "Acme",
+        "--email",
+        "olga@acme.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let out = run(&[
+        "member",
+        "remove",
+        "--tenant",
+        "Acme",
+        "--email",
+        "nobody@acme.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("member not found"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = run(&[
+        "member",
+        "remove",
+        "--tenant",
+        "Acme",
+        "--email",
+        "ada@acme.example",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let list = text(&run(&["member", "list", "--tenant", "Acme"]).stdout);
+    assert!(
+        list.contains("olga@acme.example") && !list.contains("ada@acme.example"),
+        "{list}"
+    );
+
+    // The trail names the operator for each change.
+    let app = crate::common::TestApp::start_on(db).await;
+    let rows: Vec<(String, String, String)> =
+        sqlx::query_as("SELECT actor, action, object FROM audit_log ORDER BY id")
+            .fetch_all(&app.db.pool)
+            .await
+            .unwrap();
+    let expected = [
+        ("operator", "member.invited", "vic@acme.example"),
+        ("operator", "member.role_changed", "ada@acme.example"),
+        ("operator", "member.removed", "ada@acme.example"),
+    ];
+    let rows: Vec<(&str, &str, &str)> = rows
+        .iter()
+        .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
+        .collect();
+    assert_eq!(rows, expected);
 }
