@@ -9,9 +9,10 @@ endif
 
 .PHONY: run test tools test-tools build lint unit e2e bench bench-analytics load screenshots
 
-## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000
+## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000,
+## its mail caught by maildev at http://127.0.0.1:1080
 run: tools build
-	./target/release/portal serve --demo
+	scripts/run-demo.sh
 
 ## Every check CI runs: format, lint, unit + integration tests (SQLite and PostgreSQL), Playwright
 test: tools test-tools lint unit build e2e

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs what building the portal needs, each step only when missing:
 # the pinned toolchain + wasm target, cargo-leptos, wasm-bindgen-cli matching
-# Cargo.lock, and wasm-opt (npm `binaryen`) into .tools/.
+# Cargo.lock, and wasm-opt (npm `binaryen`) and maildev into .tools/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 CARGO_LEPTOS_VERSION=0.3.11
 BINARYEN_VERSION=132.0.0
+MAILDEV_VERSION=3.0.0
 export PATH="$HOME/.cargo/bin:$PATH"
 
 step() { printf '==> %s\n' "$*"; }
@@ -45,5 +46,11 @@ if [ ! -x .tools/node_modules/.bin/wasm-opt ]; then
   step "installing wasm-opt (npm binaryen $BINARYEN_VERSION) into .tools/"
   mkdir -p .tools
   npm install --silent --no-audit --no-fund --prefix .tools "binaryen@$BINARYEN_VERSION"
+fi
+# `make run` and the browser tests read the portal's mail in a local catcher.
+if ! .tools/node_modules/.bin/maildev --version 2>/dev/null | grep -qx "$MAILDEV_VERSION"; then
+  step "installing maildev $MAILDEV_VERSION (local mail catcher) into .tools/"
+  mkdir -p .tools
+  npm install --silent --no-audit --no-fund --prefix .tools "maildev@$MAILDEV_VERSION"
 fi
 step "build tools ready"
