@@ -7,7 +7,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics load screenshots
+.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics bench-audit load screenshots
 
 ## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000,
 ## its mail caught by maildev at http://127.0.0.1:1080
@@ -49,6 +49,10 @@ bench-analytics: tools build
 ## Every page: bytes, requests/s and latency at 16 and 64 connections, Chromium timings, RSS
 bench-pages: tools test-tools build
 	scripts/bench-pages.sh
+
+## The audit trail with 1 million entries: page, deep page, filters, CSV (p50/p90)
+bench-audit: tools build
+	scripts/bench-audit.sh
 
 ## 60 s at 128 connections of mixed traffic, SQLite and PostgreSQL (2 instances): no errors, usage exact
 load: tools build

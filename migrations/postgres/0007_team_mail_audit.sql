@@ -57,8 +57,10 @@ CREATE TABLE audit_log (
     detail      TEXT NOT NULL DEFAULT '',
     client_ip   TEXT NOT NULL DEFAULT ''
 );
--- Newest first, whole or by action or by actor, without scanning.
-CREATE INDEX audit_log_tenant ON audit_log (tenant_id, id);
-CREATE INDEX audit_log_tenant_action ON audit_log (tenant_id, action, id);
-CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor, id);
+-- Newest first (at, id), whole or by action or by actor, within a date
+-- range or not: each is a range of one index, read in order.
+CREATE INDEX audit_log_tenant_at ON audit_log (tenant_id, at, id);
+CREATE INDEX audit_log_tenant_action ON audit_log (tenant_id, action, at, id);
+CREATE INDEX audit_log_tenant_actor ON audit_log (tenant_id, actor, at, id);
+-- Pruning by age, across tenants.
 CREATE INDEX audit_log_at ON audit_log (at);

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow, utoipa::ToSchema))]
 pub struct AuditEntry {
-    /// Increasing: newer entries have larger ids.
+    /// Unique; among entries of the same second, newer ones have larger ids.
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
@@ -157,7 +157,8 @@ pub struct AuditFilter {
 }
 
 /// The audit page's and the API's query string, as typed: `from` and `to`
-/// are UTC dates (`YYYY-MM-DD`, both included), `before` an entry id.
+/// are UTC dates (`YYYY-MM-DD`, both included), `before` a position from
+/// the previous page's `next_before`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct AuditQuery {
@@ -195,5 +196,5 @@ impl AuditQuery {
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,
     /// Pass as `before` for the next (older) page; absent on the last page.
-    pub next_before: Option<i64>,
+    pub next_before: Option<String>,
 }

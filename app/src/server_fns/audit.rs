@@ -6,7 +6,8 @@ use crate::model::audit::{AuditPage, AuditQuery};
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPageData {
     pub page: AuditPage,
-    /// Actors the trail names, for the filter.
+    /// Suggestions for the actor filter: the members, Stripe, the operator
+    /// (a former member's address can still be typed).
     pub actors: Vec<String>,
     pub query: AuditQuery,
 }
@@ -33,9 +34,14 @@ pub async fn audit_overview(query: AuditQuery) -> Result<AuditPageData, ServerFn
     )
     .await
     .map_err(failed)?;
-    let actors = audit::actors(&services.db, &member.tenant_id)
-        .await
-        .map_err(failed)?;
+    let mut actors: Vec<String> =
+        crate::domain::members::list_for_tenant(&services.db, &member.tenant_id)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|m| m.email)
+            .collect();
+    actors.extend(["Stripe".to_owned(), "operator".to_owned()]);
     Ok(AuditPageData {
         page,
         actors,

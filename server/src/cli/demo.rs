@@ -88,6 +88,17 @@ pub enum DemoCommand {
         #[arg(long, default_value_t = 30)]
         days: i64,
     },
+    /// Benchmark data: an audit trail of `entries` changes spread over
+    /// `days` for an existing tenant (members, agents, Stripe, operator).
+    #[command(hide = true)]
+    BenchAudit {
+        #[arg(long)]
+        tenant: String,
+        #[arg(long, default_value_t = 1_000_000)]
+        entries: u64,
+        #[arg(long, default_value_t = 400)]
+        days: i64,
+    },
 }
 
 pub async fn run(
@@ -110,7 +121,58 @@ pub async fn run(
             events,
             days,
         } => bench_data(db, keys, clock, &tenant, agents, events, days).await?,
+        DemoCommand::BenchAudit {
+            tenant,
+            entries,
+            days,
+        } => bench_audit(db, clock, &tenant, entries, days).await?,
     }
+    Ok(())
+}
+
+/// A year's audit trail of a busy tenant: mostly agent changes by a few
+/// members, some Stripe and operator entries, oldest first.
+async fn bench_audit(
+    db: &Db,
+    clock: &dyn Clock,
+    name: &str,
+    entries: u64,
+    days: i64,
+) -> Result<(), Error> {
+    use app::domain::audit;
+    use app::model::AuditAction as A;
+    let tenant = tenants::find_by_id_or_name(db, name).await?;
+    let now = clock.now();
+    let span = days * SECONDS_PER_DAY;
+    let people: Vec<By> = (0..12)
+        .map(|i| By::member(&format!("person{i}@bench.example"), "203.0.113.7"))
+        .collect();
+    let mut rng = StdRng::seed_from_u64(11);
+    let mut done = 0;
+    while done < entries {
+        let mut tx = db.pool.begin().await?;
+        for _ in 0..10_000.min(entries - done) {
+            let at = now - span + (done as i64 * span) / entries as i64;
+            let (by, action) = match rng.gen_range(0..100) {
+                0..2 => (By::stripe(), A::PlanChanged),
+                2..4 => (By::operator(), A::RoleChanged),
+                4..30 => (people[rng.gen_range(0..people.len())].clone(), A::SignedIn),
+                30..70 => (
+                    people[rng.gen_range(0..people.len())].clone(),
+                    A::AgentRotated,
+                ),
+                _ => (
+                    people[rng.gen_range(0..people.len())].clone(),
+                    A::AgentSuspended,
+                ),
+            };
+            let object = format!("bench-agent-{:04}", rng.gen_range(0..1000));
+            audit::record(&mut tx, &tenant.id, &by, action, &object, "", at).await?;
+            done += 1;
+        }
+        tx.commit().await?;
+    }
+    eprintln!("tenant {name:?}: {entries} audit entries over {days} days");
     Ok(())
 }
 

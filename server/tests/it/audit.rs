@@ -330,7 +330,10 @@ async fn agents_read_the_trail_with_the_audit_scope(app: TestApp) {
         body["entries"][0]["action"], "agent.registered",
         "newest first"
     );
-    let before = body["next_before"].as_i64().expect("more entries");
+    let before = body["next_before"]
+        .as_str()
+        .expect("more entries")
+        .to_owned();
     let res = http_client()
         .get(app.url(&format!(
             "/api/v1/audit?before={before}&action=member.signed_in"

@@ -34,13 +34,7 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
     let actor_options = data
         .actors
         .iter()
-        .map(|a| {
-            view! {
-                <option value=a.clone() selected=selected(&q.actor, a)>
-                    {a.clone()}
-                </option>
-            }
-        })
+        .map(|a| view! { <option value=a.clone()></option> })
         .collect_view();
     let action_options = AuditAction::ALL
         .iter()
@@ -96,10 +90,15 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
     view! {
         <form method="get" action="/settings/audit" class="panel filters" role="search">
             <label>
-                "Actor " <select name="actor">
-                    <option value="">"Anyone"</option>
-                    {actor_options}
-                </select>
+                "Actor "
+                <input
+                    type="text"
+                    name="actor"
+                    list="audit-actors"
+                    placeholder="Anyone"
+                    value=q.actor.clone().unwrap_or_default()
+                />
+                <datalist id="audit-actors">{actor_options}</datalist>
             </label>
             <label>
                 "Action " <select name="action">

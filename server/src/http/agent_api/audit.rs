@@ -25,7 +25,7 @@ pub struct AuditParams {
     from: Option<String>,
     /// Up to this UTC date, included.
     to: Option<String>,
-    /// Entries older than this id: the previous answer's `next_before`.
+    /// Entries older than this position: the previous answer's `next_before`.
     before: Option<String>,
     /// Entries per answer, 1 to 500 (default 100).
     limit: Option<String>,
