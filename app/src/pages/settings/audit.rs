@@ -97,8 +97,7 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
                     list="audit-actors"
                     placeholder="Anyone"
                     value=q.actor.clone().unwrap_or_default()
-                />
-                <datalist id="audit-actors">{actor_options}</datalist>
+                /> <datalist id="audit-actors">{actor_options}</datalist>
             </label>
             <label>
                 "Action " <select name="action">
