@@ -68,3 +68,26 @@ pub fn TextField(
         </div>
     }
 }
+
+/// The field where someone chooses a password (named `password`), with the
+/// rule beneath it unless `help` says more.
+#[component]
+pub fn NewPasswordField(
+    label: &'static str,
+    errors: FieldErrors,
+    #[prop(optional)] help: Option<&'static str>,
+) -> impl IntoView {
+    view! {
+        <TextField
+            name="password"
+            label=label
+            value=String::new()
+            errors=errors
+            max_length=None
+            placeholder=None
+            input_type="password"
+            autocomplete="new-password"
+            help=help.unwrap_or("At least 12 characters; a few unrelated words make a strong one.")
+        />
+    }
+}

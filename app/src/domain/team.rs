@@ -236,6 +236,30 @@ pub async fn accept(
     Ok(member.id)
 }
 
+/// Takes the tenant's lock on `conn` (a transaction), then reads the
+/// member's role and whether they are the tenant's only owner: what a role
+/// change or removal checks, with no other one running in between.
+async fn role_under_lock(
+    conn: &mut sqlx::AnyConnection,
+    db: &Db,
+    acting: &Acting,
+    member_id: &str,
+) -> Result<(Role, bool)> {
+    tenants::lock(conn, db.backend, &acting.tenant_id).await?;
+    let role: Option<String> =
+        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND tenant_id = $2")
+            .bind(member_id)
+            .bind(&acting.tenant_id)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let role: Role = role
+        .ok_or(Error::NotFound(Thing::Member))?
+        .parse()
+        .map_err(Error::Internal)?;
+    let sole_owner = role == Role::Owner && owners(conn, &acting.tenant_id).await? <= 1;
+    Ok((role, sole_owner))
+}
+
 /// Owners in the tenant, read on `conn` under the tenant's lock.
 async fn owners(conn: &mut sqlx::AnyConnection, tenant_id: &str) -> Result<i64> {
     Ok(
@@ -259,17 +283,8 @@ pub async fn set_role(
         return Ok(());
     }
     let mut tx = db.pool.begin().await?;
-    tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND tenant_id = $2")
-            .bind(member_id)
-            .bind(&acting.tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(current) = current else {
-        return Err(Error::NotFound(Thing::Member));
-    };
-    if current == "owner" && role != Role::Owner && owners(&mut tx, &acting.tenant_id).await? <= 1 {
+    let (current, sole_owner) = role_under_lock(&mut tx, db, acting, member_id).await?;
+    if sole_owner && role != Role::Owner {
         return Err(Error::Conflict(
             "The last owner cannot be demoted: make someone else an owner first.".into(),
         ));
@@ -297,17 +312,8 @@ pub async fn remove(db: &Db, acting: &Acting, member_id: &str, now: i64) -> Resu
     only_owners(acting, "remove members")?;
     let member = members::get(db, &acting.tenant_id, member_id).await?;
     let mut tx = db.pool.begin().await?;
-    tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
-    let current: Option<String> =
-        sqlx::query_scalar("SELECT role FROM members WHERE id = $1 AND tenant_id = $2")
-            .bind(member_id)
-            .bind(&acting.tenant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-    let Some(current) = current else {
-        return Err(Error::NotFound(Thing::Member));
-    };
-    if current == "owner" && owners(&mut tx, &acting.tenant_id).await? <= 1 {
+    let (current, sole_owner) = role_under_lock(&mut tx, db, acting, member_id).await?;
+    if sole_owner {
         return Err(Error::Conflict(
             "The last owner cannot be removed: make someone else an owner first.".into(),
         ));
@@ -322,7 +328,7 @@ pub async fn remove(db: &Db, acting: &Acting, member_id: &str, now: i64) -> Resu
         &acting.by,
         AuditAction::MemberRemoved,
         &member.email,
-        &current,
+        current.as_str(),
         now,
     )
     .await?;

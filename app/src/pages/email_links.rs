@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form_field::TextField;
+use crate::components::form_field::{NewPasswordField, TextField};
 use crate::components::layout::{form_outcome, AuthCard};
 use crate::components::loaded::loaded;
 use crate::model::forms::AuthFormState;
@@ -89,17 +89,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             <p class="muted">"Every session of your account ends when you change it."</p>
             <form method="post" action="/reset-password" class="stack" novalidate>
                 <input type="hidden" name="token" value=token() />
-                <TextField
-                    name="password"
-                    label="New password"
-                    value=String::new()
-                    errors=errors
-                    max_length=None
-                    placeholder=None
-                    input_type="password"
-                    autocomplete="new-password"
-                    help="At least 12 characters; a few unrelated words make a strong one."
-                />
+                <NewPasswordField label="New password" errors=errors />
                 <button type="submit" class="button button-primary">
                     "Change password"
                 </button>
@@ -134,17 +124,7 @@ pub fn InvitationPage() -> impl IntoView {
                         </p>
                         <form method="post" action="/invitation" class="stack" novalidate>
                             <input type="hidden" name="token" value=token />
-                            <TextField
-                                name="password"
-                                label="Choose a password"
-                                value=String::new()
-                                errors=errors
-                                max_length=None
-                                placeholder=None
-                                input_type="password"
-                                autocomplete="new-password"
-                                help="At least 12 characters; a few unrelated words make a strong one."
-                            />
+                            <NewPasswordField label="Choose a password" errors=errors />
                             <button type="submit" class="button button-primary">
                                 "Join"
                             </button>

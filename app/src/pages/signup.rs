@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::form_field::TextField;
+use crate::components::form_field::{NewPasswordField, TextField};
 use crate::components::layout::{form_outcome, AuthCard};
 use crate::model::forms::AuthFormState;
 
@@ -53,17 +53,7 @@ pub fn SignUpPage() -> impl IntoView {
                     input_type="email"
                     autocomplete="email"
                 />
-                <TextField
-                    name="password"
-                    label="Password"
-                    value=String::new()
-                    errors=errors.clone()
-                    max_length=None
-                    placeholder=None
-                    input_type="password"
-                    autocomplete="new-password"
-                    help="At least 12 characters; a few unrelated words make a strong one."
-                />
+                <NewPasswordField label="Password" errors=errors.clone() />
                 <button type="submit" class="button button-primary">
                     "Create organisation"
                 </button>

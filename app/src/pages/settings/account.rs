@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::form_field::TextField;
+use crate::components::form_field::{NewPasswordField, TextField};
 use crate::components::layout::{form_outcome, AppShell};
 use crate::session::current_member;
 
@@ -61,15 +61,9 @@ pub fn AccountPage() -> impl IntoView {
                         input_type="password"
                         autocomplete="current-password"
                     />
-                    <TextField
-                        name="password"
+                    <NewPasswordField
                         label="New password"
-                        value=String::new()
                         errors=pw.errors.clone()
-                        max_length=None
-                        placeholder=None
-                        input_type="password"
-                        autocomplete="new-password"
                         help="At least 12 characters. Every other session of yours ends."
                     />
                     <button type="submit" class="button button-primary">

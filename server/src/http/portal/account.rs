@@ -12,9 +12,9 @@ use tower_sessions::Session;
 
 use app::domain::signup::{self, SignUp};
 use app::domain::{account, Error, Problem};
-use app::model::forms::{AuthFormState, LoginFormState, SettingsOutcome};
+use app::model::forms::{AuthFormState, LoginFormState};
 
-use super::form::{page, FormPage};
+use super::form::{page, settings_answer, FormPage};
 use super::sign_in::internal;
 use crate::http::error::PageError;
 use crate::http::extract::{ClientIp, Member, SameOrigin};
@@ -205,54 +205,19 @@ pub async fn reset_password(
     .await
 }
 
-/// The member's own forms, answered with the account page.
-async fn account_page(
-    state: &AppState,
-    member: app::model::CurrentMember,
-    outcome: SettingsOutcome,
-    status: StatusCode,
-) -> Result<Response, PageError> {
-    page(
-        state,
-        Some(member),
-        "/settings/account",
-        move || provide_context(outcome.clone()),
-        status,
-    )
-    .await
-}
-
 pub async fn resend_verification(
     State(state): State<AppState>,
     _: SameOrigin,
     Member(member): Member,
 ) -> Result<Response, PageError> {
-    let result =
-        signup::resend_verification(&state.db, &member, &state.public_url, state.now()).await;
-    let (outcome, status) = match result {
-        Ok(()) => (
-            SettingsOutcome {
-                form: "verification",
-                done: Some(format!("We sent a new link to {}.", member.email)),
-                ..Default::default()
-            },
-            StatusCode::OK,
-        ),
-        Err(e) => {
-            let problem = e.classify();
-            if !problem.belongs_on_the_form() {
-                return Err(PageError::Problem(problem));
-            }
-            let outcome = SettingsOutcome {
-                form: "verification",
-                errors: problem.field_errors(),
-                ..Default::default()
-            };
-            (outcome, problem.status)
-        }
-    };
-    account_page(&state, member, outcome, status).await
+    let result = signup::resend_verification(&state.db, &member, &state.public_url, state.now())
+        .await
+        .map(|()| format!("We sent a new link to {}.", member.email));
+    settings_answer(&state, member, ACCOUNT, "verification", result, vec![]).await
 }
+
+/// The member's own page, which answers its forms.
+const ACCOUNT: &str = "/settings/account";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -278,36 +243,23 @@ pub async fn change_password(
         state.now(),
     )
     .await;
-    let epoch = match result {
-        Ok(epoch) => epoch,
-        Err(e) => {
-            let problem = e.classify();
-            if !problem.belongs_on_the_form() {
-                return Err(PageError::Problem(problem));
-            }
-            let outcome = SettingsOutcome {
-                form: "password",
-                errors: problem.field_errors(),
-                ..Default::default()
+    let (result, member) = match result {
+        Ok(epoch) => {
+            // This session lives on; every other one ended with the old epoch.
+            session
+                .insert(SESSION_EPOCH, epoch)
+                .await
+                .map_err(internal)?;
+            let done = "Password changed. You were signed out everywhere else.".to_owned();
+            let member = app::model::CurrentMember {
+                session_epoch: epoch,
+                ..member
             };
-            return account_page(&state, member, outcome, problem.status).await;
+            (Ok(done), member)
         }
+        Err(e) => (Err(e), member),
     };
-    // This session lives on; every other one ended with the old epoch.
-    session
-        .insert(SESSION_EPOCH, epoch)
-        .await
-        .map_err(internal)?;
-    let outcome = SettingsOutcome {
-        form: "password",
-        done: Some("Password changed. You were signed out everywhere else.".into()),
-        ..Default::default()
-    };
-    let member = app::model::CurrentMember {
-        session_epoch: epoch,
-        ..member
-    };
-    account_page(&state, member, outcome, StatusCode::OK).await
+    settings_answer(&state, member, ACCOUNT, "password", result, vec![]).await
 }
 
 pub async fn sign_out_everywhere(

@@ -7,6 +7,7 @@ use axum::http::{header, HeaderValue, Request, StatusCode};
 use axum::response::Response;
 
 use app::domain::{Error, Problem};
+use app::model::forms::SettingsOutcome;
 use app::model::CurrentMember;
 
 use crate::http::error::PageError;
@@ -85,4 +86,43 @@ impl FormPage<'_> {
         }
         Err(PageError::Rendered(Box::new(res)))
     }
+}
+
+/// Answers a post of the settings pages (team, account): the page at
+/// `path` with what was done (`result`'s message), or with the problem
+/// beside form `form`, keeping what was typed (`values`); problems the
+/// member cannot fix are an error page.
+pub async fn settings_answer(
+    state: &AppState,
+    member: CurrentMember,
+    path: &str,
+    form: &'static str,
+    result: Result<String, Error>,
+    values: Vec<(&'static str, String)>,
+) -> Result<Response, PageError> {
+    let (outcome, status) = match result {
+        Ok(done) => (
+            SettingsOutcome {
+                form,
+                done: Some(done),
+                ..Default::default()
+            },
+            StatusCode::OK,
+        ),
+        Err(e) => {
+            let problem = e.classify();
+            if !problem.belongs_on_the_form() {
+                return Err(PageError::Problem(problem));
+            }
+            let outcome = SettingsOutcome {
+                form,
+                errors: problem.field_errors(),
+                values,
+                done: None,
+            };
+            (outcome, problem.status)
+        }
+    };
+    let context = move || leptos::prelude::provide_context(outcome.clone());
+    page(state, Some(member), path, context, status).await
 }

@@ -2,20 +2,18 @@
 //! accepting an invitation (public: the link is the proof).
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
-use leptos::prelude::provide_context;
 use serde::Deserialize;
 use tower_sessions::Session;
 
 use app::domain::audit::By;
 use app::domain::sign_in::SignedIn;
 use app::domain::team::{self, Acting};
-use app::model::forms::{AuthFormState, SettingsOutcome};
+use app::model::forms::AuthFormState;
 use app::model::{CurrentMember, Role};
 
-use super::form::{page, FormPage};
+use super::form::{settings_answer, FormPage};
 use super::sign_in::start_session;
 use crate::http::error::PageError;
 use crate::http::extract::{ClientIp, Manager, SameOrigin};
@@ -39,39 +37,8 @@ async fn answer(
     done: String,
     values: Vec<(&'static str, String)>,
 ) -> Result<Response, PageError> {
-    let (outcome, status) = match result {
-        Ok(()) => (
-            SettingsOutcome {
-                form,
-                done: Some(done),
-                ..Default::default()
-            },
-            StatusCode::OK,
-        ),
-        Err(e) => {
-            let problem = e.classify();
-            if !problem.belongs_on_the_form() {
-                return Err(PageError::Problem(problem));
-            }
-            (
-                SettingsOutcome {
-                    form,
-                    errors: problem.field_errors(),
-                    values,
-                    done: None,
-                },
-                problem.status,
-            )
-        }
-    };
-    page(
-        state,
-        Some(member),
-        "/settings/team",
-        move || provide_context(outcome.clone()),
-        status,
-    )
-    .await
+    let result = result.map(|()| done);
+    settings_answer(state, member, "/settings/team", form, result, values).await
 }
 
 #[derive(Debug, Default, Deserialize)]
