@@ -12,6 +12,8 @@ for (const scheme of ['light', 'dark'] as const) {
     test(`pages in ${scheme}`, async ({ page }) => {
       await page.goto('/login');
       await page.screenshot({ path: `${OUT}/sign-in-${scheme}.png` });
+      await page.goto('/signup');
+      await page.screenshot({ path: `${OUT}/sign-up-${scheme}.png` });
 
       await signIn(page, DEMO.enterpriseOwner, '/analytics');
       await expect(page.getByTestId('trend-chart')).toBeVisible();
@@ -27,6 +29,14 @@ for (const scheme of ['light', 'dark'] as const) {
 
       await page.goto('/settings/tier');
       await page.screenshot({ path: `${OUT}/tier-${scheme}.png`, fullPage: true });
+
+      await page.goto('/settings/team');
+      await expect(page.getByTestId('members')).toBeVisible();
+      await page.screenshot({ path: `${OUT}/team-${scheme}.png`, fullPage: true });
+
+      await page.goto('/settings/audit');
+      await expect(page.getByTestId('audit')).toBeVisible();
+      await page.screenshot({ path: `${OUT}/audit-${scheme}.png` });
     });
   });
 }

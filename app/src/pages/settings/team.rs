@@ -112,19 +112,21 @@ fn member_row(m: &TeamMember, owner: bool, me: &str, now: i64) -> impl IntoView 
         let label = format!("Role of {}", m.email);
         view! {
             <td>
-                <form method="post" action=role_action class="inline-form">
-                    <select name="role" aria-label=label>
-                        {role_options(&Role::ALL, m.role)}
-                    </select>
-                    <button type="submit" class="button">
-                        "Change"
-                    </button>
-                </form>
-                <form method="post" action=remove_action class="inline-form">
-                    <button type="submit" class="button button-danger">
-                        "Remove"
-                    </button>
-                </form>
+                <div class="row-actions">
+                    <form method="post" action=role_action class="inline-form">
+                        <select name="role" aria-label=label>
+                            {role_options(&Role::ALL, m.role)}
+                        </select>
+                        <button type="submit" class="button">
+                            "Change"
+                        </button>
+                    </form>
+                    <form method="post" action=remove_action class="inline-form">
+                        <button type="submit" class="button button-danger">
+                            "Remove"
+                        </button>
+                    </form>
+                </div>
             </td>
         }
     });
