@@ -86,7 +86,7 @@ async fn snapshot(app: &TestApp) -> Vec<String> {
     let mut rows = Vec::new();
     for sql in [
         "SELECT id || ':' || tier || ':' || time_zone || ':' || COALESCE(stripe_customer_id, '') FROM tenants ORDER BY id",
-        "SELECT id || ':' || role FROM members ORDER BY id",
+        "SELECT id || ':' || role || ':' || CAST(session_epoch AS TEXT) || ':' || CAST(COALESCE(email_verified_at, 0) AS TEXT) FROM members ORDER BY id",
         "SELECT id || ':' || status || ':' || secret_hash || ':' || name FROM agents ORDER BY id",
         "SELECT kid FROM server_keys ORDER BY kid",
         "SELECT id FROM stripe_events ORDER BY id",
@@ -125,7 +125,8 @@ async fn no_input_causes_a_server_error_or_a_change_when_refused(app: TestApp) {
         } else {
             encode(&value(&mut rng))
         };
-        let (method, path, body, content_type) = match rng.gen_range(0..16) {
+        const FORM: Option<&str> = Some("application/x-www-form-urlencoded");
+        let (method, path, body, content_type) = match rng.gen_range(0..28) {
             0 => (Method::GET, format!("/analytics?{}", pairs(&mut rng, &["days", "compare", "sort", "dir", "q", "page"])), None, None),
             1 => (Method::GET, format!("/agents?{}", pairs(&mut rng, &["q", "status"])), None, None),
             2 => (Method::GET, format!("/agents/{id}?{}", pairs(&mut rng, &["done"])), None, None),
@@ -140,7 +141,25 @@ async fn no_input_causes_a_server_error_or_a_change_when_refused(app: TestApp) {
             11 => (Method::POST, format!("/api/v1/token/{}", if rng.gen_bool(0.5) { "introspect" } else { "revoke" }), Some(pairs(&mut rng, &["token", "client_id", "client_secret"])), Some("application/x-www-form-urlencoded")),
             12 => (Method::GET, format!("/api/v1/analytics/{}?{}", ["tokens", "activity", "agents"][rng.gen_range(0..3)], pairs(&mut rng, &["days"])), None, None),
             13 => (Method::POST, "/api/stripe/webhook".into(), Some(format!("{{\"id\": {:?}, \"type\": {:?}, \"created\": {}, \"data\": {{\"object\": {{\"client_reference_id\": {:?}}}}}}}", value(&mut rng), value(&mut rng), value(&mut rng), tenant)), Some("application/json")),
-            14 => (Method::POST, ["/api/agents_overview", "/api/tier_overview", "/api/analytics_view", "/api/current_standing"][rng.gen_range(0..4)].to_owned(), Some(value(&mut rng)), Some(["application/json", "application/x-www-form-urlencoded", "text/plain"][rng.gen_range(0..3)])),
+            14 => (Method::POST, ["/api/agents_overview", "/api/tier_overview", "/api/analytics_view", "/api/current_standing", "/api/team_overview", "/api/audit_overview", "/api/invitation_details"][rng.gen_range(0..7)].to_owned(), Some(value(&mut rng)), Some(["application/json", "application/x-www-form-urlencoded", "text/plain"][rng.gen_range(0..3)])),
+            16 => (Method::GET, format!("/settings/audit?{}", pairs(&mut rng, &["actor", "action", "from", "to", "before"])), None, None),
+            17 => (Method::GET, format!("/settings/audit/export.csv?{}", pairs(&mut rng, &["actor", "action", "from", "to", "before"])), None, None),
+            18 => (Method::GET, format!("/api/v1/audit?{}", pairs(&mut rng, &["actor", "action", "from", "to", "before", "limit"])), None, None),
+            19 => (Method::POST, "/signup".into(), Some(pairs(&mut rng, &["organisation", "email", "password"])), FORM),
+            20 => {
+                let page = ["/verify-email", "/reset-password", "/invitation", "/forgot-password"][rng.gen_range(0..4)];
+                if rng.gen_bool(0.5) {
+                    (Method::GET, format!("{page}?{}", pairs(&mut rng, &["token"])), None, None)
+                } else {
+                    (Method::POST, page.into(), Some(pairs(&mut rng, &["token", "password", "email"])), FORM)
+                }
+            }
+            21 => (Method::POST, "/settings/team/invite".into(), Some(pairs(&mut rng, &["email", "role"])), FORM),
+            22 => (Method::POST, format!("/settings/team/members/{id}/role"), Some(pairs(&mut rng, &["role"])), FORM),
+            23 => (Method::POST, format!("/settings/team/members/{id}/remove"), Some(pairs(&mut rng, &["x"])), FORM),
+            24 => (Method::POST, format!("/settings/team/invitations/{id}/revoke"), Some(pairs(&mut rng, &["x"])), FORM),
+            25 => (Method::POST, "/settings/account/password".into(), Some(pairs(&mut rng, &["current_password", "password"])), FORM),
+            26 => (Method::POST, "/settings/account/verification".into(), Some(pairs(&mut rng, &["x"])), FORM),
             _ => (if rng.gen_bool(0.5) { Method::GET } else { Method::POST }, format!("/{}", encode(&value(&mut rng))), Some(value(&mut rng)), None),
         };
         let mut req = client.request(method.clone(), app.url(&path));

@@ -17,6 +17,7 @@ on_both_backends!(
     a_removed_member_is_signed_out_on_the_next_request,
     invitations_expire_are_single_use_and_can_be_revoked,
     everyone_sees_the_team_only_owners_change_it,
+    an_invitation_raced_by_many_requests_admits_one,
 );
 
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -371,4 +372,42 @@ async fn everyone_sees_the_team_only_owners_change_it(app: TestApp) {
             .0,
         StatusCode::NOT_FOUND
     );
+}
+
+async fn an_invitation_raced_by_many_requests_admits_one(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    invite(&app, &owner, "vic@acme.example", "admin").await;
+    let token = app
+        .mail
+        .nth("vic@acme.example", 1)
+        .await
+        .token("/invitation");
+    let attempts = (0..8).map(|_| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let form = [("token", token.as_str()), ("password", STRONG)];
+            post(app, &app.client(), "/invitation", &form).await.0
+        }
+    });
+    let statuses = join_all(attempts).await;
+    let joined = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::SEE_OTHER)
+        .count();
+    assert_eq!(joined, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::SEE_OTHER || s.is_client_error()),
+        "{statuses:?}"
+    );
+    let members: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = 'vic@acme.example'")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert_eq!(members, 1);
 }
