@@ -7,6 +7,11 @@ UPDATE members SET email_verified_at = created_at;
 -- Sessions remember the epoch they started in; bumping it ends them all
 -- (password change, "sign out everywhere").
 ALTER TABLE members ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+-- A person (an address) may belong to several organisations: a member row
+-- each, one password, so e-mails are unique per tenant.
+ALTER TABLE members DROP CONSTRAINT members_email_key;
+ALTER TABLE members ADD CONSTRAINT members_tenant_email_key UNIQUE (tenant_id, email);
+CREATE INDEX members_email ON members (email);
 
 -- Single-use links sent by e-mail: only a hash of the token is kept.
 CREATE TABLE email_links (

@@ -1,12 +1,32 @@
 -- A tenant runs itself: addresses proven by e-mailed links, sessions that
 -- can all be ended at once, an outbox for mail and the audit trail.
 
--- Members an operator added before sign-up existed count as verified.
-ALTER TABLE members ADD COLUMN email_verified_at BIGINT;
-UPDATE members SET email_verified_at = created_at;
--- Sessions remember the epoch they started in; bumping it ends them all
--- (password change, "sign out everywhere").
-ALTER TABLE members ADD COLUMN session_epoch BIGINT NOT NULL DEFAULT 0;
+-- A person (an address) may belong to several organisations: a member row
+-- each, one password, so e-mails are unique per tenant. SQLite changes a
+-- constraint by rebuilding the table (nothing references it yet).
+CREATE TABLE members_new (
+    id                TEXT PRIMARY KEY,
+    tenant_id         TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    email             TEXT NOT NULL,
+    password_hash     TEXT NOT NULL,
+    role              TEXT NOT NULL CHECK (role IN ('owner', 'admin', 'viewer')),
+    created_at        BIGINT NOT NULL,
+    last_sign_in_at   BIGINT,
+    -- Members an operator added before sign-up existed count as verified.
+    email_verified_at BIGINT,
+    -- Sessions remember the epoch they started in; bumping it ends them all
+    -- (password change, "sign out everywhere").
+    session_epoch     BIGINT NOT NULL DEFAULT 0,
+    UNIQUE (tenant_id, email)
+);
+INSERT INTO members_new (id, tenant_id, email, password_hash, role, created_at,
+                         last_sign_in_at, email_verified_at)
+    SELECT id, tenant_id, email, password_hash, role, created_at, last_sign_in_at, created_at
+    FROM members;
+DROP TABLE members;
+ALTER TABLE members_new RENAME TO members;
+CREATE INDEX members_tenant ON members (tenant_id);
+CREATE INDEX members_email ON members (email);
 
 -- Single-use links sent by e-mail: only a hash of the token is kept.
 CREATE TABLE email_links (

@@ -1,6 +1,9 @@
-//! A member's own account: changing the password, signing out everywhere,
-//! and resetting a forgotten password by e-mail. Each ends the member's
-//! other sessions by moving the session epoch on.
+//! A person's own account: changing the password, signing out everywhere,
+//! and resetting a forgotten password by e-mail. A person (an address) may
+//! belong to several organisations, a member row each with the same
+//! password: each of these applies to all of them, ends their sessions by
+//! moving the session epochs on, and is recorded in each organisation's
+//! audit trail.
 
 use super::audit::{self, By};
 use super::email_links::{self, NewLink, Purpose};
@@ -11,17 +14,36 @@ use crate::model::{AuditAction, CurrentMember};
 pub const RESETS_PER_EMAIL: i64 = 3;
 pub const RESETS_PER_CLIENT: i64 = 10;
 
-async fn bump_epoch(conn: &mut sqlx::AnyConnection, member_id: &str) -> Result<i64> {
-    let epochs: Vec<i64> = sqlx::query_scalar(
-        "UPDATE members SET session_epoch = session_epoch + 1 WHERE id = $1 RETURNING session_epoch",
-    )
-    .bind(member_id)
-    .fetch_all(conn)
-    .await?;
-    epochs
-        .into_iter()
-        .next()
+/// Ends every session of the person; returns the new epoch of `member_id`'s
+/// row (for the session that asked, when it lives on).
+async fn bump_epochs(conn: &mut sqlx::AnyConnection, email: &str, member_id: &str) -> Result<i64> {
+    sqlx::query("UPDATE members SET session_epoch = session_epoch + 1 WHERE email = $1")
+        .bind(email)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query_scalar("SELECT session_epoch FROM members WHERE id = $1")
+        .bind(member_id)
+        .fetch_optional(&mut *conn)
+        .await?
         .ok_or(Error::NotFound(super::error::Thing::Member))
+}
+
+/// Records `action` in the trail of every organisation the person is in.
+async fn record_everywhere(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+    by: &By,
+    action: AuditAction,
+    now: i64,
+) -> Result<()> {
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT tenant_id FROM members WHERE email = $1")
+        .bind(email)
+        .fetch_all(&mut *conn)
+        .await?;
+    for tenant in tenants {
+        audit::record(conn, &tenant, by, action, email, "", now).await?;
+    }
+    Ok(())
 }
 
 /// Changes the password (the current one is required) and ends every other
@@ -52,21 +74,19 @@ pub async fn change_password(
     passwords::check_new(new, &[&member.email, &member.tenant_name])?;
     let hash = passwords::hash(new.to_owned()).await?;
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE members SET password_hash = $1 WHERE id = $2")
+    sqlx::query("UPDATE members SET password_hash = $1 WHERE email = $2")
         .bind(&hash)
-        .bind(&member.member_id)
+        .bind(&member.email)
         .execute(&mut *tx)
         .await?;
-    let epoch = bump_epoch(&mut tx, &member.member_id).await?;
-    email_links::revoke_for_member(&mut tx, Purpose::Reset, &member.member_id, now).await?;
+    let epoch = bump_epochs(&mut tx, &member.email, &member.member_id).await?;
+    email_links::revoke_for_email(&mut tx, Purpose::Reset, &member.email, now).await?;
     let by = By::member(&member.email, client_ip);
-    audit::record(
+    record_everywhere(
         &mut tx,
-        &member.tenant_id,
+        &member.email,
         &by,
         AuditAction::PasswordChanged,
-        &member.email,
-        "",
         now,
     )
     .await?;
@@ -82,15 +102,13 @@ pub async fn sign_out_everywhere(
     now: i64,
 ) -> Result<()> {
     let mut tx = db.pool.begin().await?;
-    bump_epoch(&mut tx, &member.member_id).await?;
+    bump_epochs(&mut tx, &member.email, &member.member_id).await?;
     let by = By::member(&member.email, client_ip);
-    audit::record(
+    record_everywhere(
         &mut tx,
-        &member.tenant_id,
+        &member.email,
         &by,
         AuditAction::SignedOutEverywhere,
-        &member.email,
-        "",
         now,
     )
     .await?;
@@ -133,7 +151,7 @@ pub async fn send_reset_link(
         return Ok(());
     };
     let mut tx = db.pool.begin().await?;
-    email_links::revoke_for_member(&mut tx, Purpose::Reset, &member.id, now).await?;
+    email_links::revoke_for_email(&mut tx, Purpose::Reset, &member.email, now).await?;
     let token = email_links::issue(
         &mut tx,
         NewLink {
@@ -154,13 +172,11 @@ pub async fn send_reset_link(
     )
     .await?;
     let by = By::visitor(&member.email, client_ip);
-    audit::record(
+    record_everywhere(
         &mut tx,
-        &member.tenant_id,
+        &member.email,
         &by,
         AuditAction::PasswordResetRequested,
-        &member.email,
-        "",
         now,
     )
     .await?;
@@ -189,14 +205,14 @@ pub async fn reset_password(
     let hash = passwords::hash(new.to_owned()).await?;
     let mut tx = db.pool.begin().await?;
     let link = email_links::redeem(&mut tx, Purpose::Reset, token, now).await?;
-    let member_id = link.member_id.unwrap_or_default();
+    // The person keeps one password in every organisation; the link also
+    // proves the address.
     let changed = sqlx::query(
         "UPDATE members SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2) \
-         WHERE id = $3 AND email = $4",
+         WHERE email = $3",
     )
     .bind(&hash)
     .bind(now)
-    .bind(&member_id)
     .bind(&link.email)
     .execute(&mut *tx)
     .await?
@@ -206,18 +222,12 @@ pub async fn reset_password(
             "This reset link is for an account that no longer exists.",
         ));
     }
-    bump_epoch(&mut tx, &member_id).await?;
+    sqlx::query("UPDATE members SET session_epoch = session_epoch + 1 WHERE email = $1")
+        .bind(&link.email)
+        .execute(&mut *tx)
+        .await?;
     let by = By::visitor(&link.email, client_ip);
-    audit::record(
-        &mut tx,
-        &link.tenant_id,
-        &by,
-        AuditAction::PasswordReset,
-        &link.email,
-        "",
-        now,
-    )
-    .await?;
+    record_everywhere(&mut tx, &link.email, &by, AuditAction::PasswordReset, now).await?;
     tx.commit().await?;
     Ok(())
 }

@@ -169,6 +169,25 @@ pub async fn revoke_for_member(
     Ok(())
 }
 
+/// Ends the unused links of a purpose for an address (in every
+/// organisation: a person's password is one).
+pub async fn revoke_for_email(
+    conn: &mut AnyConnection,
+    purpose: Purpose,
+    email: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE email_links SET used_at = $1 WHERE email = $2 AND purpose = $3 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(email)
+    .bind(purpose.as_str())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// When the newest link of `purpose` for the member was issued (for the
 /// resend throttle).
 pub async fn last_issued(db: &Db, purpose: Purpose, member_id: &str) -> Result<Option<i64>> {

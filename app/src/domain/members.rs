@@ -50,6 +50,18 @@ pub async fn add(
 ) -> Result<Member> {
     let email = normalize_email(email)?;
     passwords::validate(&password)?;
+    // One password per person: someone with an account elsewhere joins by
+    // invitation, with the password they have.
+    let tenants: Vec<String> = sqlx::query_scalar("SELECT tenant_id FROM members WHERE email = $1")
+        .bind(&email)
+        .fetch_all(&db.pool)
+        .await?;
+    if !tenants.is_empty() && !tenants.iter().any(|t| t == tenant_id) {
+        return Err(Error::Conflict(format!(
+            "{email} already has an account in another organisation: invite it \
+             (portal member invite) so that it joins with its own password"
+        )));
+    }
     let hash = passwords::hash(password).await?;
     let mut conn = db.pool.acquire().await?;
     // An operator vouches for the address.
@@ -105,9 +117,12 @@ pub(crate) struct Credentials {
     pub session_epoch: i64,
 }
 
+/// A person in several organisations signs in to the one they used last
+/// (and switches on My account).
 pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>> {
     Ok(sqlx::query_as(
-        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE email = $1",
+        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE email = $1 \
+         ORDER BY COALESCE(last_sign_in_at, 0) DESC, created_at LIMIT 1",
     )
     .bind(email)
     .fetch_optional(&db.pool)
@@ -123,14 +138,15 @@ pub(crate) async fn credentials_by_id(db: &Db, member_id: &str) -> Result<Option
     .await?)
 }
 
-/// The member with this address, in any tenant.
+/// A member with this address, in any tenant (the one used last).
 pub async fn find_by_email(db: &Db, email: &str) -> Result<Option<Member>> {
-    Ok(
-        sqlx::query_as(&format!("SELECT {COLUMNS} FROM members WHERE email = $1"))
-            .bind(email.trim().to_lowercase())
-            .fetch_optional(&db.pool)
-            .await?,
-    )
+    Ok(sqlx::query_as(&format!(
+        "SELECT {COLUMNS} FROM members WHERE email = $1 \
+         ORDER BY COALESCE(last_sign_in_at, 0) DESC, created_at LIMIT 1"
+    ))
+    .bind(email.trim().to_lowercase())
+    .fetch_optional(&db.pool)
+    .await?)
 }
 
 pub async fn get(db: &Db, tenant_id: &str, member_id: &str) -> Result<Member> {
@@ -147,6 +163,21 @@ pub async fn get(db: &Db, tenant_id: &str, member_id: &str) -> Result<Member> {
     .fetch_optional(&db.pool)
     .await?
     .ok_or(Error::NotFound(super::error::Thing::Member))
+}
+
+/// The organisations a person (an address) belongs to: (member id,
+/// organisation, role), by name.
+pub async fn organisations(db: &Db, email: &str) -> Result<Vec<(String, String, Role)>> {
+    let rows: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT m.id, t.name, m.role FROM members m JOIN tenants t ON t.id = m.tenant_id \
+         WHERE m.email = $1 ORDER BY t.name",
+    )
+    .bind(email)
+    .fetch_all(&db.pool)
+    .await?;
+    rows.into_iter()
+        .map(|(id, name, role)| Ok((id, name, role.parse().map_err(Error::Internal)?)))
+        .collect()
 }
 
 const COLUMNS: &str = "id, tenant_id, email, role, created_at, last_sign_in_at, email_verified_at";

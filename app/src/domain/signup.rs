@@ -141,18 +141,22 @@ pub async fn verify_email(db: &Db, token: &str, client_ip: &str, now: i64) -> Re
     let mut tx = db.pool.begin().await?;
     let link = email_links::redeem(&mut tx, Purpose::Verify, token, now).await?;
     let member_id = link.member_id.as_deref().unwrap_or_default();
-    // The address must still be the member's: a link for an old one proves nothing.
-    let changed = sqlx::query(
-        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) \
-         WHERE id = $2 AND email = $3",
+    // The member must still exist with that address; the proof then holds
+    // for the person in every organisation.
+    let exists: Option<String> =
+        sqlx::query_scalar("SELECT id FROM members WHERE id = $1 AND email = $2")
+            .bind(member_id)
+            .bind(&link.email)
+            .fetch_optional(&mut *tx)
+            .await?;
+    sqlx::query(
+        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
     )
     .bind(now)
-    .bind(member_id)
     .bind(&link.email)
     .execute(&mut *tx)
-    .await?
-    .rows_affected();
-    if changed == 0 {
+    .await?;
+    if exists.is_none() {
         return Err(Error::invalid(
             "This verification link is for an account that no longer exists.",
         ));

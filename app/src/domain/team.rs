@@ -13,7 +13,7 @@ use sqlx::FromRow;
 use super::audit::{self, By};
 use super::email_links::{self, NewLink, Purpose};
 use super::error::Thing;
-use super::{emails, members, outbox, passwords, tenants, Db, Error, Result};
+use super::{emails, members, outbox, passwords, sign_in, tenants, Db, Error, Result};
 use crate::model::{AuditAction, Role};
 
 /// Who acts on the team: a signed-in member, or the operator (as an owner).
@@ -176,6 +176,9 @@ pub struct InvitationView {
     pub organisation: String,
     pub email: String,
     pub role: Role,
+    /// The address already has an account (in another organisation): it
+    /// joins with that account's password instead of choosing one.
+    pub existing_account: bool,
 }
 
 pub async fn view_invitation(db: &Db, token: &str, now: i64) -> Result<InvitationView> {
@@ -183,13 +186,20 @@ pub async fn view_invitation(db: &Db, token: &str, now: i64) -> Result<Invitatio
     let tenant = tenants::get(db, &link.tenant_id).await?;
     Ok(InvitationView {
         organisation: tenant.name,
+        existing_account: members::find_by_email(db, &link.email).await?.is_some(),
         email: link.email,
         role: link.role.0.unwrap_or(Role::Viewer),
     })
 }
 
-/// Accepts an invitation with a new password: the member is created, with
-/// the address proven by the link. Returns the new member's id.
+/// Guesses at an existing account's password through its invitation, per
+/// address and throttling window (the link's holder has the mail already).
+pub const JOIN_ATTEMPTS: i64 = 5;
+
+/// Accepts an invitation: the member is created with the address proven by
+/// the link, and signs in. A new person chooses a password; someone with an
+/// account elsewhere gives that account's password, which stays their one
+/// password. Returns the new member's id.
 pub async fn accept(
     db: &Db,
     token: &str,
@@ -198,8 +208,26 @@ pub async fn accept(
     now: i64,
 ) -> Result<String> {
     let view = view_invitation(db, token, now).await?;
-    passwords::check_new(password, &[&view.email, &view.organisation])?;
-    let hash = passwords::hash(password.to_owned()).await?;
+    let hash = match members::find_by_email(db, &view.email).await? {
+        Some(existing) => {
+            let key = format!("join:{}", view.email);
+            sign_in::throttle(db, &key, JOIN_ATTEMPTS, now).await?;
+            let stored = members::credentials_by_id(db, &existing.id)
+                .await?
+                .map(|c| c.password_hash);
+            if !passwords::verify(password.to_owned(), stored.clone()).await? {
+                return Err(Error::invalid_field(
+                    "password",
+                    "That is not the password of your account.",
+                ));
+            }
+            stored.unwrap_or_default()
+        }
+        None => {
+            passwords::check_new(password, &[&view.email, &view.organisation])?;
+            passwords::hash(password.to_owned()).await?
+        }
+    };
     let mut tx = db.pool.begin().await?;
     let link = email_links::redeem(&mut tx, Purpose::Invite, token, now).await?;
     let role = link.role.0.unwrap_or(Role::Viewer);
@@ -215,12 +243,19 @@ pub async fn accept(
     .await
     .map_err(|e| match e {
         Error::Conflict(_) => Error::Conflict(format!(
-            "{} already has an account. An address belongs to one organisation: sign in \
-                 with it, or ask to be invited with another address.",
-            link.email
+            "{} is already a member of {}: sign in.",
+            link.email, view.organisation
         )),
         e => e,
     })?;
+    // Joining proves the address for the person everywhere.
+    sqlx::query(
+        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
+    )
+    .bind(now)
+    .bind(&link.email)
+    .execute(&mut *tx)
+    .await?;
     let by = By::member(&link.email, client_ip);
     audit::record(
         &mut tx,
@@ -234,6 +269,49 @@ pub async fn accept(
     .await?;
     tx.commit().await?;
     Ok(member.id)
+}
+
+/// The session to start when the person switches to another organisation
+/// they belong to (`to`: a member id of theirs), recorded there as a
+/// sign-in. A member id of someone else is "not found".
+pub async fn switch_organisation(
+    db: &Db,
+    from: &crate::model::CurrentMember,
+    to: &str,
+    client_ip: &str,
+    now: i64,
+) -> Result<crate::domain::sign_in::SignedIn> {
+    let not_theirs = || Error::NotFound(Thing::Member);
+    if uuid::Uuid::parse_str(to).is_err() {
+        return Err(not_theirs());
+    }
+    let target = members::current(db, to).await?.ok_or_else(not_theirs)?;
+    if target.email != from.email {
+        return Err(not_theirs());
+    }
+    let mut tx = db.pool.begin().await?;
+    sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(to)
+        .execute(&mut *tx)
+        .await?;
+    let by = By::member(&from.email, client_ip);
+    let detail = format!("switched from {}", from.tenant_name);
+    audit::record(
+        &mut tx,
+        &target.tenant_id,
+        &by,
+        AuditAction::SignedIn,
+        &from.email,
+        &detail,
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(crate::domain::sign_in::SignedIn {
+        member_id: target.member_id,
+        session_epoch: target.session_epoch,
+    })
 }
 
 /// Takes the tenant's lock on `conn` (a transaction), then reads the

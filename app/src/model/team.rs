@@ -29,4 +29,15 @@ pub struct InvitationOffer {
     pub organisation: String,
     pub email: String,
     pub role: Role,
+    /// The address has an account already: it joins with its password.
+    pub existing_account: bool,
+}
+
+/// An organisation the signed-in person belongs to, for switching.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationChoice {
+    pub member_id: String,
+    pub organisation: String,
+    pub role: Role,
+    pub current: bool,
 }

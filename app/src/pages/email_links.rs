@@ -122,9 +122,37 @@ pub fn InvitationPage() -> impl IntoView {
                             <strong>{d.role.to_string()}</strong> ", with the address "
                             <strong>{d.email}</strong> "."
                         </p>
+                        {d
+                            .existing_account
+                            .then(|| {
+                                view! {
+                                    <p class="muted">
+                                        "This address already has an account: join with its password."
+                                    </p>
+                                }
+                            })}
                         <form method="post" action="/invitation" class="stack" novalidate>
                             <input type="hidden" name="token" value=token />
-                            <NewPasswordField label="Choose a password" errors=errors />
+                            {if d.existing_account {
+                                view! {
+                                    <TextField
+                                        name="password"
+                                        label="Your password"
+                                        value=String::new()
+                                        errors=errors
+                                        max_length=None
+                                        placeholder=None
+                                        input_type="password"
+                                        autocomplete="current-password"
+                                    />
+                                }
+                                    .into_any()
+                            } else {
+                                view! {
+                                    <NewPasswordField label="Choose a password" errors=errors />
+                                }
+                                    .into_any()
+                            }}
                             <button type="submit" class="button button-primary">
                                 "Join"
                             </button>

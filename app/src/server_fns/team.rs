@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::team::{InvitationOffer, PendingInvitation, TeamMember};
+use crate::model::team::{InvitationOffer, OrganisationChoice, PendingInvitation, TeamMember};
 use crate::model::Role;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -72,5 +72,27 @@ pub async fn invitation_details(token: String) -> Result<InvitationOffer, Server
         organisation: view.organisation,
         email: view.email,
         role: view.role,
+        existing_account: view.existing_account,
     })
+}
+
+/// The organisations the signed-in person belongs to (My account).
+#[server]
+pub async fn my_organisations() -> Result<Vec<OrganisationChoice>, ServerFnError> {
+    use super::ssr::{context, failed};
+
+    let (member, services) = context()?;
+    Ok(
+        crate::domain::members::organisations(&services.db, &member.email)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|(id, organisation, role)| OrganisationChoice {
+                current: id == member.member_id,
+                member_id: id,
+                organisation,
+                role,
+            })
+            .collect(),
+    )
 }

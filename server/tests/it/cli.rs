@@ -612,6 +612,22 @@ async fn member_invite_set_role_and_remove(db: TestDb) {
         list.contains("olga@acme.example") && !list.contains("ada@acme.example"),
         "{list}"
     );
+    // Someone with an account elsewhere joins by invitation, keeping their password.
+    run(&["tenant", "create", "--name", "Globex"]);
+    let out = run(&[
+        "member",
+        "add",
+        "--tenant",
+        "Globex",
+        "--email",
+        "olga@acme.example",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("invite it"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // The trail names the operator for each change.
     let app = crate::common::TestApp::start_on(db).await;

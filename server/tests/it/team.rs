@@ -18,6 +18,7 @@ on_both_backends!(
     invitations_expire_are_single_use_and_can_be_revoked,
     everyone_sees_the_team_only_owners_change_it,
     an_invitation_raced_by_many_requests_admits_one,
+    someone_with_an_account_elsewhere_joins_with_it_and_switches,
 );
 
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -410,4 +411,129 @@ async fn an_invitation_raced_by_many_requests_admits_one(app: TestApp) {
             .await
             .unwrap();
     assert_eq!(members, 1);
+}
+
+async fn tenant_shown(app: &TestApp, client: &reqwest::Client) -> String {
+    let (_, page) = get(app, client, "/analytics").await;
+    let at = page
+        .find("data-testid=\"tenant-name\"")
+        .unwrap_or_else(|| panic!("no header in {page}"));
+    let text = &page[at..];
+    let text = &text[text.find('>').unwrap() + 1..];
+    text.split('<').next().unwrap().to_owned()
+}
+
+async fn someone_with_an_account_elsewhere_joins_with_it_and_switches(app: TestApp) {
+    let acme = app.tenant("Acme", Tier::Pro).await;
+    let globex = app.tenant("Globex", Tier::Pro).await;
+    let owner = app.signed_in(&acme, "olga@acme.example", Role::Owner).await;
+    app.member(&globex, "gus@globex.example", Role::Admin).await;
+    invite(&app, &owner, "gus@globex.example", "viewer").await;
+    let token = app
+        .mail
+        .nth("gus@globex.example", 1)
+        .await
+        .token("/invitation");
+
+    let gus = app.client();
+    let (_, page) = get(&app, &gus, &format!("/invitation?token={token}")).await;
+    assert!(page.contains("already has an account") && page.contains("Your password"));
+    let wrong = [("token", token.as_str()), ("password", STRONG)];
+    let (status, page) = post(&app, &gus, "/invitation", &wrong).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("not the password of your account"));
+    let right = [("token", token.as_str()), ("password", PASSWORD)];
+    let (status, to) = post(&app, &gus, "/invitation", &right).await;
+    assert_eq!((status, to.as_str()), (StatusCode::SEE_OTHER, "/analytics"));
+    assert_eq!(tenant_shown(&app, &gus).await, "Acme");
+    assert_eq!(
+        register_agent(&app, &gus).await,
+        StatusCode::FORBIDDEN,
+        "a viewer here"
+    );
+
+    let (_, account) = get(&app, &gus, "/settings/account").await;
+    assert_eq!(account.matches("data-testid=\"organisation\"").count(), 2);
+    let in_globex: String =
+        sqlx::query_scalar("SELECT id FROM members WHERE email = $1 AND tenant_id = $2")
+            .bind("gus@globex.example")
+            .bind(&globex)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let (status, _) = post(
+        &app,
+        &gus,
+        "/settings/account/switch",
+        &[("member", &in_globex)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    assert_eq!(tenant_shown(&app, &gus).await, "Globex");
+    assert_eq!(
+        register_agent(&app, &gus).await,
+        StatusCode::CREATED,
+        "an admin there"
+    );
+    let olga = member_id(&app, "olga@acme.example").await;
+    let (status, _) = post(&app, &gus, "/settings/account/switch", &[("member", &olga)]).await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "someone else's membership");
+
+    // One person, one password: a change holds in both; sign-in lands on
+    // the organisation used last.
+    let change = [
+        ("current_password", PASSWORD),
+        ("password", "amber crane polished lantern"),
+    ];
+    assert_eq!(
+        post(&app, &gus, "/settings/account/password", &change)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let later = app.client();
+    let res = app
+        .sign_in(
+            &later,
+            "gus@globex.example",
+            "amber crane polished lantern",
+            "/",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert_eq!(tenant_shown(&app, &later).await, "Globex");
+    let trail: i64 = sqlx::query_scalar(
+        "SELECT COUNT(*) FROM audit_log WHERE action = 'member.password_changed' AND actor = $1",
+    )
+    .bind("gus@globex.example")
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(trail, 2, "in both organisations' trails");
+
+    // Removed from Acme, still in Globex.
+    let in_acme: String =
+        sqlx::query_scalar("SELECT id FROM members WHERE email = $1 AND tenant_id = $2")
+            .bind("gus@globex.example")
+            .bind(&acme)
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{in_acme}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let res = app
+        .sign_in(
+            &app.client(),
+            "gus@globex.example",
+            "amber crane polished lantern",
+            "/",
+        )
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
 }

@@ -2,6 +2,9 @@ use leptos::prelude::*;
 
 use crate::components::form_field::{NewPasswordField, TextField};
 use crate::components::layout::{form_outcome, AppShell};
+use crate::components::loaded::loaded;
+use crate::model::team::OrganisationChoice;
+use crate::server_fns::team::my_organisations;
 use crate::session::current_member;
 
 use super::outcome_of;
@@ -72,6 +75,10 @@ pub fn AccountPage() -> impl IntoView {
                 </form>
             </section>
             <section class="panel">
+                <h2>"Your organisations"</h2>
+                {loaded(my_organisations, "Loading…", |orgs| view! { <Organisations orgs /> })}
+            </section>
+            <section class="panel">
                 <h2>"Sessions"</h2>
                 <p class="muted">
                     "Lost a laptop, or signed in somewhere you should not have? End every session of your account, this one included."
@@ -83,5 +90,41 @@ pub fn AccountPage() -> impl IntoView {
                 </form>
             </section>
         </AppShell>
+    }
+}
+
+/// Every organisation the person belongs to; one password and one sign-in
+/// reach them all, and this switches between them.
+#[component]
+fn Organisations(orgs: Vec<OrganisationChoice>) -> impl IntoView {
+    let rows = orgs
+        .into_iter()
+        .map(|o| {
+            let action = (!o.current).then(|| {
+                view! {
+                    <form method="post" action="/settings/account/switch" class="inline-form">
+                        <input type="hidden" name="member" value=o.member_id.clone() />
+                        <button type="submit" class="button">
+                            "Switch"
+                        </button>
+                    </form>
+                }
+            });
+            let current = o.current.then_some(" (this one)");
+            view! {
+                <li class="row-actions" data-testid="organisation">
+                    <strong>{o.organisation}</strong>
+                    {format!(" · {}", o.role)}
+                    {current}
+                    {action}
+                </li>
+            }
+        })
+        .collect_view();
+    view! {
+        <ul class="plain-list">{rows}</ul>
+        <p class="muted small">
+            "An invitation to another organisation joins it with this same account and password."
+        </p>
     }
 }

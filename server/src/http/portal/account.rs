@@ -262,6 +262,28 @@ pub async fn change_password(
     settings_answer(&state, member, ACCOUNT, "password", result, vec![]).await
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SwitchForm {
+    member: String,
+}
+
+/// Moves the session to another organisation of the same person.
+pub async fn switch_organisation(
+    State(state): State<AppState>,
+    _: SameOrigin,
+    session: Session,
+    ClientIp(ip): ClientIp,
+    Member(member): Member,
+    Form(form): Form<SwitchForm>,
+) -> Result<Response, PageError> {
+    let to =
+        app::domain::team::switch_organisation(&state.db, &member, &form.member, &ip, state.now())
+            .await?;
+    super::sign_in::start_session(&session, &to, state.now()).await?;
+    Ok(Redirect::to("/analytics").into_response())
+}
+
 pub async fn sign_out_everywhere(
     State(state): State<AppState>,
     _: SameOrigin,

@@ -63,6 +63,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route("/settings/account/password", post(account::change_password))
         .route(
+            "/settings/account/switch",
+            post(account::switch_organisation),
+        )
+        .route(
             "/settings/account/sign-out-everywhere",
             post(account::sign_out_everywhere),
         )
