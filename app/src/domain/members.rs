@@ -165,6 +165,23 @@ pub async fn get(db: &Db, tenant_id: &str, member_id: &str) -> Result<Member> {
     .ok_or(Error::NotFound(super::error::Thing::Member))
 }
 
+/// The address is proven (by a link sent to it): for the person in every
+/// organisation.
+pub(crate) async fn mark_verified(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+    now: i64,
+) -> Result<()> {
+    sqlx::query(
+        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
+    )
+    .bind(now)
+    .bind(email)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The organisations a person (an address) belongs to: (member id,
 /// organisation, role), by name.
 pub async fn organisations(db: &Db, email: &str) -> Result<Vec<(String, String, Role)>> {

@@ -149,13 +149,7 @@ pub async fn verify_email(db: &Db, token: &str, client_ip: &str, now: i64) -> Re
             .bind(&link.email)
             .fetch_optional(&mut *tx)
             .await?;
-    sqlx::query(
-        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
-    )
-    .bind(now)
-    .bind(&link.email)
-    .execute(&mut *tx)
-    .await?;
+    members::mark_verified(&mut tx, &link.email, now).await?;
     if exists.is_none() {
         return Err(Error::invalid(
             "This verification link is for an account that no longer exists.",

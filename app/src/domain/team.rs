@@ -249,13 +249,7 @@ pub async fn accept(
         e => e,
     })?;
     // Joining proves the address for the person everywhere.
-    sqlx::query(
-        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
-    )
-    .bind(now)
-    .bind(&link.email)
-    .execute(&mut *tx)
-    .await?;
+    members::mark_verified(&mut tx, &link.email, now).await?;
     let by = By::member(&link.email, client_ip);
     audit::record(
         &mut tx,
