@@ -1,6 +1,7 @@
 //! Single-use links sent by e-mail: address verification (24 h), password
 //! reset (1 h) and invitations (7 days). The link carries a random token;
-//! only its SHA-256 is stored, so a copy of the database opens nothing.
+//! only its SHA-256 is stored here, and the outbox forgets a message's
+//! body once it is sent, so a copy of the database opens no mailed link.
 //! Redeeming is one conditional update: a link works once, however many
 //! requests race, and never after it expires.
 

@@ -86,9 +86,12 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
     Ok(claimed)
 }
 
+/// A sent message keeps its recipient and subject only: its body holds a
+/// link that must not stay readable in the database (or its backups).
 pub async fn mark_sent(db: &Db, id: &str, now: i64) -> Result<()> {
     sqlx::query(
-        "UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL WHERE id = $2",
+        "UPDATE mail_outbox SET sent_at = $1, claimed_until = NULL, last_error = NULL, \
+         text_body = '', html_body = '' WHERE id = $2",
     )
     .bind(now)
     .bind(id)

@@ -19,6 +19,7 @@ on_both_backends!(
     everyone_sees_the_team_only_owners_change_it,
     an_invitation_raced_by_many_requests_admits_one,
     someone_with_an_account_elsewhere_joins_with_it_and_switches,
+    a_copy_of_the_database_opens_no_mailed_link,
 );
 
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -536,4 +537,43 @@ async fn someone_with_an_account_elsewhere_joins_with_it_and_switches(app: TestA
         )
         .await;
     assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+async fn a_copy_of_the_database_opens_no_mailed_link(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    invite(&app, &owner, "vic@acme.example", "viewer").await;
+    let token = app
+        .mail
+        .nth("vic@acme.example", 1)
+        .await
+        .token("/invitation");
+    assert!(token.len() >= 43, "32 random bytes, base64: {token}");
+    let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM email_links")
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1);
+    assert!(!stored[0].contains(&token), "only a hash is kept");
+    // Once sent, the outbox keeps no body with the link either.
+    let mut bodies: Vec<String> = Vec::new();
+    for _ in 0..50 {
+        bodies = sqlx::query_scalar(
+            "SELECT text_body || html_body FROM mail_outbox WHERE recipient = 'vic@acme.example'",
+        )
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+        if bodies.iter().all(|b| b.is_empty()) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(bodies.iter().all(|b| !b.contains(&token)), "{bodies:?}");
+    // What the database holds does not open the invitation.
+    let form = [("token", stored[0].as_str()), ("password", STRONG)];
+    let (status, _) = post(&app, &app.client(), "/invitation", &form).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }
