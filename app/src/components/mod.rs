@@ -6,4 +6,5 @@ pub mod islands;
 pub mod layout;
 pub mod loaded;
 pub mod pager;
+pub mod rendered;
 pub mod status_badge;

@@ -53,7 +53,10 @@ pub fn heat_cell_text(weekday: usize, hour: usize, count: u64) -> String {
 /// string, not a view per cell: it is most of the Analytics page, and the
 /// cells need no reactive parts (the island listens on the `<svg>` itself).
 /// The cell's `<title>` is its accessible name and, without JavaScript, its
-/// tooltip. Every value here is ours (numbers and fixed names): no escaping.
+/// tooltip. A cell's weekday and hour are in its id (`heat-{weekday * 24 +
+/// hour}`); its size and corners are in the style sheet (`.heat-cell`), not
+/// repeated 168 times. Every value here is ours (numbers and fixed names): no
+/// escaping.
 pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
     use std::fmt::Write;
     let mut svg = String::with_capacity(32 * 1024);
@@ -76,12 +79,10 @@ pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
             let i = d * 24 + h;
             let _ = write!(
                 svg,
-                r#"<rect id="heat-{i}" class="heat-cell heat-{level}" x="{x}" y="{y}" width="{w}" height="{hh}" rx="3" tabindex="{tab}" role="img" data-weekday="{d}" data-hour="{h}" data-count="{count}"><title>{text}</title></rect>"#,
+                r#"<rect id="heat-{i}" class="heat-cell heat-{level}" x="{x}" y="{y}" tabindex="{tab}" role="img" data-count="{count}"><title>{text}</title></rect>"#,
                 level = heat_level(count, max),
                 x = (HEAT_LEFT + h as f64 * CELL_W + 1.0) as i64,
                 y = (HEAT_TOP + d as f64 * CELL_H + 1.0) as i64,
-                w = (CELL_W - 2.0) as i64,
-                hh = (CELL_H - 2.0) as i64,
                 tab = if i == 0 { "0" } else { "-1" },
                 text = heat_cell_text(d, h, count),
             );
@@ -176,7 +177,7 @@ mod tests {
         assert_eq!(svg.matches("<rect ").count(), 168);
         assert_eq!(svg.matches(r#"tabindex="0""#).count(), 1);
         assert!(svg.contains(
-            r#"id="heat-66" class="heat-cell heat-5" x="509" y="71" width="24" height="22" rx="3" tabindex="-1" role="img" data-weekday="2" data-hour="18" data-count="42"><title>Tuesday 18:00–19:00: 42 requests</title>"#
+            r#"id="heat-66" class="heat-cell heat-5" x="509" y="71" tabindex="-1" role="img" data-count="42"><title>Tuesday 18:00–19:00: 42 requests</title>"#
         ));
     }
 

@@ -6,6 +6,7 @@ use crate::components::format::{change, thousands};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
+use crate::components::rendered::RenderMemo;
 use crate::model::analytics::{analytics_href, AnalyticsQuery};
 use crate::server_fns::analytics::{analytics_view, AnalyticsPageData};
 
@@ -16,6 +17,9 @@ use agent_table::AgentUsageTable;
 use time_zone::TimeZoneSetting;
 
 const RANGES: [u32; 3] = [7, 30, 90];
+/// The cards, charts and agent table: most of the page, and a function of
+/// the page data alone (the data carries the time for "5 min ago").
+static USAGE_VIEWS: RenderMemo<(AnalyticsPageData, Option<&'static str>)> = RenderMemo::new();
 /// The charts whose table the URL can ask for (`?table=trend`).
 const TABLES: [&str; 2] = ["trend", "heatmap"];
 
@@ -102,7 +106,10 @@ fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl I
         data.first_date, data.today, data.zone, data.days
     );
     let body = if data.ever_used {
-        view! { <UsageViews data=data.clone() table /> }.into_any()
+        let key = (data.clone(), table);
+        USAGE_VIEWS
+            .view(&key, || view! { <UsageViews data=data.clone() table /> })
+            .into_any()
     } else {
         view! { <EmptyState public_url=data.public_url.clone() /> }.into_any()
     };

@@ -1,0 +1,86 @@
+//! Views rendered recently, kept by what they were rendered from.
+//!
+//! Under load one tenant's page is rendered many times a second from the same
+//! data (page data is read at most once a second, `domain::recent_reads`), and
+//! rendering tens of kilobytes of HTML is then most of a request's cost. A
+//! view that is a pure function of its inputs is rendered once per inputs and
+//! its HTML reused. Kept by the whole input, not a hash of it: two requests
+//! share HTML only when they would have rendered the same HTML.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Arc, LazyLock, Mutex};
+
+use leptos::prelude::*;
+use leptos::tachys::html::InertElement;
+
+pub struct RenderMemo<K>(LazyLock<Mutex<HashMap<K, Arc<str>>>>);
+
+impl<K: Hash + Eq + Clone> RenderMemo<K> {
+    /// More than the tenants and views a busy instance shows in one second
+    /// (inputs carry the time, so entries go stale within a second); past it
+    /// the memo starts over rather than track recency: a miss costs a render.
+    const CAPACITY: usize = 128;
+
+    pub const fn new() -> Self {
+        Self(LazyLock::new(Default::default))
+    }
+
+    /// The HTML of `render()` for `key`, rendered at most once per key.
+    /// The view must depend on nothing but `key` (no context, no signals).
+    pub fn view<V: RenderHtml>(&self, key: &K, render: impl FnOnce() -> V) -> impl IntoView {
+        let html = self.html(key, || render().to_html());
+        InertElement::new(html.to_string())
+    }
+
+    fn html(&self, key: &K, render: impl FnOnce() -> String) -> Arc<str> {
+        let hit = self.lock().get(key).cloned();
+        hit.unwrap_or_else(|| {
+            let html: Arc<str> = render().into();
+            let mut memo = self.lock();
+            if memo.len() >= Self::CAPACITY {
+                memo.clear();
+            }
+            memo.insert(key.clone(), html.clone());
+            html
+        })
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<str>>> {
+        // A panic while rendering leaves the map whole: keep using it.
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl<K: Hash + Eq + Clone> Default for RenderMemo<K> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_once_per_input_and_never_mixes_inputs() {
+        static MEMO: RenderMemo<(String, u64)> = RenderMemo::new();
+        let renders = std::cell::Cell::new(0);
+        let html = |who: &str, n: u64| {
+            MEMO.html(&(who.to_owned(), n), || {
+                renders.set(renders.get() + 1);
+                format!("<p>{who}: {n}</p>")
+            })
+        };
+        assert_eq!(&*html("acme", 1), "<p>acme: 1</p>");
+        assert_eq!(&*html("acme", 1), "<p>acme: 1</p>");
+        assert_eq!(renders.get(), 1);
+        assert_eq!(&*html("globex", 1), "<p>globex: 1</p>");
+        assert_eq!(&*html("acme", 2), "<p>acme: 2</p>");
+        assert_eq!(renders.get(), 3);
+        for n in 0..RenderMemo::<(String, u64)>::CAPACITY as u64 * 2 {
+            assert_eq!(*html("many", n), *format!("<p>many: {n}</p>"));
+        }
+        assert!(MEMO.lock().len() <= RenderMemo::<(String, u64)>::CAPACITY);
+    }
+}
