@@ -125,7 +125,12 @@ pub struct SummaryCard {
     pub previous: u64,
 }
 
+/// The Agents page's list.
 pub const AGENTS_PER_PAGE: usize = 50;
+/// The Analytics page's per-agent table: it sits below both charts, so its
+/// rows are never on the first screen; fewer of them keep the page light (the
+/// pager and the CSV reach every row, without JavaScript).
+pub const USAGE_ROWS_PER_PAGE: usize = 25;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TrendPoint {

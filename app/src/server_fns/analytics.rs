@@ -48,7 +48,7 @@ const MAX_PAGE: usize = 1_000_000;
 pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, ServerFnError> {
     use super::ssr::{context, failed};
     use crate::domain::analytics::{self, DEFAULT_DAYS};
-    use crate::model::analytics::{TrendPoint, AGENTS_PER_PAGE};
+    use crate::model::analytics::{TrendPoint, USAGE_ROWS_PER_PAGE};
 
     let (member, services) = context()?;
     let now = services.clock.now();
@@ -107,8 +107,8 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         .unwrap_or(1)
         .clamp(1, MAX_PAGE);
     let page_of = |page: usize| analytics::Page {
-        offset: (page - 1) * AGENTS_PER_PAGE,
-        limit: AGENTS_PER_PAGE,
+        offset: (page - 1) * USAGE_ROWS_PER_PAGE,
+        limit: USAGE_ROWS_PER_PAGE,
     };
     let mut month = analytics::agents_this_month(
         &services.db,
@@ -119,7 +119,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
     )
     .await
     .map_err(failed)?;
-    let pages = month.matching.div_ceil(AGENTS_PER_PAGE).max(1);
+    let pages = month.matching.div_ceil(USAGE_ROWS_PER_PAGE).max(1);
     let page = wanted.min(pages);
     if page != wanted {
         // Past the end (a stale link): show the last page.

@@ -519,19 +519,23 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
             .collect()
     };
 
-    // Default: most tokens first, 50 a page.
+    // Default: most tokens first, 25 a page.
     let html = page(&client, &app, "/analytics").await;
     let first = rows(&html);
-    assert_eq!(first.len(), 50);
+    assert_eq!(first.len(), 25);
     assert_eq!(first[0], ids[54]);
-    assert!(html.contains("Page 1 of 2"));
+    assert!(html.contains("Page 1 of 3"));
     let html = page(&client, &app, "/analytics?days=30&page=2").await;
     let second = rows(&html);
-    assert_eq!(second.len(), 5);
-    assert_eq!(second.last().unwrap(), &ids[0]);
+    assert_eq!(second.len(), 25);
+    assert_eq!(second[0], ids[29]);
+    let html = page(&client, &app, "/analytics?days=30&page=3").await;
+    let last = rows(&html);
+    assert_eq!(last.len(), 5);
+    assert_eq!(last.last().unwrap(), &ids[0]);
     // A page past the end shows the last one.
     let html = page(&client, &app, "/analytics?days=30&page=9").await;
-    assert_eq!(rows(&html), second);
+    assert_eq!(rows(&html), last);
 
     // Fewest first, then by name A to Z.
     let html = page(&client, &app, "/analytics?days=30&sort=tokens&dir=asc").await;
