@@ -16,7 +16,7 @@ use leptos::tachys::html::InertElement;
 
 pub struct RenderMemo<K>(LazyLock<Mutex<HashMap<K, Arc<str>>>>);
 
-impl<K: Hash + Eq + Clone> RenderMemo<K> {
+impl<K: Hash + Eq> RenderMemo<K> {
     /// More than the tenants and views a busy instance shows in one second
     /// (inputs carry the time, so entries go stale within a second); past it
     /// the memo starts over rather than track recency: a miss costs a render.
@@ -26,24 +26,25 @@ impl<K: Hash + Eq + Clone> RenderMemo<K> {
         Self(LazyLock::new(Default::default))
     }
 
-    /// The HTML of `render()` for `key`, rendered at most once per key.
-    /// The view must depend on nothing but `key` (no context, no signals).
-    pub fn view<V: RenderHtml>(&self, key: &K, render: impl FnOnce() -> V) -> impl IntoView {
-        let html = self.html(key, || render().to_html());
+    /// The HTML of `render(&key)`, rendered at most once per key. The view
+    /// must depend on nothing but `key` (no context, no signals, no clock).
+    /// The key is taken, not borrowed: a miss keeps it without a copy.
+    pub fn view<V: RenderHtml>(&self, key: K, render: impl FnOnce(&K) -> V) -> impl IntoView {
+        let html = self.html(key, |key| render(key).to_html());
         InertElement::new(html.to_string())
     }
 
-    fn html(&self, key: &K, render: impl FnOnce() -> String) -> Arc<str> {
-        let hit = self.lock().get(key).cloned();
-        hit.unwrap_or_else(|| {
-            let html: Arc<str> = render().into();
-            let mut memo = self.lock();
-            if memo.len() >= Self::CAPACITY {
-                memo.clear();
-            }
-            memo.insert(key.clone(), html.clone());
-            html
-        })
+    fn html(&self, key: K, render: impl FnOnce(&K) -> String) -> Arc<str> {
+        if let Some(hit) = self.lock().get(&key) {
+            return hit.clone();
+        }
+        let html: Arc<str> = render(&key).into();
+        let mut memo = self.lock();
+        if memo.len() >= Self::CAPACITY {
+            memo.clear();
+        }
+        memo.insert(key, html.clone());
+        html
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<str>>> {
@@ -52,7 +53,7 @@ impl<K: Hash + Eq + Clone> RenderMemo<K> {
     }
 }
 
-impl<K: Hash + Eq + Clone> Default for RenderMemo<K> {
+impl<K: Hash + Eq> Default for RenderMemo<K> {
     fn default() -> Self {
         Self::new()
     }
@@ -67,7 +68,7 @@ mod tests {
         static MEMO: RenderMemo<(String, u64)> = RenderMemo::new();
         let renders = std::cell::Cell::new(0);
         let html = |who: &str, n: u64| {
-            MEMO.html(&(who.to_owned(), n), || {
+            MEMO.html((who.to_owned(), n), |(who, n)| {
                 renders.set(renders.get() + 1);
                 format!("<p>{who}: {n}</p>")
             })

@@ -105,13 +105,16 @@ fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl I
         "{} to {} ({}), compared with the {} days before",
         data.first_date, data.today, data.zone, data.days
     );
+    let time_zone = view! { <TimeZoneSetting zone=data.zone.clone() can_manage=data.can_manage /> };
     let body = if data.ever_used {
-        let key = (data.clone(), table);
         USAGE_VIEWS
-            .view(&key, || view! { <UsageViews data=data.clone() table /> })
+            .view(
+                (data, table),
+                |(data, table)| view! { <UsageViews data=data.clone() table=*table /> },
+            )
             .into_any()
     } else {
-        view! { <EmptyState public_url=data.public_url.clone() /> }.into_any()
+        view! { <EmptyState public_url=data.public_url /> }.into_any()
     };
     view! {
         <div class="toolbar analytics-toolbar">
@@ -125,7 +128,7 @@ fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl I
         </div>
         {note}
         {body}
-        <TimeZoneSetting zone=data.zone.clone() can_manage=data.can_manage />
+        {time_zone}
         <LazyIslandScripts />
     }
 }
