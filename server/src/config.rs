@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 
 use app::domain::keys::MasterKey;
+use app::domain::sqlite_reader::sqlite_path;
 use clap::builder::BoolishValueParser;
 use clap::Args;
 
@@ -355,15 +356,6 @@ impl Config {
             .trim_end_matches('/')
             .to_owned()
     }
-}
-
-/// `sqlite://data/portal.db?mode=rwc` → `data/portal.db`.
-fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next()?;
-    (!path.is_empty() && path != ":memory:").then(|| path.into())
 }
 
 fn read_or_create_key_file(path: &std::path::Path) -> anyhow::Result<MasterKey> {

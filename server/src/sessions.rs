@@ -1,6 +1,7 @@
 //! Server-side sessions in the portal's own database, whichever backend it is.
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -13,6 +14,7 @@ use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
 use app::domain::db::{sqlite_url_creating_file, Backend};
+use app::domain::sqlite_reader::{sqlite_path, SqliteReader};
 
 use crate::config::Config;
 
@@ -26,7 +28,8 @@ pub const LAST_SEEN: &str = "last_seen";
 
 #[derive(Debug, Clone)]
 pub enum PortalSessionStore {
-    Sqlite(SqliteStore),
+    /// Loads read synchronously (see `SqliteReader`), everything else is sqlx's.
+    Sqlite(SqliteStore, Arc<SqliteReader>),
     Postgres(PostgresStore),
 }
 
@@ -38,13 +41,18 @@ impl PortalSessionStore {
                     SqliteConnectOptions::from_str(&sqlite_url_creating_file(database_url)?)?
                         .journal_mode(SqliteJournalMode::Wal)
                         .busy_timeout(Duration::from_secs(10));
+                // As the portal's pool: a local file needs no liveness ping,
+                // which would cost each session read a second thread hand-off.
                 let pool = SqlitePoolOptions::new()
                     .max_connections(4)
+                    .test_before_acquire(false)
                     .connect_with(options)
                     .await?;
                 let store = SqliteStore::new(pool);
                 store.migrate().await?;
-                Self::Sqlite(store)
+                let path = sqlite_path(database_url)
+                    .ok_or_else(|| anyhow::anyhow!("sessions need a SQLite file, not memory"))?;
+                Self::Sqlite(store, Arc::new(SqliteReader::new(&path)))
             }
             Some(Backend::Postgres) => {
                 let pool = PgPoolOptions::new()
@@ -90,25 +98,25 @@ impl PortalSessionStore {
 impl SessionStore for PortalSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.create(record).await,
+            Self::Sqlite(s, _) => s.create(record).await,
             Self::Postgres(s) => s.create(record).await,
         }
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.save(record).await,
+            Self::Sqlite(s, _) => s.save(record).await,
             Self::Postgres(s) => s.save(record).await,
         }
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
         match self {
-            Self::Sqlite(s) => s.load(id).await,
+            Self::Sqlite(_, reader) => load_now(reader, id),
             Self::Postgres(s) => s.load(id).await,
         }
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.delete(id).await,
+            Self::Sqlite(s, _) => s.delete(id).await,
             Self::Postgres(s) => s.delete(id).await,
         }
     }
@@ -118,8 +126,29 @@ impl SessionStore for PortalSessionStore {
 impl ExpiredDeletion for PortalSessionStore {
     async fn delete_expired(&self) -> session_store::Result<()> {
         match self {
-            Self::Sqlite(s) => s.delete_expired().await,
+            Self::Sqlite(s, _) => s.delete_expired().await,
             Self::Postgres(s) => s.delete_expired().await,
         }
     }
+}
+
+/// `SqliteStore::load` without sqlx's thread hand-offs: the same row, the
+/// same expiry rule, the same encoding.
+fn load_now(reader: &SqliteReader, id: &Id) -> session_store::Result<Option<Record>> {
+    use rusqlite::OptionalExtension;
+    let now = time::OffsetDateTime::now_utc()
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| session_store::Error::Encode(e.to_string()))?;
+    let data = reader
+        .read(|conn| {
+            conn.prepare_cached(
+                "SELECT data FROM tower_sessions WHERE id = ?1 AND expiry_date > ?2",
+            )?
+            .query_row([id.to_string(), now], |row| row.get::<_, Vec<u8>>(0))
+            .optional()
+        })
+        .map_err(|e| session_store::Error::Backend(e.to_string()))?;
+    data.map(|data| rmp_serde::from_slice(&data))
+        .transpose()
+        .map_err(|e| session_store::Error::Decode(e.to_string()))
 }

@@ -8,6 +8,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
+use super::sqlite_reader::{sqlite_path, SqliteReader};
 use super::Result;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -37,6 +38,8 @@ pub struct Db {
     pub backend: Backend,
     /// This second's reads of busy views; writes through `Db` forget them.
     pub recent: std::sync::Arc<super::recent_reads::RecentReads>,
+    /// On SQLite, the synchronous reader for the lookups of every request.
+    pub reader: Option<std::sync::Arc<SqliteReader>>,
 }
 
 impl Db {
@@ -86,6 +89,7 @@ impl Db {
             pool,
             backend,
             recent: Default::default(),
+            reader: sqlite_path(&url).map(|path| std::sync::Arc::new(SqliteReader::new(&path))),
         };
         db.migrate().await?;
         Ok(db)

@@ -201,14 +201,43 @@ const COLUMNS: &str = "id, tenant_id, email, role, created_at, last_sign_in_at, 
 
 /// The member and tenant a session points at, in one query.
 pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> {
-    Ok(sqlx::query_as(
+    const CURRENT: &str =
         "SELECT m.id AS member_id, m.email, m.role, m.email_verified_at, m.session_epoch, \
          t.id AS tenant_id, t.name AS tenant_name, t.tier, t.time_zone \
-         FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1",
-    )
-    .bind(member_id)
-    .fetch_optional(&db.pool)
-    .await?)
+         FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1";
+    // Every signed-in request asks this: on SQLite, read on this thread.
+    if let Some(reader) = &db.reader {
+        return reader.read(|conn| {
+            use rusqlite::OptionalExtension;
+            let text = |row: &rusqlite::Row, i: usize| -> rusqlite::Result<String> { row.get(i) };
+            conn.prepare_cached(CURRENT)?
+                .query_row([member_id], |row| {
+                    let parsed = |i: usize, e: String| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            e.into(),
+                        )
+                    };
+                    Ok(CurrentMember {
+                        member_id: text(row, 0)?,
+                        email: text(row, 1)?,
+                        role: text(row, 2)?.try_into().map_err(|e| parsed(2, e))?,
+                        email_verified_at: row.get(3)?,
+                        session_epoch: row.get(4)?,
+                        tenant_id: text(row, 5)?,
+                        tenant_name: text(row, 6)?,
+                        tier: text(row, 7)?.try_into().map_err(|e| parsed(7, e))?,
+                        time_zone: text(row, 8)?,
+                    })
+                })
+                .optional()
+        });
+    }
+    Ok(sqlx::query_as(CURRENT)
+        .bind(member_id)
+        .fetch_optional(&db.pool)
+        .await?)
 }
 
 pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {

@@ -21,6 +21,7 @@ pub mod recent_reads;
 pub mod scopes;
 pub mod sign_in;
 pub mod signup;
+pub mod sqlite_reader;
 pub mod team;
 pub mod tenants;
 pub mod time_zones;

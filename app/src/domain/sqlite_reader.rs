@@ -1,0 +1,75 @@
+//! Synchronous point reads of a SQLite database, for the lookups every
+//! signed-in request makes (its session, its member).
+//!
+//! Why not sqlx: its SQLite driver runs each connection on a worker thread
+//! and hands every statement and row across threads; for a primary-key read
+//! that takes microseconds, the hand-offs cost more than the read (about a
+//! fifth of the server's CPU in kernel task switches under load). In WAL mode
+//! a reader never waits for the writer, so the read runs on the calling
+//! thread. Writes and bigger reads stay on sqlx.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+use super::{Error, Result};
+
+/// Idle connections kept: about one per thread that reads at once.
+const IDLE_CONNECTIONS: usize = 8;
+
+#[derive(Debug)]
+pub struct SqliteReader {
+    path: PathBuf,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl SqliteReader {
+    /// A reader of the database file at `path` (which must exist).
+    pub fn new(path: &Path) -> Self {
+        SqliteReader {
+            path: path.to_owned(),
+            idle: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Runs `read` on a read-only connection of its own while it runs.
+    pub fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
+        let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();
+        let conn = match idle {
+            Some(conn) => conn,
+            None => self.open().map_err(failed)?,
+        };
+        let result = read(&conn).map_err(failed);
+        if let Ok(mut idle) = self.idle.lock() {
+            if idle.len() < IDLE_CONNECTIONS {
+                idle.push(conn);
+            }
+        }
+        result
+    }
+
+    fn open(&self) -> rusqlite::Result<Connection> {
+        let conn = Connection::open_with_flags(
+            &self.path,
+            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )?;
+        conn.busy_timeout(Duration::from_secs(10))?;
+        Ok(conn)
+    }
+}
+
+fn failed(e: rusqlite::Error) -> Error {
+    Error::Internal(format!("database read: {e}"))
+}
+
+/// `sqlite://data/portal.db?mode=rwc` → `data/portal.db`; nothing for an
+/// in-memory database or another backend's URL.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.into())
+}
