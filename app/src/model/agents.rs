@@ -92,7 +92,7 @@ impl Agent {
 }
 
 /// An agent as the portal and the API show it (never with its secret).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 pub struct Agent {
     /// The agent's OAuth client id.
