@@ -9,12 +9,17 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
-use std::sync::{Arc, LazyLock, Mutex};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 use leptos::prelude::*;
 use leptos::tachys::html::InertElement;
 
-pub struct RenderMemo<K>(LazyLock<Mutex<HashMap<K, Arc<str>>>>);
+pub struct RenderMemo<K>(LazyLock<Mutex<HashMap<Arc<K>, Rendered>>>);
+
+/// Filled once: requests that want the same view while it renders wait for
+/// it instead of rendering it too (at the turn of a second, every busy
+/// request misses at once).
+type Rendered = Arc<OnceLock<Arc<str>>>;
 
 impl<K: Hash + Eq> RenderMemo<K> {
     /// More than the tenants and views a busy instance shows in one second
@@ -28,26 +33,26 @@ impl<K: Hash + Eq> RenderMemo<K> {
 
     /// The HTML of `render(&key)`, rendered at most once per key. The view
     /// must depend on nothing but `key` (no context, no signals, no clock).
-    /// The key is taken, not borrowed: a miss keeps it without a copy.
     pub fn view<V: RenderHtml>(&self, key: K, render: impl FnOnce(&K) -> V) -> impl IntoView {
         let html = self.html(key, |key| render(key).to_html());
         InertElement::new(html.to_string())
     }
 
     fn html(&self, key: K, render: impl FnOnce(&K) -> String) -> Arc<str> {
-        if let Some(hit) = self.lock().get(&key) {
-            return hit.clone();
-        }
-        let html: Arc<str> = render(&key).into();
-        let mut memo = self.lock();
-        if memo.len() >= Self::CAPACITY {
-            memo.clear();
-        }
-        memo.insert(key, html.clone());
-        html
+        let key = Arc::new(key);
+        let rendered = {
+            let mut memo = self.lock();
+            if memo.len() >= Self::CAPACITY && !memo.contains_key(&key) {
+                memo.clear();
+            }
+            memo.entry(key.clone()).or_default().clone()
+        };
+        // Rendering never awaits, so whoever fills the cell finishes without
+        // needing the thread of a request that waits for it.
+        rendered.get_or_init(|| render(&key).into()).clone()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<K, Arc<str>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<K>, Rendered>> {
         // A panic while rendering leaves the map whole: keep using it.
         self.0.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -83,5 +88,28 @@ mod tests {
             assert_eq!(*html("many", n), *format!("<p>many: {n}</p>"));
         }
         assert!(MEMO.lock().len() <= RenderMemo::<(String, u64)>::CAPACITY);
+    }
+
+    #[test]
+    fn requests_that_miss_together_share_one_render() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static MEMO: RenderMemo<u64> = RenderMemo::new();
+        let renders = AtomicUsize::new(0);
+        let pages: Vec<Arc<str>> = std::thread::scope(|s| {
+            let threads: Vec<_> = (0..8)
+                .map(|_| {
+                    s.spawn(|| {
+                        MEMO.html(7, |n| {
+                            renders.fetch_add(1, Ordering::SeqCst);
+                            std::thread::sleep(std::time::Duration::from_millis(100));
+                            format!("<p>{n}</p>")
+                        })
+                    })
+                })
+                .collect();
+            threads.into_iter().map(|t| t.join().unwrap()).collect()
+        });
+        assert_eq!(renders.load(Ordering::SeqCst), 1);
+        assert!(pages.iter().all(|page| &**page == "<p>7</p>"));
     }
 }
