@@ -58,6 +58,26 @@ impl<K: Hash + Eq> RenderMemo<K> {
     }
 }
 
+/// A key that is one particular shared value: equal only to itself, found by
+/// its address. For inputs built once and shared by every request that wants
+/// them (`RecentReads`), this spares comparing them whole; holding the `Arc`
+/// keeps the address from being reused while the entry lives.
+pub struct ByIdentity<T>(pub Arc<T>);
+
+impl<T> PartialEq for ByIdentity<T> {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl<T> Eq for ByIdentity<T> {}
+
+impl<T> Hash for ByIdentity<T> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        Arc::as_ptr(&self.0).hash(state);
+    }
+}
+
 impl<K: Hash + Eq> Default for RenderMemo<K> {
     fn default() -> Self {
         Self::new()
@@ -88,6 +108,25 @@ mod tests {
             assert_eq!(*html("many", n), *format!("<p>many: {n}</p>"));
         }
         assert!(MEMO.lock().len() <= RenderMemo::<(String, u64)>::CAPACITY);
+    }
+
+    #[test]
+    fn a_shared_input_is_known_by_identity() {
+        static MEMO: RenderMemo<ByIdentity<String>> = RenderMemo::new();
+        let renders = std::cell::Cell::new(0);
+        let html = |data: &Arc<String>| {
+            MEMO.html(ByIdentity(data.clone()), |d| {
+                renders.set(renders.get() + 1);
+                format!("<p>{}</p>", d.0)
+            })
+        };
+        let shared = Arc::new("acme".to_owned());
+        assert_eq!(&*html(&shared), "<p>acme</p>");
+        assert_eq!(&*html(&shared.clone()), "<p>acme</p>");
+        assert_eq!(renders.get(), 1);
+        // Equal but built apart (the next second's data): rendered afresh.
+        assert_eq!(&*html(&Arc::new("acme".to_owned())), "<p>acme</p>");
+        assert_eq!(renders.get(), 2);
     }
 
     #[test]

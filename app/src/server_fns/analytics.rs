@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
@@ -45,13 +47,37 @@ impl AnalyticsPageData {
 const MAX_PAGE: usize = 1_000_000;
 
 #[server]
-pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, ServerFnError> {
+pub async fn analytics_view(
+    query: AnalyticsQuery,
+) -> Result<Arc<AnalyticsPageData>, ServerFnError> {
     use super::ssr::{context, failed};
-    use crate::domain::analytics::{self, DEFAULT_DAYS};
-    use crate::model::analytics::{TrendPoint, USAGE_ROWS_PER_PAGE};
 
     let (member, services) = context()?;
     let now = services.clock.now();
+    // Every busy request of this second asks the same: it is built once and
+    // shared (`RecentReads`), which also lets the page's render memo know it
+    // by identity instead of by comparing it whole.
+    let view = format!("analytics-page:{query:?}:{}", member.can_manage());
+    services
+        .db
+        .recent
+        .get_or_read(&member.tenant_id, view, now, || {
+            page_data(&member, &services, query, now)
+        })
+        .await
+        .map_err(failed)
+}
+
+#[cfg(feature = "ssr")]
+async fn page_data(
+    member: &crate::model::CurrentMember,
+    services: &crate::domain::Services,
+    query: AnalyticsQuery,
+    now: i64,
+) -> crate::domain::Result<AnalyticsPageData> {
+    use crate::domain::analytics::{self, DEFAULT_DAYS};
+    use crate::model::analytics::{TrendPoint, USAGE_ROWS_PER_PAGE};
+
     let (days, days_note) = match analytics::parse_days(query.days.as_deref()) {
         Ok(days) => (days, None),
         Err(e) => (
@@ -59,9 +85,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
             Some(format!("Showing {DEFAULT_DAYS} days: {e}.")),
         ),
     };
-    let overview = analytics::overview(&services.db, &member.tenant_id, days, now)
-        .await
-        .map_err(failed)?;
+    let overview = analytics::overview(&services.db, &member.tenant_id, days, now).await?;
     let point = |d: &analytics::DailyUsage| TrendPoint {
         date: d.date.to_string(),
         label: d.date.strftime("%a, %b %-d").to_string(),
@@ -117,8 +141,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
         &table,
         Some(page_of(wanted)),
     )
-    .await
-    .map_err(failed)?;
+    .await?;
     let pages = month.matching.div_ceil(USAGE_ROWS_PER_PAGE).max(1);
     let page = wanted.min(pages);
     if page != wanted {
@@ -130,8 +153,7 @@ pub async fn analytics_view(query: AnalyticsQuery) -> Result<AnalyticsPageData, 
             &table,
             Some(page_of(page)),
         )
-        .await
-        .map_err(failed)?;
+        .await?;
     }
     let rows = month.agents;
 

@@ -1,6 +1,8 @@
 //! This month's usage by agent: sortable, filterable, paged; plain links,
 //! so it works without JavaScript.
 
+use std::sync::Arc;
+
 use leptos::prelude::*;
 
 use crate::components::format::{last_seen, thousands};
@@ -36,7 +38,7 @@ fn month_title(month: &str) -> String {
 }
 
 #[component]
-pub(super) fn AgentUsageTable(data: AnalyticsPageData) -> impl IntoView {
+pub(super) fn AgentUsageTable(data: Arc<AnalyticsPageData>) -> impl IntoView {
     let heads = AgentSort::ALL
         .iter()
         .map(|&sort| {

@@ -1,3 +1,5 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
@@ -6,7 +8,7 @@ use crate::components::format::{change, thousands};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
-use crate::components::rendered::RenderMemo;
+use crate::components::rendered::{ByIdentity, RenderMemo};
 use crate::model::analytics::{analytics_href, AnalyticsQuery};
 use crate::server_fns::analytics::{analytics_view, AnalyticsPageData};
 
@@ -19,7 +21,8 @@ use time_zone::TimeZoneSetting;
 const RANGES: [u32; 3] = [7, 30, 90];
 /// The cards, charts and agent table: most of the page, and a function of
 /// the page data alone (the data carries the time for "5 min ago").
-static USAGE_VIEWS: RenderMemo<(AnalyticsPageData, Option<&'static str>)> = RenderMemo::new();
+static USAGE_VIEWS: RenderMemo<(ByIdentity<AnalyticsPageData>, Option<&'static str>)> =
+    RenderMemo::new();
 /// The charts whose table the URL can ask for (`?table=trend`).
 const TABLES: [&str; 2] = ["trend", "heatmap"];
 
@@ -50,7 +53,7 @@ pub fn AnalyticsPage() -> impl IntoView {
 }
 
 #[component]
-fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl IntoView {
+fn AnalyticsView(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl IntoView {
     let range = RANGES
         .iter()
         .map(|&days| {
@@ -109,12 +112,12 @@ fn AnalyticsView(data: AnalyticsPageData, table: Option<&'static str>) -> impl I
     let body = if data.ever_used {
         USAGE_VIEWS
             .view(
-                (data, table),
-                |(data, table)| view! { <UsageViews data=data.clone() table=*table /> },
+                (ByIdentity(data), table),
+                |(data, table)| view! { <UsageViews data=data.0.clone() table=*table /> },
             )
             .into_any()
     } else {
-        view! { <EmptyState public_url=data.public_url /> }.into_any()
+        view! { <EmptyState public_url=data.public_url.clone() /> }.into_any()
     };
     view! {
         <div class="toolbar analytics-toolbar">
@@ -159,7 +162,7 @@ fn EmptyState(public_url: String) -> impl IntoView {
 }
 
 #[component]
-fn UsageViews(data: AnalyticsPageData, table: Option<&'static str>) -> impl IntoView {
+fn UsageViews(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl IntoView {
     let here = data.href(data.days, data.compare, &data.table, data.page);
     // Shown: a link back without it; else a link to this view with it.
     let table_href = |id: &str| {
