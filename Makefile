@@ -38,7 +38,7 @@ unit:
 e2e:
 	cd end2end && npx playwright test
 
-## Token endpoint throughput (tokens/s, 64 connections) with and without metering
+## Token endpoint throughput (tokens/s, 64 connections) with and without metering, then PostgreSQL with two instances
 bench: tools build
 	scripts/bench-tokens.sh
 
