@@ -83,11 +83,12 @@ pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnE
     use crate::domain::Error;
 
     let (member, services) = context()?;
-    match crate::domain::agents::get(&services.db, &member.tenant_id, &id).await {
+    let now = services.clock.now();
+    match crate::domain::agents::get_recent(&services.db, &member.tenant_id, &id, now).await {
         Ok(agent) => Ok(Some(AgentPageData {
-            agent,
+            agent: Agent::clone(&agent),
             can_manage: member.can_manage(),
-            now: services.clock.now(),
+            now,
         })),
         Err(Error::NotFound(_)) => Ok(None),
         Err(e) => Err(failed(e)),

@@ -187,6 +187,22 @@ pub async fn list_recent(db: &Db, tenant_id: &str, now: i64) -> Result<std::sync
         .await
 }
 
+/// One agent as its page shows it: read at most once a second, like the list
+/// (`RecentReads`; the tenant's writes forget it). Changes to an agent read
+/// it with [`get`].
+pub async fn get_recent(
+    db: &Db,
+    tenant_id: &str,
+    agent_id: &str,
+    now: i64,
+) -> Result<std::sync::Arc<Agent>> {
+    db.recent
+        .get_or_read(tenant_id, format!("agent:{agent_id}"), now, || {
+            get(db, tenant_id, agent_id)
+        })
+        .await
+}
+
 /// One agent of a tenant; another tenant's agent is "not found".
 /// Agent ids are UUIDs we made: anything else names no agent, and is never
 /// sent to the database (PostgreSQL refuses some strings, e.g. with NUL).
