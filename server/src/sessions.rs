@@ -152,3 +152,36 @@ fn load_now(reader: &SqliteReader, id: &Id) -> session_store::Result<Option<Reco
         .transpose()
         .map_err(|e| session_store::Error::Decode(e.to_string()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The synchronous load reads what sqlx's store wrote, and keeps its
+    /// expiry rule: a session past its expiry is gone.
+    #[tokio::test]
+    async fn sessions_load_as_the_sqlx_store_wrote_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}/sessions.db", dir.path().display());
+        let store = PortalSessionStore::connect(&url).await.unwrap();
+        let record = |minutes: i64| Record {
+            id: Id::default(),
+            data: [("member_id".to_owned(), serde_json::json!("m-1"))].into(),
+            expiry_date: time::OffsetDateTime::now_utc() + time::Duration::minutes(minutes),
+        };
+        let mut live = record(30);
+        store.create(&mut live).await.unwrap();
+        let loaded = store
+            .load(&live.id)
+            .await
+            .unwrap()
+            .expect("a live session loads");
+        assert_eq!(loaded.data, live.data);
+        assert_eq!(loaded.expiry_date, live.expiry_date);
+
+        let mut expired = record(-1);
+        store.create(&mut expired).await.unwrap();
+        assert!(store.load(&expired.id).await.unwrap().is_none());
+        assert!(store.load(&Id::default()).await.unwrap().is_none());
+    }
+}
