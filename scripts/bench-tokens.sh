@@ -19,24 +19,30 @@ fi
 
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
+# bench_tenant DIR: an enterprise tenant with one agent in $DATABASE_URL, and
+# DIR/token.lua, wrk's script asking a token for that agent.
+bench_tenant() {
+  "$BIN" tenant create --name Bench --tier enterprise >/dev/null 2>&1
+  eval "$("$BIN" agent create --tenant Bench --name bench --capabilities bench:run --owner bench 2>/dev/null)"
+  cat >"$1/token.lua" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
+LUA
+}
+
 # run LABEL [serve flags...] -> prints "LABEL tokens/s"
 run() {
   local label=$1; shift
   local dir port pid
   dir=$(mktemp -d /tmp/portal-bench.XXXXXX)
   export DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=error
-  "$BIN" tenant create --name Bench --tier enterprise >/dev/null 2>&1
-  eval "$("$BIN" agent create --tenant Bench --name bench --capabilities bench:run --owner bench 2>/dev/null)"
+  bench_tenant "$dir"
   port=$(free_port)
   LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve "$@" >"$dir/server.log" 2>&1 &
   pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-  cat >"$dir/token.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
-LUA
   wrk -t"${WRK_THREADS:-1}" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$dir/token.lua" "http://127.0.0.1:$port/api/v1/token" >"$dir/wrk.txt"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local rps total errors counted
@@ -62,14 +68,7 @@ if [ "${1:-}" = --postgres-inner ]; then
   PORTAL_MASTER_KEY=$(python3 -c 'import base64, os; print(base64.b64encode(os.urandom(32)).decode())')
   export PORTAL_MASTER_KEY
   dir=$(mktemp -d /tmp/portal-bench.XXXXXX)
-  "$BIN" tenant create --name Bench --tier enterprise >/dev/null 2>&1
-  eval "$("$BIN" agent create --tenant Bench --name bench --capabilities bench:run --owner bench 2>/dev/null)"
-  cat >"$dir/token.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
-LUA
+  bench_tenant "$dir"
   pids=(); ports=(); wrks=()
   for i in 1 2; do
     port=$(free_port)
