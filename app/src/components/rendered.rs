@@ -4,8 +4,10 @@
 //! data (page data is read at most once a second, `domain::recent_reads`), and
 //! rendering tens of kilobytes of HTML is then most of a request's cost. A
 //! view that is a pure function of its inputs is rendered once per inputs and
-//! its HTML reused. Kept by the whole input, not a hash of it: two requests
-//! share HTML only when they would have rendered the same HTML.
+//! its HTML reused. Kept by the whole input (or, for a value shared by every
+//! request that wants it, by that value's identity: [`ByIdentity`]), never a
+//! hash of it: two requests share HTML only when they would have rendered the
+//! same HTML.
 
 use std::collections::HashMap;
 use std::hash::Hash;

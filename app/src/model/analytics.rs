@@ -17,7 +17,7 @@ pub struct AnalyticsQuery {
     pub page: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum AgentSort {
     Name,
     Type,
@@ -74,7 +74,7 @@ impl AgentSort {
 }
 
 /// The per-agent table's view: sort, direction and name filter.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentTableView {
     pub sort: AgentSort,
     pub descending: bool,
@@ -104,7 +104,7 @@ impl AgentTableView {
 }
 
 /// One agent's usage in the current month.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AgentUsageRow {
     pub id: String,
     pub name: String,
@@ -117,7 +117,7 @@ pub struct AgentUsageRow {
     pub last_activity_at: Option<i64>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SummaryCard {
     pub key: String,
     pub label: String,
@@ -132,7 +132,7 @@ pub const AGENTS_PER_PAGE: usize = 50;
 /// pager and the CSV reach every row, without JavaScript).
 pub const USAGE_ROWS_PER_PAGE: usize = 25;
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendPoint {
     /// `2026-11-25`
     pub date: String,
@@ -141,7 +141,7 @@ pub struct TrendPoint {
     pub count: u64,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrendData {
     /// Oldest first; the last point is today, still counting.
     pub current: Vec<TrendPoint>,
@@ -150,7 +150,7 @@ pub struct TrendData {
     pub compare: bool,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeatmapData {
     pub zone: String,
     /// 7 rows (Sunday first) of 24 hours.

@@ -8,7 +8,7 @@ use crate::model::analytics::{
     TrendData,
 };
 
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AnalyticsPageData {
     pub days: u32,
     /// Why the URL's `days` was not used, if it was not.
