@@ -13,8 +13,8 @@ use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions::{Expiry, SessionManagerLayer};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use app::domain::db::{sqlite_url_creating_file, Backend};
-use app::domain::sqlite_reader::{sqlite_path, SqliteReader};
+use app::domain::db::{sqlite_url_creating_file, Backend, Db};
+use app::domain::sqlite_reader::SqliteReader;
 
 use crate::config::Config;
 
@@ -34,7 +34,8 @@ pub enum PortalSessionStore {
 }
 
 impl PortalSessionStore {
-    pub async fn connect(database_url: &str) -> anyhow::Result<Self> {
+    /// On SQLite the store loads through the portal's own `db.reader`.
+    pub async fn connect(db: &Db, database_url: &str) -> anyhow::Result<Self> {
         let store = match Backend::from_url(database_url) {
             Some(Backend::Sqlite) => {
                 let options =
@@ -50,9 +51,11 @@ impl PortalSessionStore {
                     .await?;
                 let store = SqliteStore::new(pool);
                 store.migrate().await?;
-                let path = sqlite_path(database_url)
+                let reader = db
+                    .reader
+                    .clone()
                     .ok_or_else(|| anyhow::anyhow!("sessions need a SQLite file, not memory"))?;
-                Self::Sqlite(store, Arc::new(SqliteReader::new(&path)))
+                Self::Sqlite(store, reader)
             }
             Some(Backend::Postgres) => {
                 let pool = PgPoolOptions::new()
@@ -163,7 +166,8 @@ mod tests {
     async fn sessions_load_as_the_sqlx_store_wrote_them() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/sessions.db", dir.path().display());
-        let store = PortalSessionStore::connect(&url).await.unwrap();
+        let db = Db::connect(&url).await.unwrap();
+        let store = PortalSessionStore::connect(&db, &url).await.unwrap();
         let record = |minutes: i64| Record {
             id: Id::default(),
             data: [("member_id".to_owned(), serde_json::json!("m-1"))].into(),

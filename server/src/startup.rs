@@ -31,7 +31,7 @@ pub async fn build(
     let site_root = config.site_root.clone();
     tokio::task::spawn_blocking(move || crate::http::assets::precompress(&site_root)).await?;
     let db = Db::connect(&config.database_url).await?;
-    let sessions = PortalSessionStore::connect(&config.database_url).await?;
+    let sessions = PortalSessionStore::connect(&db, &config.database_url).await?;
     sessions
         .clone()
         .spawn_expiry_sweeper(Duration::from_secs(600));

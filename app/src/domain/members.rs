@@ -1,5 +1,6 @@
 use sqlx::FromRow;
 
+use super::sqlite_reader::parsed;
 use super::{passwords, Db, Error, Result};
 use crate::model::{CurrentMember, Role};
 
@@ -209,26 +210,18 @@ pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> 
     if let Some(reader) = &db.reader {
         return reader.read(|conn| {
             use rusqlite::OptionalExtension;
-            let text = |row: &rusqlite::Row, i: usize| -> rusqlite::Result<String> { row.get(i) };
             conn.prepare_cached(CURRENT)?
                 .query_row([member_id], |row| {
-                    let parsed = |i: usize, e: String| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            e.into(),
-                        )
-                    };
                     Ok(CurrentMember {
-                        member_id: text(row, 0)?,
-                        email: text(row, 1)?,
-                        role: text(row, 2)?.try_into().map_err(|e| parsed(2, e))?,
+                        member_id: row.get(0)?,
+                        email: row.get(1)?,
+                        role: parsed(row, 2)?,
                         email_verified_at: row.get(3)?,
                         session_epoch: row.get(4)?,
-                        tenant_id: text(row, 5)?,
-                        tenant_name: text(row, 6)?,
-                        tier: text(row, 7)?.try_into().map_err(|e| parsed(7, e))?,
-                        time_zone: text(row, 8)?,
+                        tenant_id: row.get(5)?,
+                        tenant_name: row.get(6)?,
+                        tier: parsed(row, 7)?,
+                        time_zone: row.get(8)?,
                     })
                 })
                 .optional()

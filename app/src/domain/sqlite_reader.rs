@@ -60,6 +60,18 @@ impl SqliteReader {
     }
 }
 
+/// Column `i` read as text and parsed like sqlx's `try_from = "String"`
+/// columns (`Role`, `Tier`...).
+pub fn parsed<T: TryFrom<String, Error = String>>(
+    row: &rusqlite::Row,
+    i: usize,
+) -> rusqlite::Result<T> {
+    let text: String = row.get(i)?;
+    T::try_from(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, e.into())
+    })
+}
+
 fn failed(e: rusqlite::Error) -> Error {
     Error::Internal(format!("database read: {e}"))
 }
