@@ -99,13 +99,16 @@ test('range control keeps the view in the URL, and comparison toggles', async ({
   await expect(page).toHaveURL(/days=90/);
   await expect(page.locator('[data-testid="trend-chart"] .trend-point')).toHaveCount(90);
 
-  await expect(page.locator('.trend-previous')).toHaveClass(/hidden/);
+  await expect(page.locator('.trend-previous')).toHaveCSS('display', 'none');
   await page.getByTestId('compare-toggle').click();
-  await expect(page.locator('.trend-previous')).not.toHaveClass(/hidden/);
+  await expect(page.locator('.trend-previous')).not.toHaveCSS('display', 'none');
   await expect(page).toHaveURL(/compare=1/);
+  // The tooltip names the same day of the previous period while comparing.
+  await page.locator('[data-testid="trend-chart"] .trend-point').nth(89).hover();
+  await expect(page.locator('.trend-chart .tip-previous')).toBeVisible();
   // A link reproduces the view.
   await page.reload();
-  await expect(page.locator('.trend-previous')).not.toHaveClass(/hidden/);
+  await expect(page.locator('.trend-previous')).not.toHaveCSS('display', 'none');
   await expect(page.locator('[data-testid="trend-chart"] .trend-point')).toHaveCount(90);
 });
 
@@ -138,7 +141,7 @@ test('charts are in the HTML and visible with JavaScript disabled', async ({ bro
   // Comparison without JavaScript: the toggle is a link.
   await page.getByTestId('compare-toggle').click();
   await expect(page).toHaveURL(/compare=1/);
-  await expect(page.locator('.trend-previous')).not.toHaveClass(/hidden/);
+  await expect(page.locator('.trend-previous')).not.toHaveCSS('display', 'none');
   await context.close();
 });
 
@@ -176,7 +179,7 @@ test('the heatmap is one tab stop walked with the arrow keys, with its tooltip',
   await signIn(page, DEMO.enterpriseOwner, '/analytics');
   const heatmap = page.getByTestId('heatmap');
   await heatmap.scrollIntoViewIfNeeded();
-  const cell = (i: number) => page.locator(`#heat-${i}`);
+  const cell = (i: number) => heatmap.locator('.heat-cell').nth(i);
   // The island hydrates lazily: hover until its styled tooltip answers.
   await expect(async () => {
     await page.mouse.move(0, 0);
@@ -196,7 +199,7 @@ test('the heatmap is one tab stop walked with the arrow keys, with its tooltip',
 test('the trend is one tab stop walked with the arrow keys, with its tooltip', async ({ page }) => {
   await signIn(page, DEMO.enterpriseOwner, '/analytics?days=30');
   const trend = page.getByTestId('trend-chart');
-  const point = (i: number) => page.locator(`#trend-pt-${i}`);
+  const point = (i: number) => trend.locator('.trend-point').nth(i);
   await expect(trend.locator('[tabindex="0"]')).toHaveCount(1);
   await expect(point(29)).toHaveAttribute('tabindex', '0');
   // The island hydrates lazily: hover until its styled tooltip answers.

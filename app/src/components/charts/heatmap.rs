@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{make_tab_stop, point_index, roving_focus, ChartTooltip};
+use super::{ChartFrame, ChartTooltip, Pointed};
 use crate::components::format::thousands;
 use crate::model::analytics::{HeatmapData, WEEKDAY_NAMES};
 
@@ -11,6 +11,8 @@ const CELL_W: f64 = 26.0;
 const CELL_H: f64 = 24.0;
 const HEAT_LEFT: f64 = 40.0;
 const HEAT_TOP: f64 = 22.0;
+const WIDTH: f64 = HEAT_LEFT + 24.0 * CELL_W;
+const HEIGHT: f64 = HEAT_TOP + 7.0 * CELL_H;
 
 /// Colour step 0 (none) to 5 (the busiest hour of the range).
 pub fn heat_level(count: u64, max: u64) -> usize {
@@ -53,9 +55,11 @@ pub fn heat_cell_text(weekday: usize, hour: usize, count: u64) -> String {
 /// string, not a view per cell: it is most of the Analytics page, and the
 /// cells need no reactive parts (the island listens on the `<svg>` itself).
 /// The cell's `<title>` is its accessible name and, without JavaScript, its
-/// tooltip. A cell's weekday and hour are in its id (`heat-{weekday * 24 +
-/// hour}`); its size and corners are in the style sheet (`.heat-cell`), not
-/// repeated 168 times. Every value here is ours (numbers and fixed names): no
+/// tooltip. Cells come weekday by weekday, hour by hour: a cell's place
+/// among them is its weekday and hour. Its size and corners are in the
+/// style sheet (`.heat-cell`), not repeated 168 times; only the first cell
+/// is a tab stop (the island gives the others a `tabindex` when the arrow
+/// keys reach them). Every value here is ours (numbers and fixed names): no
 /// escaping.
 pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
     use std::fmt::Write;
@@ -76,14 +80,17 @@ pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
             DAYS[d]
         );
         for (h, &count) in hours.iter().enumerate().take(24) {
-            let i = d * 24 + h;
             let _ = write!(
                 svg,
-                r#"<rect id="heat-{i}" class="heat-cell heat-{level}" x="{x}" y="{y}" tabindex="{tab}" role="img" data-count="{count}"><title>{text}</title></rect>"#,
+                r#"<rect class="heat-cell heat-{level}" x="{x}" y="{y}"{tab} role="img" data-count="{count}"><title>{text}</title></rect>"#,
                 level = heat_level(count, max),
                 x = (HEAT_LEFT + h as f64 * CELL_W + 1.0) as i64,
                 y = (HEAT_TOP + d as f64 * CELL_H + 1.0) as i64,
-                tab = if i == 0 { "0" } else { "-1" },
+                tab = if d == 0 && h == 0 {
+                    r#" tabindex="0""#
+                } else {
+                    ""
+                },
                 text = heat_cell_text(d, h, count),
             );
         }
@@ -91,33 +98,10 @@ pub fn heat_markup(cells: &[Vec<u64>], max: u64) -> String {
     svg
 }
 
-#[island]
+/// The heatmap as SVG, its legend and zone, around its island.
+#[component]
 pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     let max = heatmap.cells.iter().flatten().copied().max().unwrap_or(0);
-    let active = RwSignal::new(None::<(usize, usize)>);
-    let focus = RwSignal::new(0usize);
-    let width = HEAT_LEFT + 24.0 * CELL_W;
-    let height = HEAT_TOP + 7.0 * CELL_H;
-    let markup = heat_markup(&heatmap.cells, max);
-    let cell_of =
-        |ev: &leptos::ev::Event| point_index(ev, ".heat-cell", "heat-").map(|i| (i / 24, i % 24));
-    let on_key = roving_focus(focus, 7 * 24, 24, "heat-");
-    let cells = heatmap.cells.clone();
-    let tooltip = move || {
-        active.get().map(|(d, h)| {
-            let count = cells.get(d).and_then(|r| r.get(h)).copied().unwrap_or(0);
-            let left = (HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0) / width * 100.0;
-            let top = (HEAT_TOP + d as f64 * CELL_H) / height * 100.0;
-            view! {
-                <ChartTooltip left top>
-                    <strong>{thousands(count)}" requests"</strong>
-                    <span>
-                        {format!("{} {h:02}:00–{:02}:00", WEEKDAY_NAMES[d], (h + 1) % 24)}
-                    </span>
-                </ChartTooltip>
-            }
-        })
-    };
     let legend = heat_legend(max)
         .into_iter()
         .map(|(level, text)| {
@@ -131,29 +115,17 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
         .collect_view();
     view! {
         <div class="chart heatmap-chart">
-            <div class="chart-frame">
+            <HeatmapInteractions>
                 <svg
                     class="chart-svg heatmap-svg"
-                    viewBox=format!("0 0 {width} {height}")
+                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
                     role="group"
                     aria-labelledby="heatmap-title"
                     aria-describedby="heatmap-summary"
                     data-testid="heatmap"
-                    on:keydown=on_key
-                    on:mouseover=move |ev| active.set(cell_of(&ev))
-                    on:mouseleave=move |_| active.set(None)
-                    on:focusin=move |ev| {
-                        if let Some((d, h)) = cell_of(&ev) {
-                            make_tab_stop(&ev);
-                            focus.set(d * 24 + h);
-                            active.set(Some((d, h)));
-                        }
-                    }
-                    on:focusout=move |_| active.set(None)
-                    inner_html=markup
+                    inner_html=heat_markup(&heatmap.cells, max)
                 ></svg>
-                {tooltip}
-            </div>
+            </HeatmapInteractions>
             <ul class="heat-legend" aria-label="Requests per hour, by colour">
                 <li class="legend-caption">"Requests per hour:"</li>
                 {legend}
@@ -162,6 +134,42 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
                 "Times in "<strong data-testid="heatmap-zone">{heatmap.zone}</strong>
             </p>
         </div>
+    }
+}
+
+/// The heatmap's interactive layer: the tooltip and arrow keys over its
+/// cells, whose weekday and hour are their place in the markup.
+#[island]
+pub fn HeatmapInteractions(children: Children) -> impl IntoView {
+    let active = RwSignal::new(None::<Pointed>);
+    let tooltip = move || {
+        active.get().map(|p| {
+            let (d, h) = (p.index / 24 % 7, p.index % 24);
+            let at = (
+                HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0,
+                HEAT_TOP + d as f64 * CELL_H,
+            );
+            view! {
+                <ChartTooltip at size=(WIDTH, HEIGHT)>
+                    <strong>{thousands(p.count)}" requests"</strong>
+                    <span>
+                        {format!("{} {h:02}:00–{:02}:00", WEEKDAY_NAMES[d], (h + 1) % 24)}
+                    </span>
+                </ChartTooltip>
+            }
+        })
+    };
+    view! {
+        <ChartFrame
+            active
+            selector=".heat-cell"
+            len=7 * 24
+            row=24
+            first_focus=0
+            tooltip=tooltip.into_any()
+        >
+            {children()}
+        </ChartFrame>
     }
 }
 
@@ -175,10 +183,14 @@ mod tests {
         cells[2][18] = 42;
         let svg = heat_markup(&cells, 42);
         assert_eq!(svg.matches("<rect ").count(), 168);
-        assert_eq!(svg.matches(r#"tabindex="0""#).count(), 1);
-        assert!(svg.contains(
-            r#"id="heat-66" class="heat-cell heat-5" x="509" y="71" tabindex="-1" role="img" data-count="42"><title>Tuesday 18:00–19:00: 42 requests</title>"#
-        ));
+        assert_eq!(svg.matches("tabindex").count(), 1);
+        assert!(svg.contains(r#"<rect class="heat-cell heat-0" x="41" y="23" tabindex="0""#));
+        // Weekday by weekday, hour by hour: the 67th cell is Tuesday 18:00.
+        let tuesday_18 = svg.split("<rect ").nth(67).unwrap();
+        assert_eq!(
+            tuesday_18,
+            r#"class="heat-cell heat-5" x="509" y="71" role="img" data-count="42"><title>Tuesday 18:00–19:00: 42 requests</title></rect>"#
+        );
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The Analytics charts: SVG rendered on the server (in the first HTML, with
-//! native `<title>` tooltips, so they work without JavaScript), hydrated as
-//! islands for the styled tooltip, keyboard navigation and the comparison
-//! toggle. The lazy loader (`islands::LazyIslandScripts`) fetches their wasm
-//! only when a chart scrolls into view or is first touched.
+//! native `<title>` tooltips, so they work without JavaScript). Each chart is
+//! the server-rendered child of a small island that adds the styled tooltip,
+//! keyboard navigation and (trend) the comparison toggle. The islands carry
+//! no chart data: what a tooltip shows is read from the point's markup, so
+//! the data is not in the page twice and the chart code stays out of the
+//! wasm. The lazy loader (`islands::LazyIslandScripts`) fetches the wasm only
+//! when a chart scrolls into view or is first touched.
 //!
 //! Both charts share one keyboard model (a roving tab stop) and one tooltip.
 
@@ -15,13 +18,13 @@ pub use trend::{nice_max, TrendChart};
 use leptos::prelude::*;
 
 /// Arrow keys move along a roving tab stop: one Tab enters the chart, arrows
-/// walk its `len` points, `row` points to a row; the point with id
-/// `{id_prefix}{index}` gets the focus.
+/// walk its `len` points (those matching `selector`, in document order),
+/// `row` points to a row.
 fn roving_focus(
     focus: RwSignal<usize>,
     len: usize,
     row: isize,
-    id_prefix: &'static str,
+    selector: &'static str,
 ) -> impl Fn(leptos::ev::KeyboardEvent) + Clone + 'static {
     move |ev: leptos::ev::KeyboardEvent| {
         let step = match ev.key().as_str() {
@@ -35,73 +38,162 @@ fn roving_focus(
         let next = (focus.get_untracked() as isize + step).clamp(0, len as isize - 1) as usize;
         focus.set(next);
         #[cfg(feature = "hydrate")]
-        focus_element(&format!("{id_prefix}{next}"));
+        if let Some(point) = dom::target(&ev).and_then(|el| dom::nth_point(&el, selector, next)) {
+            dom::focus(&point);
+        }
         #[cfg(not(feature = "hydrate"))]
-        let _ = id_prefix;
+        let _ = selector;
     }
 }
 
-/// The index of the chart point (matching `selector`, id `{prefix}{index}`)
-/// an event happened on. Points are plain markup, so the chart listens on
-/// their container and finds the point here.
-fn point_index(ev: &leptos::ev::Event, selector: &str, prefix: &str) -> Option<usize> {
+/// A chart point an event happened on (matching `selector`), as its markup
+/// describes it. Points are plain markup without ids (168 of them would
+/// weigh on every page), so the island listens on their container, finds
+/// the point's place among its chart's points and reads its attributes.
+#[derive(Clone, Debug, PartialEq)]
+struct Pointed {
+    /// Its place among the chart's points, in document order.
+    index: usize,
+    /// `data-count`
+    count: u64,
+    /// `data-label`, where the chart's own geometry cannot name the point.
+    label: String,
+    /// `data-previous`: the same point of the previous period, if any.
+    previous: Option<String>,
+}
+
+fn pointed(ev: &leptos::ev::Event, selector: &str) -> Option<Pointed> {
     #[cfg(feature = "hydrate")]
     {
-        use leptos::wasm_bindgen::JsCast;
-        let point = ev
-            .target()?
-            .dyn_into::<web_sys::Element>()
-            .ok()?
-            .closest(selector)
-            .ok()??;
-        point.id().strip_prefix(prefix)?.parse().ok()
+        let point = dom::target(ev)?.closest(selector).ok()??;
+        Some(Pointed {
+            index: dom::index_of(&point, selector)?,
+            count: point.get_attribute("data-count")?.parse().ok()?,
+            label: point.get_attribute("data-label").unwrap_or_default(),
+            previous: point.get_attribute("data-previous"),
+        })
     }
     #[cfg(not(feature = "hydrate"))]
     {
-        let _ = (ev, selector, prefix);
+        let _ = (ev, selector);
         None
     }
 }
 
-/// Makes the focused point its chart's one tab stop (roving tabindex).
-fn make_tab_stop(ev: &leptos::ev::Event) {
-    #[cfg(feature = "hydrate")]
-    {
-        use leptos::wasm_bindgen::JsCast;
-        let Some(point) = ev
-            .target()
-            .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        else {
-            return;
-        };
-        if let Some(Ok(Some(previous))) = point
-            .parent_element()
-            .map(|parent| parent.query_selector(r#"[tabindex="0"]"#))
+/// The charts' few DOM operations. The points carry no `tabindex` until
+/// the keyboard reaches them: only the chart's tab stop has one (`0`) in
+/// the markup.
+#[cfg(feature = "hydrate")]
+mod dom {
+    use leptos::wasm_bindgen::JsCast;
+    use web_sys::{Element, NodeList};
+
+    pub fn target(ev: &leptos::ev::Event) -> Option<Element> {
+        ev.target()?.dyn_into::<Element>().ok()
+    }
+
+    /// The points of the chart `inside` belongs to, in document order.
+    fn points(inside: &Element, selector: &str) -> Option<NodeList> {
+        inside
+            .closest(".chart-frame")
+            .ok()??
+            .query_selector_all(selector)
+            .ok()
+    }
+
+    pub fn index_of(point: &Element, selector: &str) -> Option<usize> {
+        let list = points(point, selector)?;
+        (0..list.length())
+            .find(|&i| point.is_same_node(list.get(i).as_ref()))
+            .map(|i| i as usize)
+    }
+
+    pub fn nth_point(inside: &Element, selector: &str, n: usize) -> Option<Element> {
+        points(inside, selector)?.get(n as u32)?.dyn_into().ok()
+    }
+
+    pub fn focus(point: &Element) {
+        if !point.has_attribute("tabindex") {
+            let _ = point.set_attribute("tabindex", "-1");
+        }
+        if let Some(svg) = point.dyn_ref::<web_sys::SvgElement>() {
+            let _ = svg.focus();
+        }
+    }
+
+    /// Makes the focused point its chart's one tab stop (roving tabindex).
+    pub fn make_tab_stop(point: &Element) {
+        if let Some(Ok(stops)) = point
+            .closest(".chart-frame")
+            .ok()
+            .flatten()
+            .map(|frame| frame.query_selector_all(r#"[tabindex="0"]"#))
         {
-            let _ = previous.set_attribute("tabindex", "-1");
+            for i in 0..stops.length() {
+                if let Some(stop) = stops.get(i).and_then(|n| n.dyn_into::<Element>().ok()) {
+                    let _ = stop.set_attribute("tabindex", "-1");
+                }
+            }
         }
         let _ = point.set_attribute("tabindex", "0");
     }
-    #[cfg(not(feature = "hydrate"))]
-    let _ = ev;
 }
 
-#[cfg(feature = "hydrate")]
-fn focus_element(id: &str) {
-    use leptos::wasm_bindgen::JsCast;
-    if let Some(el) = document()
-        .get_element_by_id(id)
-        .and_then(|e| e.dyn_into::<web_sys::SvgElement>().ok())
-    {
-        let _ = el.focus();
+/// The box around a chart's server-rendered markup, inside its island:
+/// hovering or focusing a point (matching `selector`) makes it `active`;
+/// arrow keys walk the `len` points, `row` to a row, from `first_focus`.
+/// The tooltip is drawn over the chart, in this box.
+#[component]
+fn ChartFrame(
+    active: RwSignal<Option<Pointed>>,
+    selector: &'static str,
+    len: usize,
+    row: usize,
+    first_focus: usize,
+    tooltip: AnyView,
+    children: Children,
+) -> impl IntoView {
+    let focus = RwSignal::new(first_focus);
+    view! {
+        <div
+            class="chart-frame"
+            on:keydown=roving_focus(focus, len, row as isize, selector)
+            on:mouseover=move |ev| active.set(pointed(&ev, selector))
+            on:mouseleave=move |_| active.set(None)
+            on:focusin=move |ev| {
+                if let Some(point) = pointed(&ev, selector) {
+                    #[cfg(feature = "hydrate")]
+                    if let Some(el) = dom::target(&ev) {
+                        dom::make_tab_stop(&el);
+                    }
+                    focus.set(point.index);
+                    active.set(Some(point));
+                }
+            }
+            on:focusout=move |_| active.set(None)
+        >
+            {children()}
+            {tooltip}
+        </div>
     }
 }
 
-/// The styled tooltip over a chart, placed in percent of the chart's box.
+/// The styled tooltip over a chart, placed at `at`: a point's position in
+/// chart units within a chart of `size`.
 #[component]
-fn ChartTooltip(left: f64, top: f64, children: Children) -> impl IntoView {
+fn ChartTooltip(at: (f64, f64), size: (f64, f64), children: Children) -> impl IntoView {
+    // Whole tenths of a percent, written as integers: formatting floats
+    // would bring some 10 kB of float printing into the islands' wasm.
+    let tenths = |v: f64, of: f64| {
+        let t = (v / of * 1000.0).round().max(0.0) as u32;
+        format!("{}.{}%", t / 10, t % 10)
+    };
     view! {
-        <div class="chart-tooltip" role="status" style=format!("left: {left:.1}%; top: {top:.1}%")>
+        <div
+            class="chart-tooltip"
+            role="status"
+            style=format!("left: {}; top: {}", tenths(at.0, size.0), tenths(at.1, size.1))
+        >
             {children()}
         </div>
     }

@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{make_tab_stop, point_index, roving_focus, ChartTooltip};
+use super::{ChartFrame, ChartTooltip, Pointed};
 use crate::components::format::{compact, thousands};
 use crate::model::analytics::{TrendData, TrendPoint};
 
@@ -39,9 +39,11 @@ fn point_text(p: &TrendPoint, today: bool) -> String {
     format!("{}{partial}: {} tokens issued", p.label, thousands(p.count))
 }
 
-/// One circle per day, as markup: the island listens on their group (see
-/// `heat_markup` for why). The `<title>` is the point's accessible name and
-/// its tooltip without JavaScript; the last point (today) is the tab stop.
+/// One circle per day, as markup (one string: no view per point). The
+/// `<title>` is the point's accessible name and its tooltip without
+/// JavaScript; `data-label` and `data-previous` are what the island's styled
+/// tooltip shows. The last point (today) is the tab stop; the island gives
+/// the others a `tabindex` when the arrow keys reach them.
 fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> String {
     use std::fmt::Write;
     let n = current.len();
@@ -50,11 +52,10 @@ fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> Str
         let today = i + 1 == n;
         let before = previous
             .get(i)
-            .map(|q| format!("; {}: {}", q.label, thousands(q.count)))
-            .unwrap_or_default();
+            .map(|q| format!("{}: {}", q.label, thousands(q.count)));
         let _ = write!(
             svg,
-            r#"<circle id="trend-pt-{i}" class="{class}" cx="{x:.1}" cy="{y:.1}" r="4" tabindex="{tab}" role="img" data-date="{date}" data-count="{count}"><title>{text}{before}</title></circle>"#,
+            r#"<circle class="{class}" cx="{x:.1}" cy="{y:.1}" r="4"{tab} role="img" data-count="{count}" data-label="{label}"{previous}><title>{text}{before}</title></circle>"#,
             class = if today {
                 "trend-point partial"
             } else {
@@ -62,21 +63,24 @@ fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> Str
             },
             x = x_of(i, n),
             y = y_of(p.count, max),
-            tab = if today { "0" } else { "-1" },
-            date = p.date,
+            tab = if today { r#" tabindex="0""# } else { "" },
             count = p.count,
+            label = p.label,
+            previous = before
+                .as_ref()
+                .map(|b| format!(r#" data-previous="{b}""#))
+                .unwrap_or_default(),
             text = point_text(p, today),
+            before = before.map(|b| format!("; {b}")).unwrap_or_default(),
         );
     }
     svg
 }
 
-#[island]
+/// The token trend as SVG, in its island.
+#[component]
 pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) -> impl IntoView {
     let n = trend.current.len();
-    let compare = RwSignal::new(trend.compare);
-    let active = RwSignal::new(None::<usize>);
-    let focus = RwSignal::new(n.saturating_sub(1));
     let max = nice_max(
         trend
             .current
@@ -86,8 +90,7 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
             .max()
             .unwrap_or(0),
     );
-    let current = trend.current.clone();
-    let previous = trend.previous.clone();
+    let current = &trend.current;
 
     let grid = [0u64, max / 2, max]
         .into_iter()
@@ -136,34 +139,59 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
             ></line>
         }
     });
-    let previous_line = points_attr(&previous, max, n);
+    let previous_line = points_attr(&trend.previous, max, n);
+    let dots = dots_markup(current, &trend.previous, max);
 
-    let dots = dots_markup(&current, &previous, max);
-    let point_of = |ev: &leptos::ev::Event| point_index(ev, ".trend-point", "trend-pt-");
+    view! {
+        <TrendInteractions points=n max compare=trend.compare compare_href plain_href>
+            <svg
+                class="chart-svg"
+                viewBox=format!("0 0 {W} {H}")
+                role="group"
+                aria-labelledby="trend-title"
+                aria-describedby="trend-summary"
+                data-testid="trend-chart"
+            >
+                {grid}
+                {x_labels}
+                <polyline class="trend-previous" points=previous_line></polyline>
+                <polyline class="trend-line" points=solid></polyline>
+                {partial}
+                <g class="trend-points" inner_html=dots></g>
+            </svg>
+        </TrendInteractions>
+    }
+}
 
-    let on_key = roving_focus(focus, n, 1, "trend-pt-");
-
-    let tip_current = current.clone();
-    let tip_previous = previous.clone();
+/// The trend's interactive layer: the tooltip, arrow keys over its `points`
+/// (on an axis up to `max`) and the comparison toggle (a link without JavaScript). The previous
+/// period's line and legend entry show while the chart is `comparing`.
+#[island]
+pub fn TrendInteractions(
+    points: usize,
+    max: u64,
+    compare: bool,
+    compare_href: String,
+    plain_href: String,
+    children: Children,
+) -> impl IntoView {
+    let compare = RwSignal::new(compare);
+    let active = RwSignal::new(None::<Pointed>);
     let tooltip = move || {
-        active.get().and_then(|i| {
-            let p = tip_current.get(i)?;
-            let left = x_of(i, n) / W * 100.0;
-            let top = y_of(p.count, max) / H * 100.0;
+        active.get().map(|p| {
+            let today = p.index + 1 == points;
             let before = compare
                 .get()
-                .then(|| tip_previous.get(i))
+                .then_some(p.previous)
                 .flatten()
-                .map(|q| view! { <span class="tip-previous">{format!("{}: {}", q.label, thousands(q.count))}</span> });
-            let label = p.label.clone();
-            let count = p.count;
-            Some(view! {
-                <ChartTooltip left top>
-                    <strong>{thousands(count)}" tokens"</strong>
-                    <span>{label}{(i + 1 == n).then_some(" · today, so far")}</span>
+                .map(|q| view! { <span class="tip-previous">{q}</span> });
+            view! {
+                <ChartTooltip at=(x_of(p.index, points), y_of(p.count, max)) size=(W, H)>
+                    <strong>{thousands(p.count)}" tokens"</strong>
+                    <span>{p.label}{today.then_some(" · today, so far")}</span>
                     {before}
                 </ChartTooltip>
-            })
+            }
         })
     };
 
@@ -194,14 +222,14 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
     };
 
     view! {
-        <div class="chart trend-chart">
+        <div class="chart trend-chart" class:comparing=move || compare.get()>
             <div class="chart-toolbar">
                 <ul class="chart-legend">
                     <li>
                         <span class="key key-current" aria-hidden="true"></span>
                         "Tokens issued per day"
                     </li>
-                    <li class:hidden=move || !compare.get()>
+                    <li class="legend-previous">
                         <span class="key key-previous" aria-hidden="true"></span>
                         "Previous period"
                     </li>
@@ -227,42 +255,16 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
                     }}
                 </a>
             </div>
-            <div class="chart-frame">
-                <svg
-                    class="chart-svg"
-                    viewBox=format!("0 0 {W} {H}")
-                    role="group"
-                    aria-labelledby="trend-title"
-                    aria-describedby="trend-summary"
-                    data-testid="trend-chart"
-                    on:keydown=on_key
-                >
-                    {grid}
-                    {x_labels}
-                    <polyline
-                        class="trend-previous"
-                        points=previous_line
-                        class:hidden=move || !compare.get()
-                    ></polyline>
-                    <polyline class="trend-line" points=solid></polyline>
-                    {partial}
-                    <g
-                        class="trend-points"
-                        on:mouseover=move |ev| active.set(point_of(&ev))
-                        on:mouseleave=move |_| active.set(None)
-                        on:focusin=move |ev| {
-                            if let Some(i) = point_of(&ev) {
-                                make_tab_stop(&ev);
-                                focus.set(i);
-                                active.set(Some(i));
-                            }
-                        }
-                        on:focusout=move |_| active.set(None)
-                        inner_html=dots
-                    ></g>
-                </svg>
-                {tooltip}
-            </div>
+            <ChartFrame
+                active
+                selector=".trend-point"
+                len=points
+                row=1
+                first_focus=points.saturating_sub(1)
+                tooltip=tooltip.into_any()
+            >
+                {children()}
+            </ChartFrame>
         </div>
     }
 }
