@@ -1,7 +1,7 @@
-//! The built browser assets (`/pkg`: CSS, the islands' JS and wasm). They
-//! change only with a build, so they are compressed once, at start-up, at
-//! the best gzip level, and served as files; pages are compressed per
-//! request at the fastest level instead.
+//! The built browser assets (`/pkg`: CSS, the islands' JS and wasm; and
+//! `/scripts`: the islands' loader, from `public/scripts`). They change only
+//! with a build, so they are compressed once, at start-up, at the best gzip
+//! level, and served as files; pages are compressed per request instead.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -13,26 +13,38 @@ use tower_http::services::ServeDir;
 
 use crate::state::AppState;
 
-fn pkg_dir(site_root: &str) -> PathBuf {
-    Path::new(site_root).join("pkg")
+/// The site root's directories served as built files (`pkg` is Leptos' output).
+const DIRS: [&str; 2] = ["pkg", "scripts"];
+
+/// True for the paths of built files (which browsers may cache).
+pub fn is_asset(path: &str) -> bool {
+    DIRS.iter().any(|dir| {
+        path.strip_prefix('/')
+            .and_then(|p| p.strip_prefix(dir))
+            .is_some_and(|rest| rest.starts_with('/'))
+    })
 }
 
-/// `/pkg/*`, answered with the `.gz` sibling when the browser takes gzip.
+/// `/pkg/*` and `/scripts/*`, answered with the `.gz` sibling when the
+/// browser takes gzip.
 pub fn router(site_root: &str) -> Router<AppState> {
-    Router::new().nest_service(
-        "/pkg",
-        ServeDir::new(pkg_dir(site_root)).precompressed_gzip(),
-    )
+    DIRS.iter().fold(Router::new(), |router, dir| {
+        router.nest_service(
+            &format!("/{dir}"),
+            ServeDir::new(Path::new(site_root).join(dir)).precompressed_gzip(),
+        )
+    })
 }
 
 /// Writes `NAME.gz` beside every asset that has none or an older one. A
 /// read-only site root is not an error: the assets are then served as they
 /// are (and compressed per request).
 pub fn precompress(site_root: &str) {
-    let Ok(entries) = std::fs::read_dir(pkg_dir(site_root)) else {
-        return;
-    };
-    for path in entries.flatten().map(|e| e.path()) {
+    let files = DIRS
+        .iter()
+        .filter_map(|dir| std::fs::read_dir(Path::new(site_root).join(dir)).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()));
+    for path in files {
         let compressible = path
             .extension()
             .and_then(|e| e.to_str())

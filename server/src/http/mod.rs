@@ -84,7 +84,7 @@ async fn files_or_not_found(
         let missing = error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint.");
         return missing.into_response();
     }
-    let is_asset = uri.path().starts_with("/pkg/") || uri.path() == "/favicon.svg";
+    let is_asset = assets::is_asset(uri.path()) || uri.path() == "/favicon.svg";
     if !is_asset {
         if let Ok(Some(member)) = extract::member_of(&state, &session).await {
             req.extensions_mut().insert(member);

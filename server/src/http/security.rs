@@ -10,7 +10,7 @@ const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'u
     frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
 
 pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Response {
-    let is_static = req.uri().path().starts_with("/pkg/");
+    let is_static = super::assets::is_asset(req.uri().path());
     let mut res = next.run(req).await;
     let h = res.headers_mut();
     h.insert(

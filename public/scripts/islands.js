@@ -1,9 +1,13 @@
+// Wakes the islands of a page (`<leptos-island>`): loads the wasm only when
+// one of them scrolls into view or is first pointed at, focused or touched.
+// A static file (cached, precompressed) rather than inline in every page;
+// `portal` is the output name in Cargo.toml.
 (() => {
   let loading = null;
   const load = () => {
     if (!loading) {
-      loading = import("__JS__").then(async (mod) => {
-        await mod.default({ module_or_path: "__WASM__" });
+      loading = import(new URL("../pkg/portal.js", import.meta.url)).then(async (mod) => {
+        await mod.default({ module_or_path: new URL("../pkg/portal.wasm", import.meta.url) });
         mod.hydrate();
         return mod;
       });
@@ -28,7 +32,7 @@
       if (el.$$pendingClick) el.$$pendingClick.click();
       // Focus that arrived before the island did: let it see it now.
       const focused = document.activeElement;
-      if (focused && el.contains(focused)) focused.dispatchEvent(new FocusEvent("focus"));
+      if (focused && el.contains(focused)) focused.dispatchEvent(new FocusEvent("focusin", { bubbles: true }));
     });
   };
   for (const el of document.querySelectorAll("leptos-island")) {
@@ -44,4 +48,4 @@
       wake(el);
     }, { capture: true });
   }
-})
+})();
