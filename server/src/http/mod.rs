@@ -44,9 +44,11 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
             state.config.is_https(),
             security::headers,
         ))
-        // Pages are compressed per request: the fastest level costs a
-        // fraction of the default's CPU for a few percent more bytes.
-        .layer(CompressionLayer::new().quality(CompressionLevel::Fastest))
+        // Pages are compressed per request. Level 2, not 1: zlib-rs' level 1
+        // only uses fixed Huffman codes, 25 % more bytes (12.4 against 9.2
+        // kB for /analytics) for about 40 µs less per page; the default
+        // level would cost another 200 µs for 10 % fewer bytes.
+        .layer(CompressionLayer::new().quality(CompressionLevel::Precise(2)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             access_log::log,
