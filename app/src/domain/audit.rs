@@ -185,10 +185,10 @@ impl Position {
 /// first, at most `limit`. Keyset pagination on the (tenant, [action |
 /// actor,] at, id) indexes: every filter is one index range read in order,
 /// as fast on page 1,000 as on page 1.
-pub async fn list(
+pub async fn list<'a>(
     db: &Db,
-    tenant_id: &str,
-    filter: &AuditFilter,
+    tenant_id: &'a str,
+    filter: &'a AuditFilter,
     before: Option<Position>,
     limit: i64,
 ) -> Result<AuditPage> {
@@ -204,47 +204,65 @@ pub async fn list(
         "SELECT id, at, actor_kind, actor, action, object, detail, client_ip FROM audit_log \
          WHERE tenant_id = $1",
     );
-    let mut n = 1;
-    let mut param = |sql: &mut String, clause: &str| {
-        n += 1;
-        sql.push_str(&clause.replace('?', &format!("${n}")));
+    let mut binds = vec![Bind::Text(tenant_id)];
+    let mut clause = |sql: &mut String, clause: &str, value: Bind<'a>| {
+        binds.push(value);
+        sql.push_str(&clause.replace('?', &format!("${}", binds.len())));
     };
-    if filter.actor.is_some() {
-        param(&mut sql, " AND actor = ?");
-    }
-    if filter.action.is_some() {
-        param(&mut sql, " AND action = ?");
-    }
-    if filter.from.is_some() {
-        param(&mut sql, " AND at >= ?");
-    }
-    if filter.until.is_some() {
-        param(&mut sql, " AND at < ?");
-    }
-    if before.is_some() {
-        n += 2;
-        sql.push_str(&format!(" AND (at, id) < (${}, ${})", n - 1, n));
-    }
-    n += 1;
-    sql.push_str(&format!(" ORDER BY at DESC, id DESC LIMIT ${n}"));
-    let mut query = sqlx::query_as::<_, AuditEntry>(&sql).bind(tenant_id);
     if let Some(actor) = &filter.actor {
-        query = query.bind(actor);
+        clause(&mut sql, " AND actor = ?", Bind::Text(actor));
     }
     if let Some(action) = &filter.action {
-        query = query.bind(action);
+        clause(&mut sql, " AND action = ?", Bind::Text(action));
     }
     if let Some(from) = filter.from {
-        query = query.bind(from);
+        clause(&mut sql, " AND at >= ?", Bind::Int(from));
     }
     if let Some(until) = filter.until {
-        query = query.bind(until);
+        clause(&mut sql, " AND at < ?", Bind::Int(until));
     }
     if let Some(before) = before {
-        query = query.bind(before.at).bind(before.id);
+        binds.extend([Bind::Int(before.at), Bind::Int(before.id)]);
+        let n = binds.len();
+        sql.push_str(&format!(" AND (at, id) < (${}, ${n})", n - 1));
     }
     // One more than asked: whether there is a next page.
-    let mut entries = query.bind(limit + 1).fetch_all(&db.pool).await?;
+    binds.push(Bind::Int(limit + 1));
+    sql.push_str(&format!(
+        " ORDER BY at DESC, id DESC LIMIT ${}",
+        binds.len()
+    ));
+
+    let mut entries = match &db.reader {
+        // A page is a short index range: on SQLite, read on this thread
+        // (see `sqlite_reader`). The export's long read stays on sqlx.
+        Some(reader) if limit <= PAGE_SIZE => reader.read(|conn| {
+            conn.prepare_cached(&sql)?
+                .query_map(rusqlite::params_from_iter(&binds), |row| {
+                    Ok(AuditEntry {
+                        id: row.get(0)?,
+                        at: row.get(1)?,
+                        actor_kind: row.get(2)?,
+                        actor: row.get(3)?,
+                        action: row.get(4)?,
+                        object: row.get(5)?,
+                        detail: row.get(6)?,
+                        client_ip: row.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+        })?,
+        _ => {
+            let mut query = sqlx::query_as::<_, AuditEntry>(&sql);
+            for bind in &binds {
+                query = match *bind {
+                    Bind::Text(text) => query.bind(text),
+                    Bind::Int(int) => query.bind(int),
+                };
+            }
+            query.fetch_all(&db.pool).await?
+        }
+    };
     let next_before = if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
         entries.last().map(Position::of)
@@ -255,6 +273,22 @@ pub async fn list(
         entries,
         next_before,
     })
+}
+
+/// A value bound to a query of the trail, for either driver.
+#[derive(Debug, Clone, Copy)]
+enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Bind::Text(text) => text.to_sql(),
+            Bind::Int(int) => int.to_sql(),
+        }
+    }
 }
 
 /// Deletes entries older than `retention_days`; returns how many.

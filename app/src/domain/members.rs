@@ -242,6 +242,24 @@ pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
     .await?)
 }
 
+/// The e-mail addresses of a tenant's members, oldest member first.
+pub async fn emails(db: &Db, tenant_id: &str) -> Result<Vec<String>> {
+    const EMAILS: &str =
+        "SELECT email FROM members WHERE tenant_id = $1 ORDER BY created_at, email";
+    // The audit page asks on every view: on SQLite, read on this thread.
+    if let Some(reader) = &db.reader {
+        return reader.read(|conn| {
+            conn.prepare_cached(EMAILS)?
+                .query_map([tenant_id], |row| row.get(0))?
+                .collect()
+        });
+    }
+    Ok(sqlx::query_scalar(EMAILS)
+        .bind(tenant_id)
+        .fetch_all(&db.pool)
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalize_email;
