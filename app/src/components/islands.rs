@@ -7,7 +7,9 @@ use leptos::prelude::*;
 /// it, and the first paint never waits for it. Replaces Leptos'
 /// `HydrationScripts`, which fetches the wasm on every page load. The
 /// loader is `public/scripts/islands.js`, a cached and precompressed file.
+/// `async`: DOMContentLoaded does not wait for it. It still sees every island,
+/// because it is placed after them.
 #[component]
 pub fn LazyIslandScripts() -> impl IntoView {
-    view! { <script type="module" src="/scripts/islands.js"></script> }
+    view! { <script type="module" async src="/scripts/islands.js"></script> }
 }

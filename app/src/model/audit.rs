@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 /// One recorded change in a tenant.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow, utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Unique; among entries of the same second, newer ones have larger ids.

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::format::utc_time;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
+use crate::components::rendered::RenderMemo;
 use crate::model::audit::{AuditEntry, AuditQuery};
 use crate::model::AuditAction;
 use crate::server_fns::audit::{audit_overview, AuditPageData};
@@ -79,13 +80,15 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
             </a>
         }
     });
-    let rows = data.page.entries.iter().map(entry_row).collect_view();
     let empty = data.page.entries.is_empty().then(|| {
         view! {
             <p class="muted" data-testid="audit-empty">
                 "Nothing matches these filters."
             </p>
         }
+    });
+    let rows = AUDIT_ROWS.view(data.page.entries, |entries| {
+        entries.iter().map(entry_row).collect_view()
     });
     view! {
         <form method="get" action="/settings/audit" class="panel filters" role="search">
@@ -143,6 +146,10 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
         </nav>
     }
 }
+
+/// A page of entries is rendered once and its HTML reused: entries never
+/// change, and a row shows nothing but its entry (its time in UTC, not "ago").
+static AUDIT_ROWS: RenderMemo<Vec<AuditEntry>> = RenderMemo::new();
 
 fn entry_row(e: &AuditEntry) -> impl IntoView {
     let action = AuditAction::parse(&e.action)
