@@ -186,13 +186,23 @@ pub(crate) async fn mark_verified(
 /// The organisations a person (an address) belongs to: (member id,
 /// organisation, role), by name.
 pub async fn organisations(db: &Db, email: &str) -> Result<Vec<(String, String, Role)>> {
-    let rows: Vec<(String, String, String)> = sqlx::query_as(
+    const ORGANISATIONS: &str =
         "SELECT m.id, t.name, m.role FROM members m JOIN tenants t ON t.id = m.tenant_id \
-         WHERE m.email = $1 ORDER BY t.name",
-    )
-    .bind(email)
-    .fetch_all(&db.pool)
-    .await?;
+         WHERE m.email = $1 ORDER BY t.name";
+    // The account page asks on every view: on SQLite, read on this thread.
+    let rows: Vec<(String, String, String)> = match &db.reader {
+        Some(reader) => reader.read(|conn| {
+            conn.prepare_cached(ORGANISATIONS)?
+                .query_map([email], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
+                .collect()
+        })?,
+        None => {
+            sqlx::query_as(ORGANISATIONS)
+                .bind(email)
+                .fetch_all(&db.pool)
+                .await?
+        }
+    };
     rows.into_iter()
         .map(|(id, name, role)| Ok((id, name, role.parse().map_err(Error::Internal)?)))
         .collect()
@@ -234,12 +244,30 @@ pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> 
 }
 
 pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
-    Ok(sqlx::query_as(&format!(
-        "SELECT {COLUMNS} FROM members WHERE tenant_id = $1 ORDER BY created_at, email"
-    ))
-    .bind(tenant_id)
-    .fetch_all(&db.pool)
-    .await?)
+    let sql =
+        format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 ORDER BY created_at, email");
+    // The team page asks on every view: on SQLite, read on this thread.
+    if let Some(reader) = &db.reader {
+        return reader.read(|conn| {
+            conn.prepare_cached(&sql)?
+                .query_map([tenant_id], |row| {
+                    Ok(Member {
+                        id: row.get(0)?,
+                        tenant_id: row.get(1)?,
+                        email: row.get(2)?,
+                        role: parsed(row, 3)?,
+                        created_at: row.get(4)?,
+                        last_sign_in_at: row.get(5)?,
+                        email_verified_at: row.get(6)?,
+                    })
+                })?
+                .collect()
+        });
+    }
+    Ok(sqlx::query_as(&sql)
+        .bind(tenant_id)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 /// The e-mail addresses of a tenant's members, oldest member first.

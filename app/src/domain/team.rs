@@ -13,6 +13,7 @@ use sqlx::FromRow;
 use super::audit::{self, By};
 use super::email_links::{self, NewLink, Purpose};
 use super::error::Thing;
+use super::sqlite_reader::parsed;
 use super::{emails, members, outbox, passwords, sign_in, tenants, Db, Error, Result};
 use crate::model::{AuditAction, Role};
 
@@ -121,15 +122,32 @@ pub async fn invite(
 }
 
 pub async fn pending_invitations(db: &Db, tenant_id: &str, now: i64) -> Result<Vec<Invitation>> {
-    Ok(sqlx::query_as(
+    const PENDING: &str =
         "SELECT token_hash AS id, email, role, created_by, created_at, expires_at FROM email_links \
          WHERE tenant_id = $1 AND purpose = 'invite' AND used_at IS NULL AND expires_at > $2 \
-         ORDER BY created_at DESC",
-    )
-    .bind(tenant_id)
-    .bind(now)
-    .fetch_all(&db.pool)
-    .await?)
+         ORDER BY created_at DESC";
+    // The team page asks on every view: on SQLite, read on this thread.
+    if let Some(reader) = &db.reader {
+        return reader.read(|conn| {
+            conn.prepare_cached(PENDING)?
+                .query_map(rusqlite::params![tenant_id, now], |row| {
+                    Ok(Invitation {
+                        id: row.get(0)?,
+                        email: row.get(1)?,
+                        role: parsed(row, 2)?,
+                        created_by: row.get(3)?,
+                        created_at: row.get(4)?,
+                        expires_at: row.get(5)?,
+                    })
+                })?
+                .collect()
+        });
+    }
+    Ok(sqlx::query_as(PENDING)
+        .bind(tenant_id)
+        .bind(now)
+        .fetch_all(&db.pool)
+        .await?)
 }
 
 pub async fn revoke_invitation(
