@@ -236,22 +236,20 @@ pub async fn list<'a>(
     let mut entries = match &db.reader {
         // A page is a short index range: on SQLite, read on this thread
         // (see `sqlite_reader`). The export's long read stays on sqlx.
-        Some(reader) if limit <= PAGE_SIZE => reader.read(|conn| {
-            conn.prepare_cached(&sql)?
-                .query_map(rusqlite::params_from_iter(&binds), |row| {
-                    Ok(AuditEntry {
-                        id: row.get(0)?,
-                        at: row.get(1)?,
-                        actor_kind: row.get(2)?,
-                        actor: row.get(3)?,
-                        action: row.get(4)?,
-                        object: row.get(5)?,
-                        detail: row.get(6)?,
-                        client_ip: row.get(7)?,
-                    })
-                })?
-                .collect::<rusqlite::Result<Vec<_>>>()
-        })?,
+        Some(reader) if limit <= PAGE_SIZE => {
+            reader.all(&sql, rusqlite::params_from_iter(&binds), |row| {
+                Ok(AuditEntry {
+                    id: row.get(0)?,
+                    at: row.get(1)?,
+                    actor_kind: row.get(2)?,
+                    actor: row.get(3)?,
+                    action: row.get(4)?,
+                    object: row.get(5)?,
+                    detail: row.get(6)?,
+                    client_ip: row.get(7)?,
+                })
+            })?
+        }
         _ => {
             let mut query = sqlx::query_as::<_, AuditEntry>(&sql);
             for bind in &binds {

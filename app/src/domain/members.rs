@@ -191,10 +191,8 @@ pub async fn organisations(db: &Db, email: &str) -> Result<Vec<(String, String, 
          WHERE m.email = $1 ORDER BY t.name";
     // The account page asks on every view: on SQLite, read on this thread.
     let rows: Vec<(String, String, String)> = match &db.reader {
-        Some(reader) => reader.read(|conn| {
-            conn.prepare_cached(ORGANISATIONS)?
-                .query_map([email], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))?
-                .collect()
+        Some(reader) => reader.all(ORGANISATIONS, [email], |row| {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
         })?,
         None => {
             sqlx::query_as(ORGANISATIONS)
@@ -248,20 +246,16 @@ pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
         format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 ORDER BY created_at, email");
     // The team page asks on every view: on SQLite, read on this thread.
     if let Some(reader) = &db.reader {
-        return reader.read(|conn| {
-            conn.prepare_cached(&sql)?
-                .query_map([tenant_id], |row| {
-                    Ok(Member {
-                        id: row.get(0)?,
-                        tenant_id: row.get(1)?,
-                        email: row.get(2)?,
-                        role: parsed(row, 3)?,
-                        created_at: row.get(4)?,
-                        last_sign_in_at: row.get(5)?,
-                        email_verified_at: row.get(6)?,
-                    })
-                })?
-                .collect()
+        return reader.all(&sql, [tenant_id], |row| {
+            Ok(Member {
+                id: row.get(0)?,
+                tenant_id: row.get(1)?,
+                email: row.get(2)?,
+                role: parsed(row, 3)?,
+                created_at: row.get(4)?,
+                last_sign_in_at: row.get(5)?,
+                email_verified_at: row.get(6)?,
+            })
         });
     }
     Ok(sqlx::query_as(&sql)
@@ -276,11 +270,7 @@ pub async fn emails(db: &Db, tenant_id: &str) -> Result<Vec<String>> {
         "SELECT email FROM members WHERE tenant_id = $1 ORDER BY created_at, email";
     // The audit page asks on every view: on SQLite, read on this thread.
     if let Some(reader) = &db.reader {
-        return reader.read(|conn| {
-            conn.prepare_cached(EMAILS)?
-                .query_map([tenant_id], |row| row.get(0))?
-                .collect()
-        });
+        return reader.all(EMAILS, [tenant_id], |row| row.get(0));
     }
     Ok(sqlx::query_scalar(EMAILS)
         .bind(tenant_id)

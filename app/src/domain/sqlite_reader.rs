@@ -50,6 +50,16 @@ impl SqliteReader {
         result
     }
 
+    /// Every row of `sql` with `params`, mapped by `row`.
+    pub fn all<T>(
+        &self,
+        sql: &str,
+        params: impl rusqlite::Params,
+        row: impl FnMut(&rusqlite::Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
+        self.read(|conn| conn.prepare_cached(sql)?.query_map(params, row)?.collect())
+    }
+
     fn open(&self) -> rusqlite::Result<Connection> {
         let conn = Connection::open_with_flags(
             &self.path,

@@ -128,19 +128,15 @@ pub async fn pending_invitations(db: &Db, tenant_id: &str, now: i64) -> Result<V
          ORDER BY created_at DESC";
     // The team page asks on every view: on SQLite, read on this thread.
     if let Some(reader) = &db.reader {
-        return reader.read(|conn| {
-            conn.prepare_cached(PENDING)?
-                .query_map(rusqlite::params![tenant_id, now], |row| {
-                    Ok(Invitation {
-                        id: row.get(0)?,
-                        email: row.get(1)?,
-                        role: parsed(row, 2)?,
-                        created_by: row.get(3)?,
-                        created_at: row.get(4)?,
-                        expires_at: row.get(5)?,
-                    })
-                })?
-                .collect()
+        return reader.all(PENDING, rusqlite::params![tenant_id, now], |row| {
+            Ok(Invitation {
+                id: row.get(0)?,
+                email: row.get(1)?,
+                role: parsed(row, 2)?,
+                created_by: row.get(3)?,
+                created_at: row.get(4)?,
+                expires_at: row.get(5)?,
+            })
         });
     }
     Ok(sqlx::query_as(PENDING)
