@@ -1,5 +1,6 @@
-//! Synchronous point reads of a SQLite database, for the lookups every
-//! signed-in request makes (its session, its member).
+//! Synchronous short reads of a SQLite database: the lookups every signed-in
+//! request makes (its session, its member) and the small lists of the
+//! settings pages (a page of the audit trail, the team).
 //!
 //! Why not sqlx: its SQLite driver runs each connection on a worker thread
 //! and hands every statement and row across threads; for a primary-key read
