@@ -46,7 +46,7 @@ bench: tools build
 bench-analytics: tools build
 	scripts/bench-analytics.sh
 
-## Every page: bytes, requests/s and latency at 16 and 64 connections, Chromium timings, RSS
+## Every page: bytes, requests/s and latency at 16 and 64 connections, Chromium timings, RSS; then the same Analytics page in Next.js + recharts
 bench-pages: tools test-tools build
 	scripts/bench-pages.sh
 

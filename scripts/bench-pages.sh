@@ -65,3 +65,26 @@ echo
 echo "Chromium on loopback (median of 15 loads, signed in):"
 (cd end2end && node page-timing.mjs "$base" "$cookie" /analytics /agents /settings/tier)
 echo "server peak resident set: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$pid/status")"
+
+# The same page in Next.js 14 + recharts (bench/nextjs: a server component
+# per request, data made up in the process, no database), measured the same
+# way in the same run. NEXTJS=0 skips it.
+[ "${NEXTJS:-1}" = 0 ] && exit 0
+kill "$pid"; wait "$pid" 2>/dev/null || true
+echo
+# Our style sheet, so both pages look alike.
+cp style/main.css bench/nextjs/app/globals.css
+(cd bench/nextjs && npm ci --no-audit --no-fund --silent && NEXT_TELEMETRY_DISABLED=1 npx next build >"$dir/next-build.log" 2>&1) ||
+  { cat "$dir/next-build.log" >&2; exit 1; }
+port=$(free_port)
+base="http://127.0.0.1:$port"
+(cd bench/nextjs && NEXT_TELEMETRY_DISABLED=1 exec setsid node_modules/.bin/next start -H 127.0.0.1 -p "$port" >"$dir/next.log" 2>&1) &
+pid=$!
+trap 'kill -- "-$pid" 2>/dev/null; rm -rf "$dir"' EXIT
+for _ in $(seq 100); do curl -sf "$base/analytics" >/dev/null && break; sleep 0.2; done
+echo "Next.js $(node -p 'require("./bench/nextjs/node_modules/next/package.json").version') + recharts, the same page (one Node process):"
+printf '%-22s %9s %8s | %9s %7s %7s | %9s %7s %7s\n' page bytes gzip "rps@16" p50 p99 "rps@64" p50 p99
+row /analytics "X-Bench: nextjs"
+(cd end2end && CHART=.recharts-surface node page-timing.mjs "$base" - /analytics)
+for p in $(pgrep -g "$pid"); do awk '/VmHWM/ { print $2 }' "/proc/$p/status"; done |
+  awk '{ s += $1 } END { printf "Next.js peak resident set: %.0f MB\n", s / 1024 }'

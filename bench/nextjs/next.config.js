@@ -1,0 +1,2 @@
+// Production defaults (gzip on); no telemetry, no header advertising the stack.
+module.exports = { poweredByHeader: false };
