@@ -5,6 +5,8 @@
 
 use sqlx::AnyConnection;
 
+use super::db::{query_as_with, Bind};
+use super::sqlite_reader::FromSqliteRow;
 use super::{Db, Error, Result};
 use crate::model::audit::{AuditEntry, AuditFilter, AuditPage, AuditQuery};
 use crate::model::AuditAction;
@@ -233,33 +235,12 @@ pub async fn list<'a>(
         binds.len()
     ));
 
-    let mut entries = match &db.reader {
-        // A page is a short index range: on SQLite, read on this thread
-        // (see `sqlite_reader`). The export's long read stays on sqlx.
-        Some(reader) if limit <= PAGE_SIZE => {
-            reader.all(&sql, rusqlite::params_from_iter(&binds), |row| {
-                Ok(AuditEntry {
-                    id: row.get(0)?,
-                    at: row.get(1)?,
-                    actor_kind: row.get(2)?,
-                    actor: row.get(3)?,
-                    action: row.get(4)?,
-                    object: row.get(5)?,
-                    detail: row.get(6)?,
-                    client_ip: row.get(7)?,
-                })
-            })?
-        }
-        _ => {
-            let mut query = sqlx::query_as::<_, AuditEntry>(&sql);
-            for bind in &binds {
-                query = match *bind {
-                    Bind::Text(text) => query.bind(text),
-                    Bind::Int(int) => query.bind(int),
-                };
-            }
-            query.fetch_all(&db.pool).await?
-        }
+    // A page is a short index range (`read_all`); the export's long read
+    // goes through the pool.
+    let mut entries: Vec<AuditEntry> = if limit <= PAGE_SIZE {
+        db.read_all(&sql, &binds).await?
+    } else {
+        query_as_with(&sql, &binds).fetch_all(&db.pool).await?
     };
     let next_before = if entries.len() as i64 > limit {
         entries.truncate(limit as usize);
@@ -273,19 +254,18 @@ pub async fn list<'a>(
     })
 }
 
-/// A value bound to a query of the trail, for either driver.
-#[derive(Debug, Clone, Copy)]
-enum Bind<'a> {
-    Text(&'a str),
-    Int(i64),
-}
-
-impl rusqlite::ToSql for Bind<'_> {
-    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
-        match self {
-            Bind::Text(text) => text.to_sql(),
-            Bind::Int(int) => int.to_sql(),
-        }
+impl FromSqliteRow for AuditEntry {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(AuditEntry {
+            id: row.get(0)?,
+            at: row.get(1)?,
+            actor_kind: row.get(2)?,
+            actor: row.get(3)?,
+            action: row.get(4)?,
+            object: row.get(5)?,
+            detail: row.get(6)?,
+            client_ip: row.get(7)?,
+        })
     }
 }
 

@@ -8,7 +8,7 @@ use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::Migrator;
 use sqlx::{AnyPool, Executor};
 
-use super::sqlite_reader::{sqlite_path, SqliteReader};
+use super::sqlite_reader::{sqlite_path, FromSqliteRow, SqliteReader};
 use super::Result;
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("../migrations/sqlite");
@@ -38,8 +38,41 @@ pub struct Db {
     pub backend: Backend,
     /// This second's reads of busy views; writes through `Db` forget them.
     pub recent: std::sync::Arc<super::recent_reads::RecentReads>,
-    /// On SQLite, the synchronous reader for the lookups of every request.
+    /// On SQLite, the synchronous reader for the lookups of every request
+    /// (see [`Db::read_all`]).
     pub reader: Option<std::sync::Arc<SqliteReader>>,
+}
+
+/// A value bound to a query, for either driver.
+#[derive(Debug, Clone, Copy)]
+pub enum Bind<'a> {
+    Text(&'a str),
+    Int(i64),
+}
+
+impl rusqlite::ToSql for Bind<'_> {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        match self {
+            Bind::Text(text) => text.to_sql(),
+            Bind::Int(int) => int.to_sql(),
+        }
+    }
+}
+
+/// `sql` with `binds`, through sqlx.
+pub fn query_as_with<'q, T>(
+    sql: &'q str,
+    binds: &[Bind<'q>],
+) -> sqlx::query::QueryAs<'q, sqlx::Any, T, sqlx::any::AnyArguments<'q>>
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow>,
+{
+    binds
+        .iter()
+        .fold(sqlx::query_as(sql), |query, bind| match *bind {
+            Bind::Text(text) => query.bind(text),
+            Bind::Int(int) => query.bind(int),
+        })
 }
 
 impl Db {
@@ -153,6 +186,28 @@ impl Db {
             problems.push("migrations are missing".into());
         }
         Ok(problems)
+    }
+
+    /// Every row of a short read (a lookup, a page of a list). On SQLite it
+    /// runs on the calling thread (`SqliteReader`: sqlx's driver would hand
+    /// each statement and row across threads, which costs more than such a
+    /// read); on PostgreSQL through the pool. Long reads use the pool.
+    pub async fn read_all<T>(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Vec<T>>
+    where
+        T: FromSqliteRow + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        match &self.reader {
+            Some(reader) => reader.all(sql, rusqlite::params_from_iter(binds), T::from_sqlite),
+            None => Ok(query_as_with(sql, binds).fetch_all(&self.pool).await?),
+        }
+    }
+
+    /// The first row of a short read (see [`Db::read_all`]), if any.
+    pub async fn read_optional<T>(&self, sql: &str, binds: &[Bind<'_>]) -> Result<Option<T>>
+    where
+        T: FromSqliteRow + for<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> + Send + Unpin,
+    {
+        Ok(self.read_all(sql, binds).await?.into_iter().next())
     }
 
     async fn migrate(&self) -> Result<()> {

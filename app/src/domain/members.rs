@@ -1,6 +1,7 @@
 use sqlx::FromRow;
 
-use super::sqlite_reader::parsed;
+use super::db::Bind;
+use super::sqlite_reader::{parsed, FromSqliteRow};
 use super::{passwords, Db, Error, Result};
 use crate::model::{CurrentMember, Role};
 
@@ -189,18 +190,9 @@ pub async fn organisations(db: &Db, email: &str) -> Result<Vec<(String, String, 
     const ORGANISATIONS: &str =
         "SELECT m.id, t.name, m.role FROM members m JOIN tenants t ON t.id = m.tenant_id \
          WHERE m.email = $1 ORDER BY t.name";
-    // The account page asks on every view: on SQLite, read on this thread.
-    let rows: Vec<(String, String, String)> = match &db.reader {
-        Some(reader) => reader.all(ORGANISATIONS, [email], |row| {
-            Ok((row.get(0)?, row.get(1)?, row.get(2)?))
-        })?,
-        None => {
-            sqlx::query_as(ORGANISATIONS)
-                .bind(email)
-                .fetch_all(&db.pool)
-                .await?
-        }
-    };
+    // The account page asks on every view.
+    let rows: Vec<(String, String, String)> =
+        db.read_all(ORGANISATIONS, &[Bind::Text(email)]).await?;
     rows.into_iter()
         .map(|(id, name, role)| Ok((id, name, role.parse().map_err(Error::Internal)?)))
         .collect()
@@ -214,68 +206,45 @@ pub async fn current(db: &Db, member_id: &str) -> Result<Option<CurrentMember>> 
         "SELECT m.id AS member_id, m.email, m.role, m.email_verified_at, m.session_epoch, \
          t.id AS tenant_id, t.name AS tenant_name, t.tier, t.time_zone \
          FROM members m JOIN tenants t ON t.id = m.tenant_id WHERE m.id = $1";
-    // Every signed-in request asks this: on SQLite, read on this thread.
-    if let Some(reader) = &db.reader {
-        return reader.read(|conn| {
-            use rusqlite::OptionalExtension;
-            conn.prepare_cached(CURRENT)?
-                .query_row([member_id], |row| {
-                    Ok(CurrentMember {
-                        member_id: row.get(0)?,
-                        email: row.get(1)?,
-                        role: parsed(row, 2)?,
-                        email_verified_at: row.get(3)?,
-                        session_epoch: row.get(4)?,
-                        tenant_id: row.get(5)?,
-                        tenant_name: row.get(6)?,
-                        tier: parsed(row, 7)?,
-                        time_zone: row.get(8)?,
-                    })
-                })
-                .optional()
-        });
+    // Every signed-in request asks this.
+    db.read_optional(CURRENT, &[Bind::Text(member_id)]).await
+}
+
+impl FromSqliteRow for CurrentMember {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(CurrentMember {
+            member_id: row.get(0)?,
+            email: row.get(1)?,
+            role: parsed(row, 2)?,
+            email_verified_at: row.get(3)?,
+            session_epoch: row.get(4)?,
+            tenant_id: row.get(5)?,
+            tenant_name: row.get(6)?,
+            tier: parsed(row, 7)?,
+            time_zone: row.get(8)?,
+        })
     }
-    Ok(sqlx::query_as(CURRENT)
-        .bind(member_id)
-        .fetch_optional(&db.pool)
-        .await?)
 }
 
 pub async fn list_for_tenant(db: &Db, tenant_id: &str) -> Result<Vec<Member>> {
+    // The team and audit pages ask on every view.
     let sql =
         format!("SELECT {COLUMNS} FROM members WHERE tenant_id = $1 ORDER BY created_at, email");
-    // The team page asks on every view: on SQLite, read on this thread.
-    if let Some(reader) = &db.reader {
-        return reader.all(&sql, [tenant_id], |row| {
-            Ok(Member {
-                id: row.get(0)?,
-                tenant_id: row.get(1)?,
-                email: row.get(2)?,
-                role: parsed(row, 3)?,
-                created_at: row.get(4)?,
-                last_sign_in_at: row.get(5)?,
-                email_verified_at: row.get(6)?,
-            })
-        });
-    }
-    Ok(sqlx::query_as(&sql)
-        .bind(tenant_id)
-        .fetch_all(&db.pool)
-        .await?)
+    db.read_all(&sql, &[Bind::Text(tenant_id)]).await
 }
 
-/// The e-mail addresses of a tenant's members, oldest member first.
-pub async fn emails(db: &Db, tenant_id: &str) -> Result<Vec<String>> {
-    const EMAILS: &str =
-        "SELECT email FROM members WHERE tenant_id = $1 ORDER BY created_at, email";
-    // The audit page asks on every view: on SQLite, read on this thread.
-    if let Some(reader) = &db.reader {
-        return reader.all(EMAILS, [tenant_id], |row| row.get(0));
+impl FromSqliteRow for Member {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(Member {
+            id: row.get(0)?,
+            tenant_id: row.get(1)?,
+            email: row.get(2)?,
+            role: parsed(row, 3)?,
+            created_at: row.get(4)?,
+            last_sign_in_at: row.get(5)?,
+            email_verified_at: row.get(6)?,
+        })
     }
-    Ok(sqlx::query_scalar(EMAILS)
-        .bind(tenant_id)
-        .fetch_all(&db.pool)
-        .await?)
 }
 
 #[cfg(test)]

@@ -71,6 +71,28 @@ impl SqliteReader {
     }
 }
 
+/// A row as the reader maps it (sqlx maps the same row with `FromRow`).
+pub trait FromSqliteRow: Sized {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self>;
+}
+
+impl<A: rusqlite::types::FromSql> FromSqliteRow for (A,) {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?,))
+    }
+}
+
+impl<A, B, C> FromSqliteRow for (A, B, C)
+where
+    A: rusqlite::types::FromSql,
+    B: rusqlite::types::FromSql,
+    C: rusqlite::types::FromSql,
+{
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok((row.get(0)?, row.get(1)?, row.get(2)?))
+    }
+}
+
 /// Column `i` read as text and parsed like sqlx's `try_from = "String"`
 /// columns (`Role`, `Tier`...).
 pub fn parsed<T: TryFrom<String, Error = String>>(

@@ -11,9 +11,10 @@
 use sqlx::FromRow;
 
 use super::audit::{self, By};
+use super::db::Bind;
 use super::email_links::{self, NewLink, Purpose};
 use super::error::Thing;
-use super::sqlite_reader::parsed;
+use super::sqlite_reader::{parsed, FromSqliteRow};
 use super::{emails, members, outbox, passwords, sign_in, tenants, Db, Error, Result};
 use crate::model::{AuditAction, Role};
 
@@ -126,24 +127,22 @@ pub async fn pending_invitations(db: &Db, tenant_id: &str, now: i64) -> Result<V
         "SELECT token_hash AS id, email, role, created_by, created_at, expires_at FROM email_links \
          WHERE tenant_id = $1 AND purpose = 'invite' AND used_at IS NULL AND expires_at > $2 \
          ORDER BY created_at DESC";
-    // The team page asks on every view: on SQLite, read on this thread.
-    if let Some(reader) = &db.reader {
-        return reader.all(PENDING, rusqlite::params![tenant_id, now], |row| {
-            Ok(Invitation {
-                id: row.get(0)?,
-                email: row.get(1)?,
-                role: parsed(row, 2)?,
-                created_by: row.get(3)?,
-                created_at: row.get(4)?,
-                expires_at: row.get(5)?,
-            })
-        });
+    // The team page asks on every view.
+    db.read_all(PENDING, &[Bind::Text(tenant_id), Bind::Int(now)])
+        .await
+}
+
+impl FromSqliteRow for Invitation {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(Invitation {
+            id: row.get(0)?,
+            email: row.get(1)?,
+            role: parsed(row, 2)?,
+            created_by: row.get(3)?,
+            created_at: row.get(4)?,
+            expires_at: row.get(5)?,
+        })
     }
-    Ok(sqlx::query_as(PENDING)
-        .bind(tenant_id)
-        .bind(now)
-        .fetch_all(&db.pool)
-        .await?)
 }
 
 pub async fn revoke_invitation(

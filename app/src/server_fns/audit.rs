@@ -34,9 +34,13 @@ pub async fn audit_overview(query: AuditQuery) -> Result<AuditPageData, ServerFn
     )
     .await
     .map_err(failed)?;
-    let mut actors = crate::domain::members::emails(&services.db, &member.tenant_id)
-        .await
-        .map_err(failed)?;
+    let mut actors: Vec<String> =
+        crate::domain::members::list_for_tenant(&services.db, &member.tenant_id)
+            .await
+            .map_err(failed)?
+            .into_iter()
+            .map(|m| m.email)
+            .collect();
     actors.extend(["Stripe".to_owned(), "operator".to_owned()]);
     Ok(AuditPageData {
         page,
