@@ -9,9 +9,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use ed25519_dalek::pkcs8::EncodePrivateKey;
-use ed25519_dalek::SigningKey;
-use jsonwebtoken::{DecodingKey, EncodingKey};
+use ed25519_dalek::{Signer, SigningKey};
+use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use rand::RngCore;
 use serde_json::json;
 
@@ -23,7 +22,10 @@ const SECRET_HASH_KID: &str = "secret-hash-v1";
 #[derive(Clone)]
 pub struct SigningKeyPair {
     pub kid: String,
-    pub encoding: EncodingKey,
+    /// Kept expanded: `jsonwebtoken::encode` would parse the key again for
+    /// every token, deriving its public half each time (a second curve
+    /// multiplication as costly as the signature).
+    signing: SigningKey,
     pub decoding: DecodingKey,
     /// The public key, base64url (the JWK `x`).
     pub public_x: String,
@@ -218,6 +220,26 @@ impl ServerKeys {
     }
 }
 
+impl SigningKeyPair {
+    /// `claims` as a compact JWS (RFC 7515) signed with this key: EdDSA,
+    /// with this key's `kid` in the header.
+    pub fn sign_jwt(&self, claims: &impl serde::Serialize) -> Result<String> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        let mut jwt = format!("{}.{}", json_part(&header)?, json_part(claims)?);
+        let signature = self.signing.sign(jwt.as_bytes());
+        jwt.push('.');
+        jwt.push_str(&B64.encode(signature.to_bytes()));
+        Ok(jwt)
+    }
+}
+
+fn json_part(value: &impl serde::Serialize) -> Result<String> {
+    let json =
+        serde_json::to_vec(value).map_err(|e| Error::Internal(format!("signing token: {e}")))?;
+    Ok(B64.encode(json))
+}
+
 /// A new Ed25519 signing key, sealed; returns its kid.
 async fn insert_signing_key(db: &Db, master: &MasterKey, created_at: i64) -> Result<String> {
     let mut random = [0u8; 32];
@@ -305,13 +327,10 @@ fn decode32(text: &str) -> Result<[u8; 32]> {
 
 fn signing_pair(kid: String, secret: &[u8; 32]) -> Result<SigningKeyPair> {
     let key = SigningKey::from_bytes(secret);
-    let der = key
-        .to_pkcs8_der()
-        .map_err(|e| Error::Internal(format!("encoding signing key: {e}")))?;
     let public = key.verifying_key().to_bytes();
     Ok(SigningKeyPair {
         kid,
-        encoding: EncodingKey::from_ed_der(der.as_bytes()),
+        signing: key,
         decoding: DecodingKey::from_ed_der(&public),
         public_x: B64.encode(public),
     })
@@ -334,5 +353,34 @@ mod tests {
         let parsed = MasterKey::parse(&master.to_base64()).unwrap();
         assert_eq!(parsed.open("kid-1", &sealed).unwrap(), secret);
         assert!(MasterKey::parse("too short").is_err());
+    }
+
+    #[test]
+    fn signed_tokens_verify_with_the_published_key_only() {
+        let pair = signing_pair("kid-1".into(), &[9u8; 32]).unwrap();
+        let claims =
+            serde_json::json!({ "sub": "agent", "aud": "portal", "exp": 4_000_000_000i64 });
+        let token = pair.sign_jwt(&claims).unwrap();
+        let header = jsonwebtoken::decode_header(&token).unwrap();
+        assert_eq!(
+            (header.alg, header.kid.as_deref()),
+            (Algorithm::EdDSA, Some("kid-1"))
+        );
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::EdDSA);
+        validation.set_audience(&["portal"]);
+        let decoded =
+            jsonwebtoken::decode::<serde_json::Value>(&token, &pair.decoding, &validation).unwrap();
+        assert_eq!(decoded.claims, claims);
+        let other = signing_pair("kid-2".into(), &[8u8; 32]).unwrap();
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(&token, &other.decoding, &validation)
+                .is_err()
+        );
+        let mut tampered = token.clone();
+        tampered.insert_str(token.find('.').unwrap() + 1, "e30");
+        assert!(
+            jsonwebtoken::decode::<serde_json::Value>(&tampered, &pair.decoding, &validation)
+                .is_err()
+        );
     }
 }

@@ -1,7 +1,7 @@
 //! OAuth 2.0 client-credentials tokens (RFC 6749 §4.4): EdDSA-signed JWTs
 //! that any JWT library verifies from the published JWKS alone.
 
-use jsonwebtoken::{Algorithm, Header, Validation};
+use jsonwebtoken::{Algorithm, Validation};
 use serde::{Deserialize, Serialize};
 
 use super::metering::{Admission, Quota, UsageKind};
@@ -87,12 +87,7 @@ pub async fn issue(
         exp: now + TOKEN_TTL_SECS,
         jti: uuid::Uuid::new_v4().to_string(),
     };
-    let keys = services.keys.get();
-    let key = keys.current();
-    let mut header = Header::new(Algorithm::EdDSA);
-    header.kid = Some(key.kid.clone());
-    let access_token = jsonwebtoken::encode(&header, &claims, &key.encoding)
-        .map_err(|e| Error::Internal(format!("signing token: {e}")))?;
+    let access_token = services.keys.get().current().sign_jwt(&claims)?;
     Ok(IssuedToken {
         access_token,
         expires_in: TOKEN_TTL_SECS,
