@@ -35,6 +35,11 @@ impl SqliteReader {
         }
     }
 
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
     /// Runs `read` on a read-only connection of its own while it runs.
     pub fn read<T>(&self, read: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T> {
         let idle = self.idle.lock().map(|mut idle| idle.pop()).ok().flatten();

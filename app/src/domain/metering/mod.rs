@@ -14,6 +14,7 @@
 mod admission;
 mod read;
 mod rollups;
+mod sqlite_writer;
 mod writer;
 
 use serde::Serialize;
@@ -112,7 +113,7 @@ pub struct Meter {
 impl Meter {
     pub fn start(db: Db, clock: SharedClock) -> Meter {
         let (tx, rx) = mpsc::channel(16 * writer::MAX_BATCH);
-        tokio::spawn(writer::run(db, clock.clone(), rx));
+        writer::start(db, clock.clone(), rx);
         Meter {
             tx: Some(tx),
             clock,

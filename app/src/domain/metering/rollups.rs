@@ -69,71 +69,141 @@ impl<'a> Rollup<'a> {
             .quarters
             .iter()
             .map(|((t, slot), c)| Ok((format!("{}, {slot}", id_literal(t)?), *c, None)));
-        add_counts(
-            &mut sql,
-            "usage_tenant_quarter",
-            "tenant_id, slot",
-            quarters,
-        )?;
+        add_counts(&mut sql, &QUARTERS, quarters)?;
         let days = self.agent_days.iter().map(|((t, a, date), c)| {
             let keys = format!("{}, {}, '{date}'", id_literal(t)?, id_literal(a)?);
             Ok((keys, *c, None))
         });
-        add_counts(
-            &mut sql,
-            "usage_agent_day",
-            "tenant_id, agent_id, local_date",
-            days,
-        )?;
+        add_counts(&mut sql, &AGENT_DAYS, days)?;
         let months = self.agent_months.iter().map(|((t, a, month), (c, last))| {
             let keys = format!("{}, '{month}', {}", id_literal(t)?, id_literal(a)?);
             Ok((keys, *c, Some(*last)))
         });
-        add_counts(
-            &mut sql,
-            "usage_agent_month",
-            "tenant_id, month, agent_id",
-            months,
-        )?;
+        add_counts(&mut sql, &AGENT_MONTHS, months)?;
         let daily = self
             .daily
             .iter()
             .map(|((t, day), c)| Ok((format!("{}, {day}", id_literal(t)?), *c, None)));
-        add_counts(&mut sql, "usage_daily", "tenant_id, day", daily)?;
+        add_counts(&mut sql, &DAILY, daily)?;
         let mut by_time: BTreeMap<i64, Vec<String>> = BTreeMap::new();
         for (agent, at) in &self.last_token {
             by_time.entry(*at).or_default().push(id_literal(agent)?);
         }
         for (at, ids) in by_time {
-            sql.push_str(&format!(
-                "UPDATE agents SET last_token_at = {at} WHERE id IN ({}) \
-                 AND (last_token_at IS NULL OR last_token_at < {at});",
-                ids.join(", ")
-            ));
+            sql.push_str(&stamp_sql(&at.to_string(), &ids.join(", ")));
+            sql.push(';');
         }
         Ok(sql)
     }
+
+    /// Adds everything on a SQLite connection, a prepared statement per
+    /// table run once per row (no SQL text to parse per batch).
+    pub fn execute_sqlite(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+        use rusqlite::params;
+        let mut quarters = conn.prepare_cached(&QUARTERS.upsert_one())?;
+        for ((t, slot), c) in &self.quarters {
+            quarters.execute(params![t, slot, c.tokens_issued, c.api_calls, c.refused])?;
+        }
+        let mut days = conn.prepare_cached(&AGENT_DAYS.upsert_one())?;
+        for ((t, a, date), c) in &self.agent_days {
+            let date = date.to_string();
+            days.execute(params![t, a, date, c.tokens_issued, c.api_calls, c.refused])?;
+        }
+        let mut months = conn.prepare_cached(&AGENT_MONTHS.upsert_one())?;
+        for ((t, a, month), (c, last)) in &self.agent_months {
+            let counts = [c.tokens_issued, c.api_calls, c.refused];
+            months.execute(params![t, month, a, counts[0], counts[1], counts[2], last])?;
+        }
+        let mut daily = conn.prepare_cached(&DAILY.upsert_one())?;
+        for ((t, day), c) in &self.daily {
+            daily.execute(params![t, day, c.tokens_issued, c.api_calls, c.refused])?;
+        }
+        let mut stamp = conn.prepare_cached(&stamp_sql("?1", "?2"))?;
+        for (agent, at) in &self.last_token {
+            stamp.execute(params![at, agent])?;
+        }
+        Ok(())
+    }
 }
 
-/// Adds counts to the rows of `table` named by `keys` (SQL literals for
-/// `key_columns`), creating missing rows, a few hundred rows a statement.
-/// A row with a `last_at` also moves the table's `last_at` forward.
+/// A rollup table: its key columns, then the three counts (and `last_at`).
+struct Table {
+    name: &'static str,
+    key_columns: &'static str,
+    keys: usize,
+    with_last_at: bool,
+}
+
+const QUARTERS: Table = Table {
+    name: "usage_tenant_quarter",
+    key_columns: "tenant_id, slot",
+    keys: 2,
+    with_last_at: false,
+};
+const AGENT_DAYS: Table = Table {
+    name: "usage_agent_day",
+    key_columns: "tenant_id, agent_id, local_date",
+    keys: 3,
+    with_last_at: false,
+};
+const AGENT_MONTHS: Table = Table {
+    name: "usage_agent_month",
+    key_columns: "tenant_id, month, agent_id",
+    keys: 3,
+    with_last_at: true,
+};
+const DAILY: Table = Table {
+    name: "usage_daily",
+    key_columns: "tenant_id, day",
+    keys: 2,
+    with_last_at: false,
+};
+
+impl Table {
+    /// Adds the counts of the rows in `values` (`(...)` tuples, `, `
+    /// separated), creating missing rows; `last_at` only moves forward.
+    fn upsert(&self, values: &str) -> String {
+        let Table {
+            name, key_columns, ..
+        } = self;
+        let added = ["tokens_issued", "api_calls", "refused"]
+            .map(|c| format!("{c} = {name}.{c} + excluded.{c}"))
+            .join(", ");
+        let (last_column, last_update) = if self.with_last_at {
+            (", last_at", format!(", {LATEST_LAST_AT}"))
+        } else {
+            ("", String::new())
+        };
+        format!(
+            "INSERT INTO {name} ({key_columns}, tokens_issued, api_calls, refused{last_column}) \
+             VALUES {values} ON CONFLICT ({key_columns}) DO UPDATE SET {added}{last_update}"
+        )
+    }
+
+    /// [`Table::upsert`] of one row of numbered parameters.
+    fn upsert_one(&self) -> String {
+        let columns = self.keys + 3 + usize::from(self.with_last_at);
+        let params: Vec<String> = (1..=columns).map(|i| format!("?{i}")).collect();
+        self.upsert(&format!("({})", params.join(", ")))
+    }
+}
+
+/// Moves `last_token_at` of the agents `ids` forward to `at`.
+fn stamp_sql(at: &str, ids: &str) -> String {
+    format!(
+        "UPDATE agents SET last_token_at = {at} WHERE id IN ({ids}) \
+         AND (last_token_at IS NULL OR last_token_at < {at})"
+    )
+}
+
+/// Adds counts to the rows of `table` named by `keys` (SQL literals for its
+/// key columns), a few hundred rows a statement.
 fn add_counts(
     sql: &mut String,
-    table: &str,
-    key_columns: &str,
+    table: &Table,
     rows: impl Iterator<Item = Result<(String, Counts, Option<i64>)>>,
 ) -> Result<()> {
     let rows = rows.collect::<Result<Vec<_>>>()?;
-    let with_last_at = rows.first().is_some_and(|(_, _, last)| last.is_some());
-    let (last_column, last_update) = if with_last_at {
-        (", last_at", format!(", {LATEST_LAST_AT}"))
-    } else {
-        ("", String::new())
-    };
-    let added = ["tokens_issued", "api_calls", "refused"]
-        .map(|c| format!("{c} = {table}.{c} + excluded.{c}"))
-        .join(", ");
     for chunk in rows.chunks(500) {
         let values: Vec<String> = chunk
             .iter()
@@ -145,11 +215,8 @@ fn add_counts(
                 )
             })
             .collect();
-        sql.push_str(&format!(
-            "INSERT INTO {table} ({key_columns}, tokens_issued, api_calls, refused{last_column}) \
-             VALUES {} ON CONFLICT ({key_columns}) DO UPDATE SET {added}{last_update};",
-            values.join(", ")
-        ));
+        sql.push_str(&table.upsert(&values.join(", ")));
+        sql.push(';');
     }
     Ok(())
 }

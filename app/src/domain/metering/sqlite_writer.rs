@@ -1,0 +1,119 @@
+//! The writer on a SQLite file: a thread of its own with its own rusqlite
+//! connection (see [`super::writer`] for why not sqlx). SQLite has one
+//! writer at a time anyway; the thread blocks on the database, never a
+//! runtime worker.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::mpsc;
+
+use super::writer::{answer, gather, lock_today_sql, plan, standing, tenant_ids, Stamps, Today};
+use super::{Admission, Pending};
+use crate::domain::clock::SharedClock;
+use crate::domain::recent_reads::RecentReads;
+use crate::domain::sqlite_reader::parsed;
+use crate::domain::{Error, Result};
+use crate::model::tiers::utc_day_start;
+
+/// Batches start at least this far apart. A commit costs about the same for
+/// one request as for fifty (the WAL frames of the same few pages): unheld,
+/// the thread committed batches of four under load and cost more than it
+/// saved. An idle writer answers the first request at once. (Paired runs of
+/// the token benchmark: 500 us beat 0, 250, 1,000 and 2,000, the longer
+/// ones by adding latency the 64 connections wait through.)
+const MIN_INTERVAL: Duration = Duration::from_micros(500);
+
+pub(super) fn start(
+    path: PathBuf,
+    recent: Arc<RecentReads>,
+    clock: SharedClock,
+    rx: mpsc::Receiver<Pending>,
+) {
+    let spawned = std::thread::Builder::new()
+        .name("usage-writer".into())
+        .spawn(move || run(&path, &recent, &clock, rx));
+    if let Err(e) = spawned {
+        // The receiver is gone with the closure: the meter reports itself
+        // stopped (readiness fails) and every request gets an error.
+        tracing::error!(error = %e, "could not start the usage writer");
+    }
+}
+
+fn run(path: &Path, recent: &RecentReads, clock: &SharedClock, mut rx: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(super::writer::MAX_BATCH);
+    let mut stamps = Stamps::default();
+    // Dropped after an error: closing it rolls back whatever it had open.
+    let mut conn: Option<Connection> = None;
+    let mut last_started = Instant::now();
+    while let Some(first) = rx.blocking_recv() {
+        batch.push(first);
+        if let Some(rest) = MIN_INTERVAL.checked_sub(last_started.elapsed()) {
+            std::thread::sleep(rest);
+        }
+        gather(&mut rx, &mut batch);
+        let started = Instant::now();
+        last_started = started;
+        let outcome = match &conn {
+            Some(c) => commit_batch(c, &batch, clock.now(), &mut stamps),
+            None => open(path)
+                .map_err(failed)
+                .and_then(|c| commit_batch(conn.insert(c), &batch, clock.now(), &mut stamps)),
+        };
+        if outcome.is_err() {
+            conn = None;
+        }
+        answer(recent, &mut batch, outcome, started);
+    }
+}
+
+fn open(path: &Path) -> rusqlite::Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )?;
+    // As the pool's connections (`Db::connect`); WAL is the file's already.
+    conn.busy_timeout(Duration::from_secs(10))?;
+    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
+    Ok(conn)
+}
+
+/// One batch: BEGIN IMMEDIATE takes the write lock before today's counters
+/// are read, so nothing counts between the read and the write.
+fn commit_batch(
+    conn: &Connection,
+    batch: &[Pending],
+    now: i64,
+    stamps: &mut Stamps,
+) -> Result<Vec<Admission>> {
+    // An error leaves the transaction open: the caller drops the connection,
+    // which rolls it back.
+    conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
+    let today = (|| -> rusqlite::Result<Vec<Today>> {
+        let mut lock = conn.prepare_cached(&lock_today_sql("(?1, ?2)"))?;
+        let mut today = Vec::new();
+        for tenant_id in tenant_ids(batch) {
+            today.push(lock.query_row((tenant_id, utc_day_start(now)), |row| {
+                Ok(Today {
+                    tenant_id: row.get(0)?,
+                    tokens_issued: row.get(1)?,
+                    api_calls: row.get(2)?,
+                    tier: parsed(row, 3)?,
+                    time_zone: row.get(4)?,
+                })
+            })?);
+        }
+        Ok(today)
+    })()
+    .map_err(failed)?;
+    let plan = plan(batch, standing(today, now), now, stamps)?;
+    plan.rollup.execute_sqlite(conn).map_err(failed)?;
+    conn.execute_batch("COMMIT").map_err(failed)?;
+    Ok(plan.done(stamps, now))
+}
+
+fn failed(e: rusqlite::Error) -> Error {
+    Error::Internal(format!("writing usage: {e}"))
+}
