@@ -130,36 +130,23 @@ impl<'a> Rollup<'a> {
 struct Table {
     name: &'static str,
     key_columns: &'static str,
-    keys: usize,
     with_last_at: bool,
 }
 
-const QUARTERS: Table = Table {
-    name: "usage_tenant_quarter",
-    key_columns: "tenant_id, slot",
-    keys: 2,
-    with_last_at: false,
-};
-const AGENT_DAYS: Table = Table {
-    name: "usage_agent_day",
-    key_columns: "tenant_id, agent_id, local_date",
-    keys: 3,
-    with_last_at: false,
-};
-const AGENT_MONTHS: Table = Table {
-    name: "usage_agent_month",
-    key_columns: "tenant_id, month, agent_id",
-    keys: 3,
-    with_last_at: true,
-};
-const DAILY: Table = Table {
-    name: "usage_daily",
-    key_columns: "tenant_id, day",
-    keys: 2,
-    with_last_at: false,
-};
+const QUARTERS: Table = Table::new("usage_tenant_quarter", "tenant_id, slot", false);
+const AGENT_DAYS: Table = Table::new("usage_agent_day", "tenant_id, agent_id, local_date", false);
+const AGENT_MONTHS: Table = Table::new("usage_agent_month", "tenant_id, month, agent_id", true);
+const DAILY: Table = Table::new("usage_daily", "tenant_id, day", false);
 
 impl Table {
+    const fn new(name: &'static str, key_columns: &'static str, with_last_at: bool) -> Table {
+        Table {
+            name,
+            key_columns,
+            with_last_at,
+        }
+    }
+
     /// Adds the counts of the rows in `values` (`(...)` tuples, `, `
     /// separated), creating missing rows; `last_at` only moves forward.
     fn upsert(&self, values: &str) -> String {
@@ -182,7 +169,8 @@ impl Table {
 
     /// [`Table::upsert`] of one row of numbered parameters.
     fn upsert_one(&self) -> String {
-        let columns = self.keys + 3 + usize::from(self.with_last_at);
+        let keys = self.key_columns.split(',').count();
+        let columns = keys + 3 + usize::from(self.with_last_at);
         let params: Vec<String> = (1..=columns).map(|i| format!("?{i}")).collect();
         self.upsert(&format!("({})", params.join(", ")))
     }
@@ -296,6 +284,14 @@ mod tests {
         assert!(sql.contains(&format!(
             "UPDATE agents SET last_token_at = {at} WHERE id IN ('{A}')"
         )));
+    }
+
+    #[test]
+    fn a_prepared_row_has_a_parameter_per_column() {
+        let quarters = QUARTERS.upsert_one();
+        assert!(quarters.contains("VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, slot)"));
+        let months = AGENT_MONTHS.upsert_one();
+        assert!(months.contains("refused, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     }
 
     #[test]
