@@ -21,9 +21,9 @@ use crate::model::tiers::utc_day_start;
 /// Batches start at least this far apart. A commit costs about the same for
 /// one request as for fifty (the WAL frames of the same few pages): unheld,
 /// the thread committed batches of four under load and cost more than it
-/// saved. An idle writer answers the first request at once. (Paired runs of
-/// the token benchmark: 500 us beat 0, 250, 1,000 and 2,000, the longer
-/// ones by adding latency the 64 connections wait through.)
+/// saved. An idle writer answers the first request at once. (In paired runs
+/// of the token benchmark 500 us did best of 0, 250, 500, 1,000 and 2,000;
+/// the longer ones add latency that the 64 connections wait through.)
 const MIN_INTERVAL: Duration = Duration::from_micros(500);
 
 pub(super) fn start(
