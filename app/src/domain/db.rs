@@ -43,6 +43,14 @@ pub struct Db {
     pub reader: Option<std::sync::Arc<SqliteReader>>,
 }
 
+/// Set on every SQLite connection that writes: the pool's and the usage
+/// writer's. WAL lets readers run beside the writer; NORMAL sync in WAL mode
+/// still survives a killed process. A larger page cache and memory-mapped
+/// reads spare the analytics queries a system call per page.
+pub const SQLITE_PRAGMAS: &str = "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
+     PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;";
+
 /// A value bound to a query, for either driver.
 #[derive(Debug, Clone, Copy)]
 pub enum Bind<'a> {
@@ -103,16 +111,7 @@ impl Db {
             .after_connect(move |conn, _| {
                 Box::pin(async move {
                     if backend == Backend::Sqlite {
-                        // WAL lets readers run beside the writer; NORMAL sync in WAL
-                        // mode still survives a killed process. A larger page cache
-                        // and memory-mapped reads spare the analytics queries a
-                        // system call per page.
-                        conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                             PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000; \
-                             PRAGMA cache_size = -32768; PRAGMA mmap_size = 268435456;",
-                        )
-                        .await?;
+                        conn.execute(SQLITE_PRAGMAS).await?;
                     }
                     Ok(())
                 })

@@ -98,31 +98,57 @@ impl<'a> Rollup<'a> {
 
     /// Adds everything on a SQLite connection, a prepared statement per
     /// table run once per row (no SQL text to parse per batch).
-    pub fn execute_sqlite(&self, conn: &rusqlite::Connection) -> rusqlite::Result<()> {
+    pub fn execute_sqlite(
+        &self,
+        conn: &rusqlite::Connection,
+        sql: &RollupStatements,
+    ) -> rusqlite::Result<()> {
         use rusqlite::params;
-        let mut quarters = conn.prepare_cached(&QUARTERS.upsert_one())?;
+        let mut quarters = conn.prepare_cached(&sql.quarters)?;
         for ((t, slot), c) in &self.quarters {
             quarters.execute(params![t, slot, c.tokens_issued, c.api_calls, c.refused])?;
         }
-        let mut days = conn.prepare_cached(&AGENT_DAYS.upsert_one())?;
+        let mut days = conn.prepare_cached(&sql.agent_days)?;
         for ((t, a, date), c) in &self.agent_days {
             let date = date.to_string();
             days.execute(params![t, a, date, c.tokens_issued, c.api_calls, c.refused])?;
         }
-        let mut months = conn.prepare_cached(&AGENT_MONTHS.upsert_one())?;
+        let mut months = conn.prepare_cached(&sql.agent_months)?;
         for ((t, a, month), (c, last)) in &self.agent_months {
             let counts = [c.tokens_issued, c.api_calls, c.refused];
             months.execute(params![t, month, a, counts[0], counts[1], counts[2], last])?;
         }
-        let mut daily = conn.prepare_cached(&DAILY.upsert_one())?;
+        let mut daily = conn.prepare_cached(&sql.daily)?;
         for ((t, day), c) in &self.daily {
             daily.execute(params![t, day, c.tokens_issued, c.api_calls, c.refused])?;
         }
-        let mut stamp = conn.prepare_cached(&stamp_sql("?1", "?2"))?;
+        let mut stamp = conn.prepare_cached(&sql.stamp)?;
         for (agent, at) in &self.last_token {
             stamp.execute(params![at, agent])?;
         }
         Ok(())
+    }
+}
+
+/// The text of [`Rollup::execute_sqlite`]'s statements: one row of
+/// numbered parameters each.
+pub(super) struct RollupStatements {
+    quarters: String,
+    agent_days: String,
+    agent_months: String,
+    daily: String,
+    stamp: String,
+}
+
+impl RollupStatements {
+    pub fn new() -> RollupStatements {
+        RollupStatements {
+            quarters: QUARTERS.upsert_one(),
+            agent_days: AGENT_DAYS.upsert_one(),
+            agent_months: AGENT_MONTHS.upsert_one(),
+            daily: DAILY.upsert_one(),
+            stamp: stamp_sql("?1", "?2"),
+        }
     }
 }
 

@@ -10,11 +10,13 @@ use std::time::{Duration, Instant};
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::mpsc;
 
+use super::rollups::RollupStatements;
 use super::writer::{answer, gather, lock_today_sql, plan, standing, tenant_ids, Stamps, Today};
 use super::{Admission, Pending};
 use crate::domain::clock::SharedClock;
+use crate::domain::db::SQLITE_PRAGMAS;
 use crate::domain::recent_reads::RecentReads;
-use crate::domain::sqlite_reader::parsed;
+use crate::domain::sqlite_reader::FromSqliteRow;
 use crate::domain::{Error, Result};
 use crate::model::tiers::utc_day_start;
 
@@ -45,8 +47,9 @@ pub(super) fn start(
 fn run(path: &Path, recent: &RecentReads, clock: &SharedClock, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(super::writer::MAX_BATCH);
     let mut stamps = Stamps::default();
-    // Dropped after an error: closing it rolls back whatever it had open.
-    let mut conn: Option<Connection> = None;
+    // Dropped after an error: closing its connection rolls back whatever it
+    // had open.
+    let mut writer: Option<Writer> = None;
     let mut last_started = Instant::now();
     while let Some(first) = rx.blocking_recv() {
         batch.push(first);
@@ -56,62 +59,68 @@ fn run(path: &Path, recent: &RecentReads, clock: &SharedClock, mut rx: mpsc::Rec
         gather(&mut rx, &mut batch);
         let started = Instant::now();
         last_started = started;
-        let outcome = match &conn {
-            Some(c) => commit_batch(c, &batch, clock.now(), &mut stamps),
-            None => open(path)
-                .map_err(failed)
-                .and_then(|c| commit_batch(conn.insert(c), &batch, clock.now(), &mut stamps)),
+        let outcome = match &writer {
+            Some(w) => w.commit_batch(&batch, clock.now(), &mut stamps),
+            None => Writer::open(path).and_then(|w| {
+                writer
+                    .insert(w)
+                    .commit_batch(&batch, clock.now(), &mut stamps)
+            }),
         };
         if outcome.is_err() {
-            conn = None;
+            writer = None;
         }
         answer(recent, &mut batch, outcome, started);
     }
 }
 
-fn open(path: &Path) -> rusqlite::Result<Connection> {
-    let conn = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )?;
-    // As the pool's connections (`Db::connect`); WAL is the file's already.
-    conn.busy_timeout(Duration::from_secs(10))?;
-    conn.execute_batch("PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;")?;
-    Ok(conn)
+/// The writer's connection and the text of its statements, made once (the
+/// statement cache is keyed by the text).
+struct Writer {
+    conn: Connection,
+    lock_today: String,
+    rollup: RollupStatements,
 }
 
-/// One batch: BEGIN IMMEDIATE takes the write lock before today's counters
-/// are read, so nothing counts between the read and the write.
-fn commit_batch(
-    conn: &Connection,
-    batch: &[Pending],
-    now: i64,
-    stamps: &mut Stamps,
-) -> Result<Vec<Admission>> {
-    // An error leaves the transaction open: the caller drops the connection,
-    // which rolls it back.
-    conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
-    let today = (|| -> rusqlite::Result<Vec<Today>> {
-        let mut lock = conn.prepare_cached(&lock_today_sql("(?1, ?2)"))?;
-        let mut today = Vec::new();
-        for tenant_id in tenant_ids(batch) {
-            today.push(lock.query_row((tenant_id, utc_day_start(now)), |row| {
-                Ok(Today {
-                    tenant_id: row.get(0)?,
-                    tokens_issued: row.get(1)?,
-                    api_calls: row.get(2)?,
-                    tier: parsed(row, 3)?,
-                    time_zone: row.get(4)?,
-                })
-            })?);
-        }
-        Ok(today)
-    })()
-    .map_err(failed)?;
-    let plan = plan(batch, standing(today, now), now, stamps)?;
-    plan.rollup.execute_sqlite(conn).map_err(failed)?;
-    conn.execute_batch("COMMIT").map_err(failed)?;
-    Ok(plan.done(stamps, now))
+impl Writer {
+    fn open(path: &Path) -> Result<Writer> {
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(failed)?;
+        conn.execute_batch(SQLITE_PRAGMAS).map_err(failed)?;
+        Ok(Writer {
+            conn,
+            lock_today: lock_today_sql("(?1, ?2)"),
+            rollup: RollupStatements::new(),
+        })
+    }
+
+    /// One batch: BEGIN IMMEDIATE takes the write lock before today's
+    /// counters are read, so nothing counts between the read and the write.
+    /// An error leaves the transaction open: the caller drops the writer,
+    /// which rolls it back.
+    fn commit_batch(
+        &self,
+        batch: &[Pending],
+        now: i64,
+        stamps: &mut Stamps,
+    ) -> Result<Vec<Admission>> {
+        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
+        let mut lock = self.conn.prepare_cached(&self.lock_today).map_err(failed)?;
+        let today = tenant_ids(batch)
+            .into_iter()
+            .map(|tenant_id| lock.query_row((tenant_id, utc_day_start(now)), Today::from_sqlite))
+            .collect::<rusqlite::Result<Vec<_>>>()
+            .map_err(failed)?;
+        let plan = plan(batch, standing(today, now), now, stamps)?;
+        plan.rollup
+            .execute_sqlite(&self.conn, &self.rollup)
+            .map_err(failed)?;
+        self.conn.execute_batch("COMMIT").map_err(failed)?;
+        Ok(plan.done(stamps, now))
+    }
 }
 
 fn failed(e: rusqlite::Error) -> Error {

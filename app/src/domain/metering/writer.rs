@@ -21,6 +21,7 @@ use super::{Admission, Pending};
 use crate::domain::clock::SharedClock;
 use crate::domain::db::Backend;
 use crate::domain::recent_reads::RecentReads;
+use crate::domain::sqlite_reader::{parsed, FromSqliteRow};
 use crate::domain::{time_zones, Db, Error, Result};
 use crate::model::tiers::{next_utc_midnight, utc_day_start, TierLimits};
 use crate::model::Tier;
@@ -169,6 +170,18 @@ pub(super) struct Today {
     #[sqlx(try_from = "String")]
     pub tier: Tier,
     pub time_zone: String,
+}
+
+impl FromSqliteRow for Today {
+    fn from_sqlite(row: &rusqlite::Row) -> rusqlite::Result<Self> {
+        Ok(Today {
+            tenant_id: row.get(0)?,
+            tokens_issued: row.get(1)?,
+            api_calls: row.get(2)?,
+            tier: parsed(row, 3)?,
+            time_zone: row.get(4)?,
+        })
+    }
 }
 
 /// Where each tenant stands today, by id.
