@@ -29,6 +29,8 @@ test.describe('agents', () => {
     await expect(page.getByRole('button', { name: 'Copied' })).toBeVisible();
     const copied = await page.evaluate(() => navigator.clipboard.readText());
     expect(copied).toBe(shown);
+    // Shown once: not repeated in the island's attributes.
+    expect((await page.content()).split(shown)).toHaveLength(2);
 
     const res = await request.post('/api/v1/token', {
       form: { grant_type: 'client_credentials', scope: 'tickets:read' },

@@ -99,13 +99,29 @@ test('range control keeps the view in the URL, and comparison toggles', async ({
   await expect(page).toHaveURL(/days=90/);
   await expect(page.locator('[data-testid="trend-chart"] .trend-point')).toHaveCount(90);
 
+  const toggle = page.getByTestId('compare-toggle');
+  const lastPoint = page.locator('[data-testid="trend-chart"] .trend-point').nth(89);
   await expect(page.locator('.trend-previous')).toHaveCSS('display', 'none');
-  await page.getByTestId('compare-toggle').click();
+  await lastPoint.hover();
+  await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('today, so far');
+  await expect(page.locator('.trend-chart .tip-previous')).toHaveCount(0);
+  await toggle.click();
   await expect(page.locator('.trend-previous')).not.toHaveCSS('display', 'none');
   await expect(page).toHaveURL(/compare=1/);
+  await expect(toggle).toHaveText('Hide previous period');
+  await expect(toggle).toHaveAttribute('aria-pressed', 'true');
+  await expect(toggle).not.toHaveAttribute('href', /compare=1/);
   // The tooltip names the same day of the previous period while comparing.
-  await page.locator('[data-testid="trend-chart"] .trend-point').nth(89).hover();
+  await lastPoint.hover();
   await expect(page.locator('.trend-chart .tip-previous')).toBeVisible();
+  // And back, in place.
+  await toggle.click();
+  await expect(page.locator('.trend-previous')).toHaveCSS('display', 'none');
+  await expect(page).not.toHaveURL(/compare=1/);
+  await expect(toggle).toHaveText('Compare with previous period');
+  await expect(toggle).toHaveAttribute('aria-pressed', 'false');
+  await toggle.click();
+  await expect(page).toHaveURL(/compare=1/);
   // A link reproduces the view.
   await page.reload();
   await expect(page.locator('.trend-previous')).not.toHaveCSS('display', 'none');
@@ -213,5 +229,16 @@ test('the trend is one tab stop walked with the arrow keys, with its tooltip', a
   await expect(point(28)).toBeFocused();
   await expect(point(28)).toHaveAttribute('tabindex', '0');
   await expect(trend.locator('[tabindex="0"]')).toHaveCount(1);
-  await expect(page.locator('.trend-chart .chart-tooltip')).toContainText('tokens');
+  const tooltip = page.locator('.trend-chart .chart-tooltip');
+  await expect(tooltip).toContainText('tokens');
+  await expect(tooltip).not.toContainText('today');
+  // The tooltip sits just above the point it describes.
+  const [tip, at] = [(await tooltip.boundingBox())!, (await point(28).boundingBox())!];
+  expect(Math.abs(tip.x + tip.width / 2 - (at.x + at.width / 2))).toBeLessThan(3);
+  expect(tip.y + tip.height).toBeLessThanOrEqual(at.y);
+  expect(tip.y + tip.height).toBeGreaterThan(at.y - 20);
+  // The keys stop at the ends.
+  for (let i = 0; i < 30; i++) await page.keyboard.press('ArrowLeft');
+  await expect(point(0)).toBeFocused();
+  await expect(tooltip).toContainText('tokens');
 });

@@ -1,7 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
-use crate::components::copy_secret::CopySecret;
+use crate::components::copy_secret::SecretBox;
 use crate::components::format::{ago, utc_time};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
@@ -64,7 +64,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                     </dd>
                     <dt>"Client secret"</dt>
                     <dd>
-                        <CopySecret secret=r.secret />
+                        <SecretBox secret=r.secret />
                     </dd>
                 </dl>
                 <LazyIslandScripts />

@@ -145,12 +145,8 @@ pub fn HeatmapInteractions(children: Children) -> impl IntoView {
     let tooltip = move || {
         active.get().map(|p| {
             let (d, h) = (p.index / 24 % 7, p.index % 24);
-            let at = (
-                HEAT_LEFT + h as f64 * CELL_W + CELL_W / 2.0,
-                HEAT_TOP + d as f64 * CELL_H,
-            );
             view! {
-                <ChartTooltip at size=(WIDTH, HEIGHT)>
+                <ChartTooltip at=p.at>
                     <strong>{thousands(p.count)}" requests"</strong>
                     <span>
                         {format!("{} {h:02}:00–{:02}:00", WEEKDAY_NAMES[d], (h + 1) % 24)}
@@ -160,14 +156,7 @@ pub fn HeatmapInteractions(children: Children) -> impl IntoView {
         })
     };
     view! {
-        <ChartFrame
-            active
-            selector=".heat-cell"
-            len=7 * 24
-            row=24
-            first_focus=0
-            tooltip=tooltip.into_any()
-        >
+        <ChartFrame active selector=".heat-cell" row=24 tooltip>
             {children()}
         </ChartFrame>
     }

@@ -17,12 +17,9 @@ pub use trend::{nice_max, TrendChart};
 
 use leptos::prelude::*;
 
-/// Arrow keys move along a roving tab stop: one Tab enters the chart, arrows
-/// walk its `len` points (those matching `selector`, in document order),
-/// `row` points to a row.
+/// Arrow keys move the focus along a chart's points (those matching
+/// `selector`, in document order), `row` points to a row.
 fn roving_focus(
-    focus: RwSignal<usize>,
-    len: usize,
     row: isize,
     selector: &'static str,
 ) -> impl Fn(leptos::ev::KeyboardEvent) + Clone + 'static {
@@ -35,21 +32,20 @@ fn roving_focus(
             _ => return,
         };
         ev.prevent_default();
-        let next = (focus.get_untracked() as isize + step).clamp(0, len as isize - 1) as usize;
-        focus.set(next);
         #[cfg(feature = "hydrate")]
-        if let Some(point) = dom::target(&ev).and_then(|el| dom::nth_point(&el, selector, next)) {
+        if let Some(point) = dom::target(&ev).and_then(|el| dom::step(&el, selector, step)) {
             dom::focus(&point);
         }
         #[cfg(not(feature = "hydrate"))]
-        let _ = selector;
+        let _ = (selector, step);
     }
 }
 
 /// A chart point an event happened on (matching `selector`), as its markup
 /// describes it. Points are plain markup without ids (168 of them would
 /// weigh on every page), so the island listens on their container, finds
-/// the point's place among its chart's points and reads its attributes.
+/// the point's place among its chart's points and reads its attributes:
+/// the islands take no props, so no chart data is in the page twice.
 #[derive(Clone, Debug, PartialEq)]
 struct Pointed {
     /// Its place among the chart's points, in document order.
@@ -58,19 +54,25 @@ struct Pointed {
     count: u64,
     /// `data-label`, where the chart's own geometry cannot name the point.
     label: String,
-    /// `data-previous`: the same point of the previous period, if any.
+    /// `data-previous`: the same point of the previous period, while the
+    /// chart compares with it (its `.comparing` class).
     previous: Option<String>,
+    /// Where the tooltip points: the top centre of the point, in thousandths
+    /// of its frame's width and height.
+    at: (u32, u32),
 }
 
 fn pointed(ev: &leptos::ev::Event, selector: &str) -> Option<Pointed> {
     #[cfg(feature = "hydrate")]
     {
         let point = dom::target(ev)?.closest(selector).ok()??;
+        let comparing = point.closest(".comparing").ok().flatten().is_some();
         Some(Pointed {
             index: dom::index_of(&point, selector)?,
             count: point.get_attribute("data-count")?.parse().ok()?,
             label: point.get_attribute("data-label").unwrap_or_default(),
-            previous: point.get_attribute("data-previous"),
+            previous: point.get_attribute("data-previous").filter(|_| comparing),
+            at: dom::anchor(&point)?,
         })
     }
     #[cfg(not(feature = "hydrate"))]
@@ -108,8 +110,28 @@ mod dom {
             .map(|i| i as usize)
     }
 
-    pub fn nth_point(inside: &Element, selector: &str, n: usize) -> Option<Element> {
-        points(inside, selector)?.get(n as u32)?.dyn_into().ok()
+    /// The point `step` places from `point` (focused), kept within its chart.
+    pub fn step(point: &Element, selector: &str, step: isize) -> Option<Element> {
+        let list = points(point, selector)?;
+        let here = index_of(point, selector)? as isize;
+        let next = (here + step).clamp(0, list.length() as isize - 1);
+        list.get(next as u32)?.dyn_into().ok()
+    }
+
+    /// The top centre of `point` in thousandths of its frame's size: read
+    /// from the layout, so no chart geometry is needed here (and no float
+    /// is ever printed: that would bring some 10 kB into the wasm).
+    pub fn anchor(point: &Element) -> Option<(u32, u32)> {
+        let frame = point
+            .closest(".chart-frame")
+            .ok()??
+            .get_bounding_client_rect();
+        let p = point.get_bounding_client_rect();
+        let share = |v: f64, of: f64| (v / of * 1000.0).round().max(0.0) as u32;
+        Some((
+            share(p.left() + p.width() / 2.0 - frame.left(), frame.width()),
+            share(p.top() - frame.top(), frame.height()),
+        ))
     }
 
     pub fn focus(point: &Element) {
@@ -141,23 +163,20 @@ mod dom {
 
 /// The box around a chart's server-rendered markup, inside its island:
 /// hovering or focusing a point (matching `selector`) makes it `active`;
-/// arrow keys walk the `len` points, `row` to a row, from `first_focus`.
-/// The tooltip is drawn over the chart, in this box.
+/// arrow keys walk the points, `row` to a row. The `tooltip` of the active
+/// point is drawn over the chart, in this box.
 #[component]
-fn ChartFrame(
+fn ChartFrame<T: IntoView + 'static>(
     active: RwSignal<Option<Pointed>>,
     selector: &'static str,
-    len: usize,
     row: usize,
-    first_focus: usize,
-    tooltip: AnyView,
+    tooltip: T,
     children: Children,
 ) -> impl IntoView {
-    let focus = RwSignal::new(first_focus);
     view! {
         <div
             class="chart-frame"
-            on:keydown=roving_focus(focus, len, row as isize, selector)
+            on:keydown=roving_focus(row as isize, selector)
             on:mouseover=move |ev| active.set(pointed(&ev, selector))
             on:mouseleave=move |_| active.set(None)
             on:focusin=move |ev| {
@@ -166,7 +185,6 @@ fn ChartFrame(
                     if let Some(el) = dom::target(&ev) {
                         dom::make_tab_stop(&el);
                     }
-                    focus.set(point.index);
                     active.set(Some(point));
                 }
             }
@@ -178,21 +196,17 @@ fn ChartFrame(
     }
 }
 
-/// The styled tooltip over a chart, placed at `at`: a point's position in
-/// chart units within a chart of `size`.
+/// The styled tooltip over a chart, placed `at` (thousandths of the frame).
 #[component]
-fn ChartTooltip(at: (f64, f64), size: (f64, f64), children: Children) -> impl IntoView {
-    // Whole tenths of a percent, written as integers: formatting floats
-    // would bring some 10 kB of float printing into the islands' wasm.
-    let tenths = |v: f64, of: f64| {
-        let t = (v / of * 1000.0).round().max(0.0) as u32;
-        format!("{}.{}%", t / 10, t % 10)
-    };
+fn ChartTooltip(at: (u32, u32), children: Children) -> impl IntoView {
+    // Written as integers: printing floats would bring some 10 kB into the
+    // islands' wasm.
+    let percent = |t: u32| format!("{}.{}%", t / 10, t % 10);
     view! {
         <div
             class="chart-tooltip"
             role="status"
-            style=format!("left: {}; top: {}", tenths(at.0, size.0), tenths(at.1, size.1))
+            style=format!("left: {}; top: {}", percent(at.0), percent(at.1))
         >
             {children()}
         </div>

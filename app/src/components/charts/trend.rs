@@ -42,7 +42,7 @@ fn point_text(p: &TrendPoint, today: bool) -> String {
 /// One circle per day, as markup (one string: no view per point). The
 /// `<title>` is the point's accessible name and its tooltip without
 /// JavaScript; `data-label` and `data-previous` are what the island's styled
-/// tooltip shows. The last point (today) is the tab stop; the island gives
+/// tooltip shows (today's label says it is partial). The last point (today) is the tab stop; the island gives
 /// the others a `tabindex` when the arrow keys reach them.
 fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> String {
     use std::fmt::Write;
@@ -65,7 +65,11 @@ fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> Str
             y = y_of(p.count, max),
             tab = if today { r#" tabindex="0""# } else { "" },
             count = p.count,
-            label = p.label,
+            label = if today {
+                format!("{} · today, so far", p.label)
+            } else {
+                p.label.clone()
+            },
             previous = before
                 .as_ref()
                 .map(|b| format!(r#" data-previous="{b}""#))
@@ -142,88 +146,10 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
     let previous_line = points_attr(&trend.previous, max, n);
     let dots = dots_markup(current, &trend.previous, max);
 
+    let compare = trend.compare;
     view! {
-        <TrendInteractions points=n max compare=trend.compare compare_href plain_href>
-            <svg
-                class="chart-svg"
-                viewBox=format!("0 0 {W} {H}")
-                role="group"
-                aria-labelledby="trend-title"
-                aria-describedby="trend-summary"
-                data-testid="trend-chart"
-            >
-                {grid}
-                {x_labels}
-                <polyline class="trend-previous" points=previous_line></polyline>
-                <polyline class="trend-line" points=solid></polyline>
-                {partial}
-                <g class="trend-points" inner_html=dots></g>
-            </svg>
-        </TrendInteractions>
-    }
-}
-
-/// The trend's interactive layer: the tooltip, arrow keys over its `points`
-/// (on an axis up to `max`) and the comparison toggle (a link without JavaScript). The previous
-/// period's line and legend entry show while the chart is `comparing`.
-#[island]
-pub fn TrendInteractions(
-    points: usize,
-    max: u64,
-    compare: bool,
-    compare_href: String,
-    plain_href: String,
-    children: Children,
-) -> impl IntoView {
-    let compare = RwSignal::new(compare);
-    let active = RwSignal::new(None::<Pointed>);
-    let tooltip = move || {
-        active.get().map(|p| {
-            let today = p.index + 1 == points;
-            let before = compare
-                .get()
-                .then_some(p.previous)
-                .flatten()
-                .map(|q| view! { <span class="tip-previous">{q}</span> });
-            view! {
-                <ChartTooltip at=(x_of(p.index, points), y_of(p.count, max)) size=(W, H)>
-                    <strong>{thousands(p.count)}" tokens"</strong>
-                    <span>{p.label}{today.then_some(" · today, so far")}</span>
-                    {before}
-                </ChartTooltip>
-            }
-        })
-    };
-
-    let href = {
-        let (c, p) = (compare_href.clone(), plain_href.clone());
-        move || if compare.get() { p.clone() } else { c.clone() }
-    };
-    let toggle = move |ev: leptos::ev::MouseEvent| {
-        ev.prevent_default();
-        compare.update(|c| *c = !*c);
-        #[cfg(not(feature = "hydrate"))]
-        let _ = (&compare_href, &plain_href);
-        #[cfg(feature = "hydrate")]
-        {
-            let href = if compare.get_untracked() {
-                &compare_href
-            } else {
-                &plain_href
-            };
-            if let Ok(history) = window().history() {
-                let _ = history.replace_state_with_url(
-                    &leptos::wasm_bindgen::JsValue::NULL,
-                    "",
-                    Some(href),
-                );
-            }
-        }
-    };
-
-    view! {
-        <div class="chart trend-chart" class:comparing=move || compare.get()>
-            <div class="chart-toolbar">
+        <div class="chart trend-chart" class:comparing=compare>
+            <CompareToggle>
                 <ul class="chart-legend">
                     <li>
                         <span class="key key-current" aria-hidden="true"></span>
@@ -238,34 +164,115 @@ pub fn TrendInteractions(
                         "Today (so far)"
                     </li>
                 </ul>
+                // A link to the other view without JavaScript; the island
+                // switches in place.
                 <a
                     class="button button-quiet compare-toggle"
-                    href=href
+                    href=if compare { plain_href } else { compare_href }
                     role="button"
-                    aria-pressed=move || if compare.get() { "true" } else { "false" }
+                    aria-pressed=if compare { "true" } else { "false" }
                     data-testid="compare-toggle"
-                    on:click=toggle
                 >
-                    {move || {
-                        if compare.get() {
-                            "Hide previous period"
-                        } else {
-                            "Compare with previous period"
-                        }
-                    }}
+                    {compare_label(compare)}
                 </a>
-            </div>
-            <ChartFrame
-                active
-                selector=".trend-point"
-                len=points
-                row=1
-                first_focus=points.saturating_sub(1)
-                tooltip=tooltip.into_any()
-            >
-                {children()}
-            </ChartFrame>
+            </CompareToggle>
+            <TrendInteractions>
+                <svg
+                    class="chart-svg"
+                    viewBox=format!("0 0 {W} {H}")
+                    role="group"
+                    aria-labelledby="trend-title"
+                    aria-describedby="trend-summary"
+                    data-testid="trend-chart"
+                >
+                    {grid}
+                    {x_labels}
+                    <polyline class="trend-previous" points=previous_line></polyline>
+                    <polyline class="trend-line" points=solid></polyline>
+                    {partial}
+                    <g class="trend-points" inner_html=dots></g>
+                </svg>
+            </TrendInteractions>
         </div>
+    }
+}
+
+fn compare_label(comparing: bool) -> &'static str {
+    if comparing {
+        "Hide previous period"
+    } else {
+        "Compare with previous period"
+    }
+}
+
+/// The comparison toggle around the chart's legend: shows or hides the
+/// previous period in place (the `.comparing` class of the chart) and keeps
+/// the address bar on the view shown. The state lives in the markup, so the
+/// island takes no props.
+#[island]
+pub fn CompareToggle(children: Children) -> impl IntoView {
+    let toggle = move |ev: leptos::ev::MouseEvent| {
+        #[cfg(feature = "hydrate")]
+        toggle_comparison(&ev);
+        #[cfg(not(feature = "hydrate"))]
+        let _ = ev;
+    };
+    view! {
+        <div class="chart-toolbar" on:click=toggle>
+            {children()}
+        </div>
+    }
+}
+
+/// The link and the address swap places: the page shows the link's view,
+/// and the link leads back to the one it showed.
+#[cfg(feature = "hydrate")]
+fn toggle_comparison(ev: &leptos::ev::MouseEvent) -> Option<()> {
+    let link = super::dom::target(ev)?.closest(".compare-toggle").ok()??;
+    ev.prevent_default();
+    let comparing = link
+        .closest(".trend-chart")
+        .ok()??
+        .class_list()
+        .toggle("comparing")
+        .ok()?;
+    let _ = link.set_attribute("aria-pressed", if comparing { "true" } else { "false" });
+    link.set_text_content(Some(compare_label(comparing)));
+    let location = window().location();
+    let here = format!("{}{}", location.pathname().ok()?, location.search().ok()?);
+    let there = link.get_attribute("href")?;
+    let _ = link.set_attribute("href", &here);
+    window()
+        .history()
+        .ok()?
+        .replace_state_with_url(&leptos::wasm_bindgen::JsValue::NULL, "", Some(&there))
+        .ok()
+}
+
+/// The trend's points: the tooltip and arrow keys. What the tooltip shows is
+/// read from the point's markup (today's label says it is partial; the
+/// previous period shows while comparing).
+#[island]
+pub fn TrendInteractions(children: Children) -> impl IntoView {
+    let active = RwSignal::new(None::<Pointed>);
+    let tooltip = move || {
+        active.get().map(|p| {
+            let before = p
+                .previous
+                .map(|q| view! { <span class="tip-previous">{q}</span> });
+            view! {
+                <ChartTooltip at=p.at>
+                    <strong>{thousands(p.count)}" tokens"</strong>
+                    <span>{p.label}</span>
+                    {before}
+                </ChartTooltip>
+            }
+        })
+    };
+    view! {
+        <ChartFrame active selector=".trend-point" row=1 tooltip>
+            {children()}
+        </ChartFrame>
     }
 }
 
