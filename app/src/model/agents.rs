@@ -91,6 +91,21 @@ impl Agent {
     }
 }
 
+/// One page of a tenant's agents, as the Agents page lists them.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AgentListPage {
+    /// This page of the agents that match the filter, newest first.
+    pub agents: Vec<Agent>,
+    /// Agents that match the filter, and all of them.
+    pub matching: usize,
+    pub total: usize,
+    /// This page (from 1) and the number of pages.
+    pub page: usize,
+    pub pages: usize,
+    /// Agents not decommissioned (what the tier's limit counts).
+    pub live: u64,
+}
+
 /// An agent as the portal and the API show it (never with its secret).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

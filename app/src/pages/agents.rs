@@ -6,8 +6,9 @@ use crate::components::format::{last_seen, thousands};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::pager::pager;
-use crate::components::rendered::RenderMemo;
+use crate::components::rendered::{ByIdentity, RenderMemo};
 use crate::components::status_badge::status_badge;
+use crate::model::agents::AgentListPage;
 use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::forms::AgentFormState;
 use crate::model::{Agent, AgentStatus, Environment};
@@ -41,16 +42,17 @@ pub fn AgentsPage() -> impl IntoView {
 #[component]
 fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView {
     let form = use_context::<AgentFormState>();
+    let list = data.list;
     let limit_text = match data.limit {
         Some(limit) => format!(
             "{} of {} live agents on the {} tier",
-            data.live,
+            list.live,
             limit,
             data.tier.display_name()
         ),
         None => format!(
             "{} live agents ({} tier: no limit)",
-            data.live,
+            list.live,
             data.tier.display_name()
         ),
     };
@@ -58,20 +60,20 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
     // allows: they keep working, but no new one until it is under the limit.
     let at_limit = data
         .limit
-        .filter(|l| data.live >= *l)
-        .map(|l| (data.live, l));
-    let total = data.total;
+        .filter(|l| list.live >= *l)
+        .map(|l| (list.live, l));
+    let total = list.total;
     let now = data.now;
-    let first = (data.page - 1) * AGENTS_PER_PAGE + 1;
-    let showing = match (data.agents.len(), data.matching == total) {
+    let first = (list.page - 1) * AGENTS_PER_PAGE + 1;
+    let showing = match (list.agents.len(), list.matching == total) {
         (0, _) => format!("No agents match, of {}", thousands(total as u64)),
         (n, true) if n == total => format!("Showing all {} agents", thousands(total as u64)),
         (n, _) => format!(
             "Showing {}–{} of {} {}",
             thousands(first as u64),
             thousands((first + n - 1) as u64),
-            thousands(data.matching as u64),
-            if data.matching == total {
+            thousands(list.matching as u64),
+            if list.matching == total {
                 "agents".to_owned()
             } else {
                 format!("matching agents ({} in all)", thousands(total as u64))
@@ -80,11 +82,13 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
     };
     let pager = {
         let (q, status) = (q.clone(), status.clone());
-        pager("Agent pages", data.page, data.pages, &move |page| {
+        pager("Agent pages", list.page, list.pages, &move |page| {
             agents_href(&q, &status, page)
         })
     };
-    let rows = AGENT_ROWS.view((data.agents, now), |(agents, now)| agent_rows(agents, *now));
+    let rows = AGENT_ROWS.view((ByIdentity(list), now), |(list, now)| {
+        agent_rows(&list.0.agents, *now)
+    });
     let status_options = std::iter::once(("", "Any status"))
         .chain(AgentStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())))
         .map(|(value, label)| {
@@ -171,9 +175,10 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
     }
 }
 
-/// A page of agents is most of `/agents`' HTML and a function of the agents
-/// and the second ("5 min ago"); see `RenderMemo`.
-static AGENT_ROWS: RenderMemo<(Vec<Agent>, i64)> = RenderMemo::new();
+/// A page of agents is most of `/agents`' HTML and a function of the page
+/// (shared by the requests of this second) and the second ("5 min ago"); see
+/// `RenderMemo`.
+static AGENT_ROWS: RenderMemo<(ByIdentity<AgentListPage>, i64)> = RenderMemo::new();
 
 fn agent_rows(agents: &[Agent], now: i64) -> impl IntoView {
     agents

@@ -1,19 +1,16 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use std::sync::Arc;
+
+use crate::model::agents::AgentListPage;
 use crate::model::{Agent, Tier};
 
 /// What the Agents page shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentsPageData {
-    /// This page of the agents that match the filter.
-    pub agents: Vec<Agent>,
-    /// Agents that match the filter, and all of them.
-    pub matching: usize,
-    pub total: usize,
-    pub page: usize,
-    pub pages: usize,
-    pub live: u64,
+    /// The page of agents, shared with every request for it this second.
+    pub list: Arc<AgentListPage>,
     pub limit: Option<u64>,
     pub tier: Tier,
     pub can_manage: bool,
@@ -29,43 +26,22 @@ pub async fn agents_overview(
     page: Option<String>,
 ) -> Result<AgentsPageData, ServerFnError> {
     use super::ssr::{context, failed};
-    use crate::model::analytics::AGENTS_PER_PAGE;
     use crate::model::tiers::TierLimits;
-    use crate::model::AgentStatus;
 
     let (member, services) = context()?;
-    let all = crate::domain::agents::list_recent(&services.db, &member.tenant_id, services.now())
-        .await
-        .map_err(failed)?;
-    let live = all
-        .iter()
-        .filter(|a| a.status != AgentStatus::Decommissioned)
-        .count() as u64;
-    let q = q.trim().to_lowercase();
-    let matching: Vec<&Agent> = all.iter().filter(|a| a.matches(&q, &status)).collect();
-    let pages = matching.len().div_ceil(AGENTS_PER_PAGE).max(1);
-    // Past the end (a stale link): the last page.
-    let page = page
-        .and_then(|p| p.parse::<usize>().ok())
-        .unwrap_or(1)
-        .clamp(1, pages);
-    let agents = matching
-        .iter()
-        .skip((page - 1) * AGENTS_PER_PAGE)
-        .take(AGENTS_PER_PAGE)
-        .map(|a| Agent::clone(a))
-        .collect();
+    // Not a number: the first page.
+    let page = page.and_then(|p| p.parse().ok()).unwrap_or(1);
+    let now = services.now();
+    let list =
+        crate::domain::agents::page_recent(&services.db, &member.tenant_id, &q, &status, page, now)
+            .await
+            .map_err(failed)?;
     Ok(AgentsPageData {
-        agents,
-        matching: matching.len(),
-        total: all.len(),
-        page,
-        pages,
-        live,
+        list,
         limit: TierLimits::of(member.tier).agents,
         tier: member.tier,
         can_manage: member.can_manage(),
-        now: services.clock.now(),
+        now,
     })
 }
 

@@ -12,6 +12,8 @@ use super::db::Backend;
 use super::error::Thing;
 use super::keys::ServerKeys;
 use super::{Db, Error, Result};
+use crate::model::agents::AgentListPage;
+use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::tiers::TierLimits;
 use crate::model::{Agent, AgentStatus, AuditAction, Environment, Tier};
 
@@ -179,12 +181,58 @@ pub async fn list(db: &Db, tenant_id: &str) -> Result<Vec<Agent>> {
     Ok(rows.into_iter().map(Agent::from).collect())
 }
 
-/// [`list`], read at most once a second while nothing is written (the Agents
-/// page under load).
-pub async fn list_recent(db: &Db, tenant_id: &str, now: i64) -> Result<std::sync::Arc<Vec<Agent>>> {
+/// [`list`], read at most once a second while nothing is written.
+async fn list_recent(db: &Db, tenant_id: &str, now: i64) -> Result<std::sync::Arc<Vec<Agent>>> {
     db.recent
         .get_or_read(tenant_id, "agents".into(), now, || list(db, tenant_id))
         .await
+}
+
+/// Page `page` (from 1; past the end, the last) of the agents that match
+/// `q` (any case) and `status`: the Agents page. Made at most once a second
+/// per filter and page from the list read at most once a second, and shared
+/// by the requests that want it (`RecentReads`), so the page's rows are not
+/// copied per request and can be rendered once (`RenderMemo` by identity).
+pub async fn page_recent(
+    db: &Db,
+    tenant_id: &str,
+    q: &str,
+    status: &str,
+    page: usize,
+    now: i64,
+) -> Result<std::sync::Arc<AgentListPage>> {
+    let q = q.trim().to_lowercase();
+    // The status's length keeps the key unambiguous whatever the texts hold.
+    let view = format!("agents:{page}:{}:{status}{q}", status.len());
+    db.recent
+        .get_or_read(tenant_id, view, now, || async {
+            let all = list_recent(db, tenant_id, now).await?;
+            Ok(page_of(&all, &q, status, page))
+        })
+        .await
+}
+
+fn page_of(all: &[Agent], q: &str, status: &str, page: usize) -> AgentListPage {
+    let live = all
+        .iter()
+        .filter(|a| a.status != AgentStatus::Decommissioned)
+        .count() as u64;
+    let matching: Vec<&Agent> = all.iter().filter(|a| a.matches(q, status)).collect();
+    let pages = matching.len().div_ceil(AGENTS_PER_PAGE).max(1);
+    let page = page.clamp(1, pages);
+    AgentListPage {
+        agents: matching
+            .iter()
+            .skip((page - 1) * AGENTS_PER_PAGE)
+            .take(AGENTS_PER_PAGE)
+            .map(|a| Agent::clone(a))
+            .collect(),
+        matching: matching.len(),
+        total: all.len(),
+        page,
+        pages,
+        live,
+    }
 }
 
 /// One agent as its page shows it: read at most once a second, like the list
