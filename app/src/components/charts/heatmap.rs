@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use super::{ChartFrame, ChartTooltip, Pointed};
+use super::{ChartFrame, ChartSvg, ChartTooltip, Pointed};
 use crate::components::format::thousands;
 use crate::model::analytics::{HeatmapData, WEEKDAY_NAMES};
 
@@ -53,7 +53,7 @@ pub fn heat_cell_text(weekday: usize, hour: usize, count: u64) -> String {
 
 /// The heatmap's axis labels and 168 cells as SVG markup. Written as one
 /// string, not a view per cell: it is most of the Analytics page, and the
-/// cells need no reactive parts (the island listens on the `<svg>` itself).
+/// cells need no reactive parts (the island listens on the chart's frame).
 /// The cell's `<title>` is its accessible name and, without JavaScript, its
 /// tooltip. Cells come weekday by weekday, hour by hour: a cell's place
 /// among them is its weekday and hour. Its size and corners are in the
@@ -116,15 +116,14 @@ pub fn ActivityHeatmap(heatmap: HeatmapData) -> impl IntoView {
     view! {
         <div class="chart heatmap-chart">
             <HeatmapInteractions>
-                <svg
+                <ChartSvg
+                    panel="heatmap"
                     class="chart-svg heatmap-svg"
-                    viewBox=format!("0 0 {WIDTH} {HEIGHT}")
-                    role="group"
-                    aria-labelledby="heatmap-title"
-                    aria-describedby="heatmap-summary"
-                    data-testid="heatmap"
-                    inner_html=heat_markup(&heatmap.cells, max)
-                ></svg>
+                    size=(WIDTH, HEIGHT)
+                    testid="heatmap"
+                >
+                    <g inner_html=heat_markup(&heatmap.cells, max)></g>
+                </ChartSvg>
             </HeatmapInteractions>
             <ul class="heat-legend" aria-label="Requests per hour, by colour">
                 <li class="legend-caption">"Requests per hour:"</li>

@@ -196,6 +196,31 @@ fn ChartFrame<T: IntoView + 'static>(
     }
 }
 
+/// A chart's `<svg>`, sized by its `viewBox` (`size`, so nothing shifts while
+/// the page loads) and named by its panel's heading and summary
+/// (`{panel}-title`, `{panel}-summary`, see [`ChartPanel`]).
+#[component]
+fn ChartSvg(
+    panel: &'static str,
+    class: &'static str,
+    size: (f64, f64),
+    testid: &'static str,
+    children: Children,
+) -> impl IntoView {
+    view! {
+        <svg
+            class=class
+            viewBox=format!("0 0 {} {}", size.0, size.1)
+            role="group"
+            aria-labelledby=format!("{panel}-title")
+            aria-describedby=format!("{panel}-summary")
+            data-testid=testid
+        >
+            {children()}
+        </svg>
+    }
+}
+
 /// The styled tooltip over a chart, placed `at` (thousandths of the frame).
 #[component]
 fn ChartTooltip(at: (u32, u32), children: Children) -> impl IntoView {

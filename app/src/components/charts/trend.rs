@@ -3,7 +3,7 @@
 
 use leptos::prelude::*;
 
-use super::{ChartFrame, ChartTooltip, Pointed};
+use super::{ChartFrame, ChartSvg, ChartTooltip, Pointed};
 use crate::components::format::{compact, thousands};
 use crate::model::analytics::{TrendData, TrendPoint};
 
@@ -177,21 +177,14 @@ pub fn TrendChart(trend: TrendData, compare_href: String, plain_href: String) ->
                 </a>
             </CompareToggle>
             <TrendInteractions>
-                <svg
-                    class="chart-svg"
-                    viewBox=format!("0 0 {W} {H}")
-                    role="group"
-                    aria-labelledby="trend-title"
-                    aria-describedby="trend-summary"
-                    data-testid="trend-chart"
-                >
+                <ChartSvg panel="trend" class="chart-svg" size=(W, H) testid="trend-chart">
                     {grid}
                     {x_labels}
                     <polyline class="trend-previous" points=previous_line></polyline>
                     <polyline class="trend-line" points=solid></polyline>
                     {partial}
                     <g class="trend-points" inner_html=dots></g>
-                </svg>
+                </ChartSvg>
             </TrendInteractions>
         </div>
     }
