@@ -3,12 +3,14 @@
 //! fails or rolls back leaves no entry, and none is ever missing. Entries
 //! never hold secrets (no passwords, tokens or client secrets).
 
+use std::sync::Arc;
+
 use sqlx::AnyConnection;
 
 use super::db::{query_as_with, Bind};
 use super::sqlite_reader::FromSqliteRow;
 use super::{Db, Error, Result};
-use crate::model::audit::{AuditEntry, AuditFilter, AuditPage, AuditQuery};
+use crate::model::audit::{AuditEntry, AuditFilter, AuditListing, AuditPage, AuditQuery};
 use crate::model::AuditAction;
 
 /// Who made a change, and from where.
@@ -181,6 +183,43 @@ impl Position {
     fn of(e: &AuditEntry) -> String {
         format!("{}-{}", e.at, e.id)
     }
+}
+
+/// [`list`]'s page and the actor suggestions for the audit page, shared by
+/// the requests that want them while the tenant's trail has the same newest
+/// entry, for at most the current second (`RecentReads`). The trail only
+/// grows, so a page made after the newest entry stays right until another
+/// comes; the second bounds what a late commit on another PostgreSQL
+/// instance (whose entry is not the newest) or a pruning could leave out.
+pub async fn listing_recent(
+    db: &Db,
+    tenant_id: &str,
+    filter: &AuditFilter,
+    before: Option<Position>,
+    now: i64,
+) -> Result<Arc<AuditListing>> {
+    let newest: Option<(i64,)> = db
+        .read_optional(
+            "SELECT id FROM audit_log WHERE tenant_id = $1 ORDER BY at DESC, id DESC LIMIT 1",
+            &[Bind::Text(tenant_id)],
+        )
+        .await?;
+    let view = format!(
+        "audit:{}:{filter:?}:{before:?}",
+        newest.map_or(0, |(id,)| id)
+    );
+    db.recent
+        .get_or_read(tenant_id, view, now, || async {
+            let page = list(db, tenant_id, filter, before, PAGE_SIZE).await?;
+            let mut actors: Vec<String> = super::members::list_for_tenant(db, tenant_id)
+                .await?
+                .into_iter()
+                .map(|m| m.email)
+                .collect();
+            actors.extend(["Stripe".to_owned(), "operator".to_owned()]);
+            Ok(AuditListing { page, actors })
+        })
+        .await
 }
 
 /// Entries before `before` (none: the newest) that match `filter`, newest

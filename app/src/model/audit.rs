@@ -190,6 +190,15 @@ impl AuditQuery {
     }
 }
 
+/// A page of the trail as the audit page shows it, with the suggestions for
+/// its actor filter: the members, Stripe, the operator (a former member's
+/// address can still be typed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditListing {
+    pub page: AuditPage,
+    pub actors: Vec<String>,
+}
+
 /// One page of the trail, newest first.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -1,14 +1,15 @@
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use crate::model::audit::{AuditPage, AuditQuery};
+use std::sync::Arc;
+
+use crate::model::audit::{AuditListing, AuditQuery};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct AuditPageData {
-    pub page: AuditPage,
-    /// Suggestions for the actor filter: the members, Stripe, the operator
-    /// (a former member's address can still be typed).
-    pub actors: Vec<String>,
+    /// Shared with every request for the same page while the trail has not
+    /// grown (this second).
+    pub listing: Arc<AuditListing>,
     pub query: AuditQuery,
 }
 
@@ -25,26 +26,14 @@ pub async fn audit_overview(query: AuditQuery) -> Result<AuditPageData, ServerFn
         )));
     }
     let (filter, before) = audit::parse_query(&query).map_err(failed)?;
-    let page = audit::list(
+    let listing = audit::listing_recent(
         &services.db,
         &member.tenant_id,
         &filter,
         before,
-        audit::PAGE_SIZE,
+        services.now(),
     )
     .await
     .map_err(failed)?;
-    let mut actors: Vec<String> =
-        crate::domain::members::list_for_tenant(&services.db, &member.tenant_id)
-            .await
-            .map_err(failed)?
-            .into_iter()
-            .map(|m| m.email)
-            .collect();
-    actors.extend(["Stripe".to_owned(), "operator".to_owned()]);
-    Ok(AuditPageData {
-        page,
-        actors,
-        query,
-    })
+    Ok(AuditPageData { listing, query })
 }

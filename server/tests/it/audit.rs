@@ -18,6 +18,7 @@ on_both_backends!(
     the_trail_pages_and_filters_without_scanning,
     agents_read_the_trail_with_the_audit_scope,
     old_entries_are_pruned_after_the_retention,
+    a_new_entry_shows_on_the_next_view,
 );
 
 async fn actions(app: &TestApp, tenant: &str) -> Vec<String> {
@@ -393,4 +394,47 @@ async fn old_entries_are_pruned_after_the_retention(app: TestApp) {
     // The server's own hourly prune may have run first: either way, once.
     assert!(audit::prune(&app.db, 400, now).await.unwrap() <= 1);
     assert_eq!(actions(&app, &tenant).await.len(), 2);
+}
+
+/// Views of the trail are shared while it has not grown (within a second):
+/// an entry shows on the next view, whether this instance wrote it (team
+/// changes forget no cached reads) or another one did.
+async fn a_new_entry_shows_on_the_next_view(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let ada = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    let invited = "/settings/audit?action=member.invited";
+    let (_, page) = get(&app, &ada, "/settings/audit").await;
+    assert!(!page.contains("val@acme.example"));
+    let (_, filtered) = get(&app, &ada, invited).await;
+    assert!(filtered.contains("data-testid=\"audit-empty\""));
+
+    post(
+        &app,
+        &ada,
+        "/settings/team/invite",
+        &[("email", "val@acme.example"), ("role", "viewer")],
+    )
+    .await;
+    let (_, page) = get(&app, &ada, "/settings/audit").await;
+    assert!(page.contains("val@acme.example"), "the invitation shows");
+    let (_, filtered) = get(&app, &ada, invited).await;
+    assert!(filtered.contains("val@acme.example"));
+
+    let other = app.other_instance_db().await;
+    let mut conn = other.pool.acquire().await.unwrap();
+    audit::record(
+        &mut conn,
+        &tenant,
+        &By::operator(),
+        AuditAction::PlanChanged,
+        "Acme",
+        "from another instance",
+        app.clock.now(),
+    )
+    .await
+    .unwrap();
+    let (_, page) = get(&app, &ada, "/settings/audit").await;
+    assert!(page.contains("from another instance"));
 }

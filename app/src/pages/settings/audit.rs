@@ -4,8 +4,8 @@ use leptos_router::hooks::use_query_map;
 use crate::components::format::utc_time;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
-use crate::components::rendered::RenderMemo;
-use crate::model::audit::{AuditEntry, AuditQuery};
+use crate::components::rendered::{ByIdentity, RenderMemo};
+use crate::model::audit::{AuditEntry, AuditListing, AuditQuery};
 use crate::model::AuditAction;
 use crate::server_fns::audit::{audit_overview, AuditPageData};
 
@@ -31,8 +31,9 @@ pub fn AuditPage() -> impl IntoView {
 #[component]
 fn AuditView(data: AuditPageData) -> impl IntoView {
     let q = data.query.clone();
+    let listing = data.listing;
     let selected = |v: &Option<String>, option: &str| v.as_deref() == Some(option);
-    let actor_options = data
+    let actor_options = listing
         .actors
         .iter()
         .map(|a| view! { <option value=a.clone()></option> })
@@ -62,7 +63,7 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
         }
     };
     let csv = format!("/settings/audit/export.csv{}", with(String::new()));
-    let older = data.page.next_before.map(|before| {
+    let older = listing.page.next_before.clone().map(|before| {
         view! {
             <a
                 class="button"
@@ -80,15 +81,15 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
             </a>
         }
     });
-    let empty = data.page.entries.is_empty().then(|| {
+    let empty = listing.page.entries.is_empty().then(|| {
         view! {
             <p class="muted" data-testid="audit-empty">
                 "Nothing matches these filters."
             </p>
         }
     });
-    let rows = AUDIT_ROWS.view(data.page.entries, |entries| {
-        entries.iter().map(entry_row).collect_view()
+    let rows = AUDIT_ROWS.view(ByIdentity(listing), |listing| {
+        listing.0.page.entries.iter().map(entry_row).collect_view()
     });
     view! {
         <form method="get" action="/settings/audit" class="panel filters" role="search">
@@ -147,9 +148,10 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
     }
 }
 
-/// A page of entries is rendered once and its HTML reused: entries never
-/// change, and a row shows nothing but its entry (its time in UTC, not "ago").
-static AUDIT_ROWS: RenderMemo<Vec<AuditEntry>> = RenderMemo::new();
+/// A page of entries is rendered once per listing (shared while the trail
+/// has not grown, see `audit::listing_recent`) and its HTML reused: a row
+/// shows nothing but its entry (its time in UTC, not "ago").
+static AUDIT_ROWS: RenderMemo<ByIdentity<AuditListing>> = RenderMemo::new();
 
 fn entry_row(e: &AuditEntry) -> impl IntoView {
     let action = AuditAction::parse(&e.action)
