@@ -31,8 +31,14 @@ pub(crate) mod ssr {
     }
 
     /// A domain error as the server function's error: its safe message (the
-    /// details of our own failures are logged under the id it names).
+    /// details of our own failures are logged under the id it names). The
+    /// page that called it, or the function's own response, answers with
+    /// the error's status (a bad filter in the address is a 400, not a 200).
     pub fn failed(e: crate::domain::Error) -> ServerFnError {
-        ServerFnError::new(e.classify().message)
+        let problem = e.classify();
+        if let Some(response) = use_context::<leptos_axum::ResponseOptions>() {
+            response.set_status(problem.status);
+        }
+        ServerFnError::new(problem.message)
     }
 }

@@ -92,6 +92,10 @@ async fn files_or_not_found(
             req.extensions_mut().insert(member);
         }
     }
-    let handler = leptos_axum::file_and_error_handler::<AppState, _>(app::shell);
+    // With the pages' context: the shell's banner reads the member's standing.
+    let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
+        state.page_context(),
+        app::shell,
+    );
     handler(uri, State(state), req).await
 }

@@ -194,7 +194,8 @@ async fn owners_and_admins_read_the_trail_viewers_do_not(app: TestApp) {
         .signed_in(&tenant, "val@acme.example", Role::Viewer)
         .await;
     assert_eq!(get(&app, &admin, "/settings/audit").await.0, StatusCode::OK);
-    let (_, page) = get(&app, &viewer, "/settings/audit").await;
+    let (status, page) = get(&app, &viewer, "/settings/audit").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
     assert!(page.contains("Only owners and admins can read the audit trail"));
     assert!(!page.contains("data-testid=\"audit-row\""));
     let (_, nav) = get(&app, &viewer, "/analytics").await;
@@ -287,7 +288,11 @@ async fn the_trail_pages_and_filters_without_scanning(app: TestApp) {
         "from=2026-02-02&to=2026-02-01",
     ] {
         let (status, page) = get(&app, &owner, &format!("/settings/audit?{bad}")).await;
-        assert_eq!(status, StatusCode::OK, "{bad}: the page says what is wrong");
+        assert_eq!(
+            status,
+            StatusCode::BAD_REQUEST,
+            "{bad}: the page says what is wrong"
+        );
         assert!(page.contains("form-error"), "{bad}");
     }
     let res = owner
