@@ -300,7 +300,11 @@ async fn invitations_expire_are_single_use_and_can_be_revoked(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "revoked");
     assert!(page.contains("expired, was revoked or was already used"));
     let (status, page) = get(&app, &app.client(), &format!("/invitation?token={gone}")).await;
-    assert_eq!(status, StatusCode::BAD_REQUEST, "a dead link, said with its status");
+    assert_eq!(
+        status,
+        StatusCode::BAD_REQUEST,
+        "a dead link, said with its status"
+    );
     assert!(
         page.contains("expired, was revoked"),
         "the page says so before any typing"
