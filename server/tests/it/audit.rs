@@ -9,6 +9,7 @@ use reqwest::StatusCode;
 use crate::common::{http_client, TestApp, PASSWORD};
 use crate::on_both_backends;
 use crate::signup::{get, post, register_agent};
+use crate::team::invite;
 
 on_both_backends!(
     TestApp =>
@@ -68,13 +69,7 @@ async fn every_change_is_recorded_with_who_what_and_where(app: TestApp) {
         &[("time_zone", "Asia/Tokyo")],
     )
     .await;
-    post(
-        &app,
-        &ada,
-        "/settings/team/invite",
-        &[("email", "val@acme.example"), ("role", "viewer")],
-    )
-    .await;
+    invite(&app, &ada, "val@acme.example", "viewer").await;
     assert_eq!(
         actions(&app, &tenant).await,
         [
@@ -415,13 +410,7 @@ async fn a_new_entry_shows_on_the_next_view(app: TestApp) {
     let (_, filtered) = get(&app, &ada, invited).await;
     assert!(filtered.contains("data-testid=\"audit-empty\""));
 
-    post(
-        &app,
-        &ada,
-        "/settings/team/invite",
-        &[("email", "val@acme.example"), ("role", "viewer")],
-    )
-    .await;
+    invite(&app, &ada, "val@acme.example", "viewer").await;
     let (_, page) = get(&app, &ada, "/settings/audit").await;
     assert!(page.contains("val@acme.example"), "the invitation shows");
     let (_, filtered) = get(&app, &ada, invited).await;
