@@ -17,7 +17,8 @@ use crate::model::AuditAction;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct By {
     pub kind: ActorKind,
-    /// The member's e-mail, the agent's client id, `Stripe`, `operator`.
+    /// The member's e-mail (a visitor's: the address typed), `Stripe`,
+    /// `operator`.
     pub name: String,
     /// The client's address; empty when there is none (CLI, Stripe).
     pub client_ip: String,
@@ -28,7 +29,6 @@ pub enum ActorKind {
     Member,
     Operator,
     Stripe,
-    Agent,
     /// Someone not signed in: a failed sign-in, a sign-up, a reset.
     Visitor,
 }
@@ -39,7 +39,6 @@ impl ActorKind {
             ActorKind::Member => "member",
             ActorKind::Operator => "operator",
             ActorKind::Stripe => "stripe",
-            ActorKind::Agent => "agent",
             ActorKind::Visitor => "visitor",
         }
     }

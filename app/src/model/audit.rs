@@ -10,10 +10,12 @@ pub struct AuditEntry {
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
-    /// `member`, `operator`, `stripe`, `agent` or `visitor` (someone not
-    /// signed in: a failed sign-in, a sign-up, a reset).
+    /// `member`, `operator`, `stripe` or `visitor` (someone not signed in:
+    /// a failed sign-in, a sign-up, a reset). Agents change nothing the
+    /// trail records: they only get tokens.
     pub actor_kind: String,
-    /// The member's e-mail, the agent's client id, `Stripe`, `operator`.
+    /// The member's e-mail (a visitor's: the address typed), `Stripe`,
+    /// `operator`.
     pub actor: String,
     /// A stable name, e.g. `agent.registered`: see [`AuditAction`].
     pub action: String,
