@@ -1,7 +1,7 @@
+use std::sync::Arc;
+
 use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
-
-use std::sync::Arc;
 
 use crate::model::audit::{AuditListing, AuditQuery};
 

@@ -42,8 +42,9 @@ fn point_text(p: &TrendPoint, today: bool) -> String {
 /// One circle per day, as markup (one string: no view per point). The
 /// `<title>` is the point's accessible name and its tooltip without
 /// JavaScript; `data-label` and `data-previous` are what the island's styled
-/// tooltip shows (today's label says it is partial). The last point (today) is the tab stop; the island gives
-/// the others a `tabindex` when the arrow keys reach them.
+/// tooltip shows (today's label says it is partial). The last point (today)
+/// is the tab stop; the island gives the others a `tabindex` when the arrow
+/// keys reach them.
 fn dots_markup(current: &[TrendPoint], previous: &[TrendPoint], max: u64) -> String {
     use std::fmt::Write;
     let n = current.len();
