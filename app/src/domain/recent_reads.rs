@@ -1,13 +1,15 @@
 //! Tenant reads that busy pages repeat (the Analytics page's rollup sums and
-//! agent table), kept for at most the current second. Under load, a view is
-//! read from the database about once a second per tenant instead of once per
-//! request; concurrent requests for the same view share one read.
+//! agent table, a page of agents, the banner's standing, an audit listing),
+//! kept for at most the current second. Under load, a view is read from the
+//! database about once a second per tenant instead of once per request;
+//! concurrent requests for the same view share one read.
 //!
 //! Every write of this process that changes such a read (the metering
 //! writer, history, agents, the time zone) forgets the tenant's entries, so
-//! a request after a write reads afresh. Writes of other instances (several
-//! servers on PostgreSQL) or of the CLI are seen when the entry expires:
-//! within a second.
+//! a request after a write reads afresh. (An audit listing needs no
+//! forgetting: its view names the trail's newest entry.) Writes of other
+//! instances (several servers on PostgreSQL) or of the CLI are seen when the
+//! entry expires: within a second.
 
 use std::any::Any;
 use std::collections::HashMap;
