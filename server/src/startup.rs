@@ -4,14 +4,14 @@ use std::time::Duration;
 use app::domain::clock::SharedClock;
 use app::domain::keys::{self, Keyring, MasterKey, ServerKeys};
 use app::domain::metering::Meter;
-use app::domain::{Db, Services};
+use app::domain::{Db, ServiceParts, Services};
 use app::model::DemoAccounts;
 use axum::Router;
 use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 use crate::sessions::PortalSessionStore;
-use crate::state::AppState;
+use crate::state::{AppState, AppStateParts};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Metering {
@@ -62,7 +62,7 @@ pub async fn build(
         }
     };
     let stripe = Arc::new(crate::billing::connect(&config).await?);
-    let services = Services {
+    let services = Services::new(ServiceParts {
         db,
         keys,
         clients: Default::default(),
@@ -73,7 +73,7 @@ pub async fn build(
         billing_test_mode: stripe.test_mode,
         signup_open: config.signup == crate::config::Signup::Open,
         demo,
-    };
+    });
     crate::mail::spawn_delivery(
         services.db.clone(),
         services.clock.clone(),
@@ -85,12 +85,12 @@ pub async fn build(
         services.clock.clone(),
         config.audit_retention_days,
     );
-    let state = AppState {
+    let state = AppState::new(AppStateParts {
         services,
         stripe,
         config: Arc::new(config),
         leptos,
-    };
+    });
     // Before any request: every family records from the start.
     crate::metrics::recorder();
     if let Some(addr) = state.config.metrics_addr {

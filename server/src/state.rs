@@ -7,12 +7,16 @@ use leptos::config::LeptosOptions;
 
 use crate::config::Config;
 
-/// Everything a request handler may need, cheap to clone: the portal's
-/// [`Services`] (shared with the pages and server functions, and reachable
-/// through `Deref`: `state.db`, `state.clock`, ...) plus what only the HTTP
-/// server has.
+/// Everything a request handler may need: the portal's [`Services`] (shared
+/// with the pages and server functions, and reachable through `Deref`:
+/// `state.db`, `state.clock`, ...) plus what only the HTTP server has.
+///
+/// One reference count to clone: axum clones the state for every layer and
+/// handler a request passes.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppStateParts>);
+
+pub struct AppStateParts {
     pub services: Services,
     pub stripe: Arc<crate::billing::stripe_api::Stripe>,
     pub config: Arc<Config>,
@@ -20,6 +24,13 @@ pub struct AppState {
 }
 
 impl Deref for AppState {
+    type Target = AppStateParts;
+    fn deref(&self) -> &AppStateParts {
+        &self.0
+    }
+}
+
+impl Deref for AppStateParts {
     type Target = Services;
     fn deref(&self) -> &Services {
         &self.services
@@ -27,6 +38,10 @@ impl Deref for AppState {
 }
 
 impl AppState {
+    pub fn new(parts: AppStateParts) -> Self {
+        Self(Arc::new(parts))
+    }
+
     /// Context every page render and server-function call gets.
     pub fn page_context(&self) -> impl Fn() + Clone + Send + Sync + 'static {
         let services = self.services.clone();

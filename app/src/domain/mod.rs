@@ -34,8 +34,15 @@ pub use error::{Error, Problem, Result};
 /// The running portal's shared state: what handlers, server functions and
 /// pages need. The server wraps it with its HTTP-only parts and provides it
 /// as Leptos context on every render and server-function call.
+///
+/// One reference count to clone: a page view clones it several times (axum's
+/// state per layer, the render's context, each server function), and field
+/// by field that was a dozen counts and two strings each time.
 #[derive(Clone, Debug)]
-pub struct Services {
+pub struct Services(std::sync::Arc<ServiceParts>);
+
+#[derive(Debug)]
+pub struct ServiceParts {
     pub db: Db,
     pub keys: std::sync::Arc<keys::Keyring>,
     /// Recently authenticated agents, for the token endpoint.
@@ -56,6 +63,19 @@ pub struct Services {
 }
 
 impl Services {
+    pub fn new(parts: ServiceParts) -> Self {
+        Self(std::sync::Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for Services {
+    type Target = ServiceParts;
+    fn deref(&self) -> &ServiceParts {
+        &self.0
+    }
+}
+
+impl ServiceParts {
     pub fn now(&self) -> i64 {
         self.clock.now()
     }
