@@ -22,6 +22,7 @@ on_both_backends!(
     a_tenant_without_usage_gets_a_first_step,
     the_agent_table_sorts_filters_and_pages,
     new_usage_is_on_the_page_within_two_seconds,
+    pages_come_gzipped_to_a_browser_that_accepts_it,
 );
 
 async fn bearer(app: &TestApp, id: &str, secret: &str) -> String {
@@ -121,7 +122,7 @@ async fn the_api_and_the_page_show_the_same_numbers(app: TestApp) {
     assert_eq!(trend_counts(&html), counts);
     assert_eq!(card_value(&html, "tokens"), "52");
     assert_eq!(card_value(&html, "active_agents"), "1");
-    assert!(html.contains("data-testid=\"trend-chart\""));
+    assert!(html.contains("Analytics</h1>"));
     assert!(html.contains("<leptos-island"), "charts are islands");
 
     // The default range is 30 days and includes the older usage.
@@ -611,5 +612,57 @@ async fn new_usage_is_on_the_page_within_two_seconds(app: TestApp) {
             "2 s after another instance wrote 5 tokens the page still shows {shown}"
         );
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// A page is gzipped whole (one body with its length, not chunks) when the
+/// browser accepts gzip, and sent as it is when it does not or refuses it.
+async fn pages_come_gzipped_to_a_browser_that_accepts_it(app: TestApp) {
+    use std::io::Read;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app.signed_in(&tenant, "ada@acme.test", Role::Admin).await;
+    let get = |accept: Option<&'static str>| {
+        let mut req = client.get(app.url("/analytics"));
+        if let Some(accept) = accept {
+            req = req.header("accept-encoding", accept);
+        }
+        req.send()
+    };
+
+    let res = get(Some("br;q=1.0, gzip;q=0.8, *;q=0.1")).await.unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let header = |name: &str| {
+        res.headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_owned())
+    };
+    assert_eq!(header("content-encoding").as_deref(), Some("gzip"));
+    assert_eq!(header("vary").as_deref(), Some("accept-encoding"));
+    assert_eq!(header("transfer-encoding"), None);
+    let length: usize = header("content-length").unwrap().parse().unwrap();
+    let body = res.bytes().await.unwrap();
+    assert_eq!(body.len(), length);
+    let mut html = String::new();
+    flate2::read::GzDecoder::new(&body[..])
+        .read_to_string(&mut html)
+        .unwrap();
+    assert!(html.contains("Analytics</h1>"), "{html}");
+    assert!(html.contains("</body></html>"), "the whole page");
+    assert!(
+        body.len() * 2 < html.len(),
+        "{} of {} bytes",
+        body.len(),
+        html.len()
+    );
+
+    for refused in [None, Some("gzip;q=0, br"), Some("identity")] {
+        let res = get(refused).await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+        assert!(
+            !res.headers().contains_key("content-encoding"),
+            "{refused:?}"
+        );
+        let html = res.text().await.unwrap();
+        assert!(html.contains("Analytics</h1>"), "{refused:?}");
     }
 }
