@@ -1,6 +1,8 @@
 //! What the pages know about the signed-in member. The server's auth guard
-//! puts a [`CurrentMember`] into the request before any page renders.
+//! puts a [`CurrentMember`] into the request before any page renders, and
+//! the tenant's [`Standing`] for the quota banner.
 
+use crate::model::tiers::Standing;
 use crate::model::CurrentMember;
 
 /// The member of the request being rendered (server side only).
@@ -10,6 +12,22 @@ pub fn current_member() -> Option<CurrentMember> {
         use leptos::prelude::use_context;
         use_context::<http::request::Parts>()
             .and_then(|parts| parts.extensions.get::<CurrentMember>().cloned())
+    }
+    #[cfg(not(feature = "ssr"))]
+    {
+        None
+    }
+}
+
+/// The standing of the member's tenant, as the server read it for this
+/// page (server side only). Read before the render rather than by the
+/// banner itself: an async part of every page cost a sixth of its CPU.
+pub fn current_standing() -> Option<Standing> {
+    #[cfg(feature = "ssr")]
+    {
+        use leptos::prelude::use_context;
+        use_context::<http::request::Parts>()
+            .and_then(|parts| parts.extensions.get::<Standing>().cloned())
     }
     #[cfg(not(feature = "ssr"))]
     {

@@ -4,8 +4,7 @@ use leptos_router::hooks::use_location;
 
 use crate::components::format::thousands;
 use crate::model::tiers::UsageLevel;
-use crate::server_fns::tier::current_standing;
-use crate::session::current_member;
+use crate::session::{current_member, current_standing};
 
 const NAV: [(&str, &str); 5] = [
     ("/analytics", "Analytics"),
@@ -98,88 +97,70 @@ pub fn AppShell(title: &'static str, children: Children) -> impl IntoView {
 }
 
 /// The warning across the portal when a limit is at 80 % or more (the same
-/// rule as the Tier & Billing bars).
+/// rule as the Tier & Billing bars), from the standing the server read for
+/// the page before rendering it.
 #[component]
 fn QuotaBanner() -> impl IntoView {
-    // Not a Resource (nothing here hydrates), and computed once however many
-    // passes the server render makes.
-    let standing = ArcAsyncDerived::new(current_standing);
-    view! {
-        <Suspense fallback=|| ()>
-            {move || {
-                let standing = standing.clone();
-                Suspend::new(async move {
-                    let standing = standing.await.ok().flatten()?;
-                    let payment = standing
-                        .payment_failed
-                        .then(|| {
-                            view! {
-                                <div
-                                    class="banner banner-exhausted"
-                                    role="alert"
-                                    data-testid="payment-failed-banner"
-                                >
-                                    <strong>"Your last payment failed."</strong>
-                                    " Update your card under "
-                                    <a href="/settings/tier">"Tier & Billing → Manage billing"</a>
-                                    " to keep your plan."
-                                </div>
-                            }
-                        });
-                    let alerts = standing.alerts();
-                    if alerts.is_empty() {
-                        return payment.map(|p| p.into_any());
-                    }
-                    let worst = alerts.first()?.level();
-                    let items = alerts
-                        .iter()
-                        .map(|l| {
-                            let what = match (l.limit, l.level()) {
-                                (Some(max), UsageLevel::Exhausted) => {
-                                    format!("{}: all {} used", l.label, thousands(max))
-                                }
-                                (Some(max), _) => {
-                                    format!(
-                                        "{}: {} of {} ({} %)",
-                                        l.label,
-                                        thousands(l.used),
-                                        thousands(max),
-                                        l.percent().unwrap_or(0),
-                                    )
-                                }
-                                (None, _) => String::new(),
-                            };
-                            view! { <li>{what}</li> }
-                        })
-                        .collect_view();
-                    let daily = alerts
-                        .iter()
-                        .any(|l| l.daily)
-                        .then_some(" Daily limits reset at 00:00 UTC.");
-                    let title = if worst == UsageLevel::Exhausted {
-                        "A limit of your plan is used up."
-                    } else {
-                        "You are close to a limit of your plan."
-                    };
-                    Some(
-                        view! {
-                            {payment}
-                            <div
-                                class=format!("banner banner-{}", worst.css())
-                                role="status"
-                                data-testid="quota-banner"
-                            >
-                                <strong>{title}</strong>
-                                <ul>{items}</ul>
-                                <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
-                            </div>
-                        }
-                            .into_any(),
+    let standing = current_standing()?;
+    let payment = standing.payment_failed.then(|| {
+        view! {
+            <div class="banner banner-exhausted" role="alert" data-testid="payment-failed-banner">
+                <strong>"Your last payment failed."</strong>
+                " Update your card under "
+                <a href="/settings/tier">"Tier & Billing → Manage billing"</a>
+                " to keep your plan."
+            </div>
+        }
+    });
+    let alerts = standing.alerts();
+    let Some(worst) = alerts.first().map(|l| l.level()) else {
+        return payment.map(|p| p.into_any());
+    };
+    let items = alerts
+        .iter()
+        .map(|l| {
+            let what = match (l.limit, l.level()) {
+                (Some(max), UsageLevel::Exhausted) => {
+                    format!("{}: all {} used", l.label, thousands(max))
+                }
+                (Some(max), _) => {
+                    format!(
+                        "{}: {} of {} ({} %)",
+                        l.label,
+                        thousands(l.used),
+                        thousands(max),
+                        l.percent().unwrap_or(0),
                     )
-                })
-            }}
-        </Suspense>
-    }
+                }
+                (None, _) => String::new(),
+            };
+            view! { <li>{what}</li> }
+        })
+        .collect_view();
+    let daily = alerts
+        .iter()
+        .any(|l| l.daily)
+        .then_some(" Daily limits reset at 00:00 UTC.");
+    let title = if worst == UsageLevel::Exhausted {
+        "A limit of your plan is used up."
+    } else {
+        "You are close to a limit of your plan."
+    };
+    Some(
+        view! {
+            {payment}
+            <div
+                class=format!("banner banner-{}", worst.css())
+                role="status"
+                data-testid="quota-banner"
+            >
+                <strong>{title}</strong>
+                <ul>{items}</ul>
+                <span>{daily}" "<a href="/settings/tier">"See your plan"</a></span>
+            </div>
+        }
+        .into_any(),
+    )
 }
 
 /// The card of the pages for people without a session (sign-in, sign-up,

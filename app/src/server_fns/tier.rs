@@ -34,23 +34,3 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
         now,
     })
 }
-
-/// For the banner on every page: `None` when signed out.
-#[server]
-pub async fn current_standing() -> Result<Option<Standing>, ServerFnError> {
-    use super::ssr::{failed, services};
-
-    let Some(member) = crate::session::current_member() else {
-        return Ok(None);
-    };
-    let services = services()?;
-    crate::domain::limits::standing(
-        &services.db,
-        &member.tenant_id,
-        member.tier,
-        services.clock.now(),
-    )
-    .await
-    .map(Some)
-    .map_err(failed)
-}

@@ -92,9 +92,10 @@ async fn files_or_not_found(
     if !is_asset {
         if let Ok(Some(member)) = extract::member_of(&state, &session).await {
             req.extensions_mut().insert(member);
+            portal::insert_standing(&state, req.extensions_mut()).await;
         }
     }
-    // With the pages' context: the shell's banner reads the member's standing.
+    // With the pages' context, as every page.
     let handler = leptos_axum::file_and_error_handler_with_context::<AppState, _>(
         state.page_context(),
         app::shell,

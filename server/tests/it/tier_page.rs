@@ -92,6 +92,22 @@ async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
         !html.contains("API calls today:"),
         "10 % is no reason to warn"
     );
+    // Also on the page a form post answers with, and on the 404 page.
+    let res = client
+        .post(app.url("/analytics/time-zone"))
+        .header("origin", app.base.as_str())
+        .form(&[("time_zone", "Mars/Olympus_Mons")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("is not a time zone name"));
+    assert!(html.contains("Token issuances today: 850 of 1,000 (85 %)"));
+    let res = client.get(app.url("/no-such-page")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::NOT_FOUND);
+    let html = res.text().await.unwrap();
+    assert!(html.contains("Token issuances today: 850 of 1,000 (85 %)"));
 
     // What the page shows is what enforcement counts.
     let res = app.token(&id, &secret, None).await;

@@ -36,6 +36,7 @@ pub async fn page(
         .map_err(|e| PageError::Problem(Problem::internal(&e)))?;
     if let Some(member) = member {
         req.extensions_mut().insert(member);
+        super::insert_standing(state, req.extensions_mut()).await;
     }
     let mut res = render(req).await;
     if res.status() == StatusCode::OK {
