@@ -77,6 +77,7 @@ async fn run(args: Cli) -> Result<(), CliError> {
                 None
             };
             let addr = args.config.site_addr;
+            let backend = app::domain::db::Backend::from_url(&args.config.database_url);
             let metering = if benchmark_without_metering {
                 startup::Metering::OffForBenchmark
             } else {
@@ -92,7 +93,7 @@ async fn run(args: Cli) -> Result<(), CliError> {
                     message: format!("cannot listen on {addr}: {e}"),
                 })?;
             tracing::info!("portal listening on http://{addr}");
-            startup::serve(listener, router)
+            startup::serve(listener, router, backend)
                 .await
                 .map_err(|e| CliError {
                     code: 1,

@@ -168,7 +168,8 @@ impl TestApp {
                 )
                 .await
                 .expect("app builds");
-                tokio::spawn(server::startup::serve(listener, router));
+                let backend = app::domain::db::Backend::from_url(&url);
+                tokio::spawn(server::startup::serve(listener, router, backend));
                 (base, state)
             })
             .await
