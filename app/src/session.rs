@@ -7,27 +7,22 @@ use crate::model::CurrentMember;
 
 /// The member of the request being rendered (server side only).
 pub fn current_member() -> Option<CurrentMember> {
-    #[cfg(feature = "ssr")]
-    {
-        use leptos::prelude::use_context;
-        use_context::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<CurrentMember>().cloned())
-    }
-    #[cfg(not(feature = "ssr"))]
-    {
-        None
-    }
+    put_into_request()
 }
 
 /// The standing of the member's tenant, as the server read it for this
 /// page (server side only). Read before the render rather than by the
 /// banner itself: an async part of every page cost a sixth of its CPU.
 pub fn current_standing() -> Option<Standing> {
+    put_into_request()
+}
+
+/// What the server put into the request being rendered.
+fn put_into_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
     #[cfg(feature = "ssr")]
     {
         use leptos::prelude::use_context;
-        use_context::<http::request::Parts>()
-            .and_then(|parts| parts.extensions.get::<Standing>().cloned())
+        use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<T>().cloned())
     }
     #[cfg(not(feature = "ssr"))]
     {
