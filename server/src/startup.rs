@@ -212,22 +212,30 @@ pub async fn serve(
             })?;
         lanes.push(lane);
     }
+    // Ends only if a lane is gone: the server stops rather than drop every
+    // other connection.
     let accepting = async {
         for handoff in handoffs.iter().cycle() {
             // axum's accept: logs and retries what a failed accept warrants.
             let (stream, peer) = Listener::accept(&mut listener).await;
             match stream.into_std() {
                 Ok(stream) => {
-                    let _ = handoff.send((stream, peer));
+                    if handoff.send((stream, peer)).is_err() {
+                        break;
+                    }
                 }
                 Err(e) => tracing::warn!(error = %e, "could not hand a connection over"),
             }
         }
+        std::io::Error::other("an HTTP lane stopped")
     };
-    tokio::select! { _ = accepting => {}, _ = shutdown_signal() => {} }
+    let failed = tokio::select! {
+        e = accepting => Some(e),
+        _ = shutdown_signal() => None,
+    };
     let _ = stop.send(true);
     drop(handoffs);
-    tokio::task::spawn_blocking(move || {
+    let served = tokio::task::spawn_blocking(move || {
         for lane in lanes {
             match lane.join() {
                 Ok(served) => served?,
@@ -237,7 +245,9 @@ pub async fn serve(
         Ok(())
     })
     .await
-    .map_err(std::io::Error::other)?
+    .map_err(std::io::Error::other)?;
+    // A lane's own error says more than "a lane stopped".
+    served.and(failed.map_or(Ok(()), Err))
 }
 
 /// The connections one lane serves, as the accepting loop hands them over.
