@@ -65,6 +65,12 @@ echo
 echo "Chromium on loopback (median of 15 loads, signed in):"
 (cd end2end && node page-timing.mjs "$base" "$cookie" /analytics /agents /settings/tier)
 echo "server peak resident set: $(awk '/VmHWM/ { printf "%.0f MB", $2 / 1024 }' "/proc/$pid/status")"
+# What the resident set is made of now: SQLite maps the database file
+# (mmap_size), so pages read count as resident although they are the
+# kernel's file cache, shared and reclaimable.
+db_mapped=$(awk -v db="$dir/bench.db" '/^[0-9a-f]+-[0-9a-f]+ / { name = $6 } /^Rss:/ && name == db { kb += $2 } END { printf "%.0f", kb / 1024 }' "/proc/$pid/smaps")
+awk -v db="$db_mapped" '/RssAnon/ { anon = $2 } /RssFile/ { file = $2 } END {
+  printf "  now: %.0f MB private (heap), %.0f MB file-backed, of which %d MB the database file mapped\n", anon / 1024, file / 1024, db }' "/proc/$pid/status"
 
 # The same page in Next.js 14 + recharts (bench/nextjs: a server component
 # per request, data made up in the process, no database), measured the same
