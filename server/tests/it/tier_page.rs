@@ -8,6 +8,7 @@ use reqwest::StatusCode;
 
 use crate::common::{record_past_hour, TestApp};
 use crate::on_both_backends;
+use crate::signup::{get, post};
 
 on_both_backends!(
     TestApp =>
@@ -93,20 +94,13 @@ async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
         "10 % is no reason to warn"
     );
     // Also on the page a form post answers with, and on the 404 page.
-    let res = client
-        .post(app.url("/analytics/time-zone"))
-        .header("origin", app.base.as_str())
-        .form(&[("time_zone", "Mars/Olympus_Mons")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.status(), StatusCode::BAD_REQUEST);
-    let html = res.text().await.unwrap();
+    let zone = [("time_zone", "Mars/Olympus_Mons")];
+    let (status, html) = post(&app, &client, "/analytics/time-zone", &zone).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(html.contains("is not a time zone name"));
     assert!(html.contains("Token issuances today: 850 of 1,000 (85 %)"));
-    let res = client.get(app.url("/no-such-page")).send().await.unwrap();
-    assert_eq!(res.status(), StatusCode::NOT_FOUND);
-    let html = res.text().await.unwrap();
+    let (status, html) = get(&app, &client, "/no-such-page").await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
     assert!(html.contains("Token issuances today: 850 of 1,000 (85 %)"));
 
     // What the page shows is what enforcement counts.
