@@ -77,15 +77,13 @@ async fn run(args: Cli) -> Result<(), CliError> {
                 None
             };
             let addr = args.config.site_addr;
-            let backend = app::domain::db::Backend::from_url(&args.config.database_url);
             let metering = if benchmark_without_metering {
                 startup::Metering::OffForBenchmark
             } else {
                 startup::Metering::On
             };
-            let router = startup::build(args.config, Arc::new(clock), accounts, metering)
-                .await?
-                .0;
+            let (router, state) =
+                startup::build(args.config, Arc::new(clock), accounts, metering).await?;
             let listener = tokio::net::TcpListener::bind(addr)
                 .await
                 .map_err(|e| CliError {
@@ -93,7 +91,7 @@ async fn run(args: Cli) -> Result<(), CliError> {
                     message: format!("cannot listen on {addr}: {e}"),
                 })?;
             tracing::info!("portal listening on http://{addr}");
-            startup::serve(listener, router, backend)
+            startup::serve(listener, router, state.db.backend)
                 .await
                 .map_err(|e| CliError {
                     code: 1,

@@ -167,11 +167,11 @@ fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
 pub async fn serve(
     mut listener: tokio::net::TcpListener,
     router: Router,
-    backend: Option<Backend>,
+    backend: Backend,
 ) -> std::io::Result<()> {
     use axum::serve::Listener;
 
-    if backend != Some(Backend::Sqlite) {
+    if backend != Backend::Sqlite {
         return axum::serve(
             listener,
             router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
@@ -187,29 +187,11 @@ pub async fn serve(
     for number in 0..count {
         let (handoff, incoming) = tokio::sync::mpsc::unbounded_channel();
         handoffs.push(handoff);
-        let (router, mut stopping) = (router.clone(), stopping.clone());
+        let connections = Lane { incoming, local };
+        let (router, stopping) = (router.clone(), stopping.clone());
         let lane = std::thread::Builder::new()
             .name(format!("http-{number}"))
-            .spawn(move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()?;
-                runtime.block_on(async move {
-                    let connections = Lane { incoming, local };
-                    let with_peer =
-                        tower::service_fn(move |conn: axum::serve::IncomingStream<'_, Lane>| {
-                            let peer = axum::extract::ConnectInfo(*conn.remote_addr());
-                            let router =
-                                tower::Layer::layer(&axum::Extension(peer), router.clone());
-                            std::future::ready(Ok::<_, std::convert::Infallible>(router))
-                        });
-                    axum::serve(connections, with_peer)
-                        .with_graceful_shutdown(async move {
-                            let _ = stopping.wait_for(|stop| *stop).await;
-                        })
-                        .await
-                })
-            })?;
+            .spawn(move || serve_lane(connections, router, stopping))?;
         lanes.push(lane);
     }
     // Ends only if a lane is gone: the server stops rather than drop every
@@ -248,6 +230,34 @@ pub async fn serve(
     .map_err(std::io::Error::other)?;
     // A lane's own error says more than "a lane stopped".
     served.and(failed.map_or(Ok(()), Err))
+}
+
+/// One lane: its own single-threaded runtime serving the connections handed
+/// to it until `stopping` turns true (or its sender is gone).
+fn serve_lane(
+    connections: Lane,
+    router: Router,
+    mut stopping: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    // `into_make_service_with_connect_info` knows only axum's own listeners:
+    // the peer's address goes into each connection's requests by hand, as
+    // `ConnectInfo` (what `ClientIp` and the access log read).
+    let with_peer = tower::service_fn(move |conn: axum::serve::IncomingStream<'_, Lane>| {
+        let peer = axum::extract::ConnectInfo(*conn.remote_addr());
+        let router = tower::Layer::layer(&axum::Extension(peer), router.clone());
+        std::future::ready(Ok::<_, std::convert::Infallible>(router))
+    });
+    let stopped = async move {
+        let _ = stopping.wait_for(|stop| *stop).await;
+    };
+    runtime.block_on(async move {
+        axum::serve(connections, with_peer)
+            .with_graceful_shutdown(stopped)
+            .await
+    })
 }
 
 /// The connections one lane serves, as the accepting loop hands them over.

@@ -168,8 +168,7 @@ impl TestApp {
                 )
                 .await
                 .expect("app builds");
-                let backend = app::domain::db::Backend::from_url(&url);
-                tokio::spawn(server::startup::serve(listener, router, backend));
+                tokio::spawn(server::startup::serve(listener, router, state.db.backend));
                 (base, state)
             })
             .await
