@@ -19,10 +19,14 @@ pub async fn tier_overview() -> Result<TierPageData, ServerFnError> {
 
     let (member, services) = context()?;
     let now = services.clock.now();
-    let standing =
-        crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
+    // What the banner shows, read for this page before it rendered; read
+    // again only if that failed (this page then shows why).
+    let standing = match crate::session::current_standing() {
+        Some(standing) => standing,
+        None => crate::domain::limits::standing(&services.db, &member.tenant_id, member.tier, now)
             .await
-            .map_err(failed)?;
+            .map_err(failed)?,
+    };
     let history = crate::domain::billing::history(&services.db, &member.tenant_id, now)
         .await
         .map_err(failed)?;
