@@ -45,7 +45,7 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
             state.config.is_https(),
             security::headers,
         ))
-        // Pages are gzipped whole, inside; what they leave (exports, API
+        // Pages are gzipped whole, inside; every other body (exports, API
         // answers) is compressed as it streams. Level 2, not 1: zlib-rs'
         // level 1 only uses fixed Huffman codes, 25 % more bytes for about
         // 40 µs less on a 50 kB body.

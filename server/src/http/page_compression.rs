@@ -20,7 +20,9 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use libdeflater::{CompressionLvl, Compressor};
 
-use super::error::ApiError;
+use app::domain::Problem;
+
+use super::error::PageError;
 
 thread_local! {
     /// Level 1: libdeflate's `fastest()` is level 0, which stores.
@@ -44,7 +46,7 @@ pub async fn html(req: Request, next: Next) -> Response {
     let (mut parts, body) = res.into_parts();
     let page = match body.collect().await {
         Ok(page) => page.to_bytes(),
-        Err(e) => return ApiError::internal(e).into_response(),
+        Err(e) => return PageError::Problem(Problem::internal(&e)).into_response(),
     };
     parts.headers.remove(CONTENT_LENGTH);
     parts
