@@ -18,7 +18,7 @@ pub fn current_standing() -> Option<Standing> {
 }
 
 /// What the server put into the request being rendered.
-fn put_into_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
+pub(crate) fn put_into_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
     #[cfg(feature = "ssr")]
     {
         use leptos::prelude::use_context;
