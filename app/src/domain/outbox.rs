@@ -122,7 +122,8 @@ pub async fn mark_failed(db: &Db, message: &Queued, error: &str, now: i64) -> Re
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Status {
     pub pending: i64,
-    /// Pending messages that have failed at least once.
+    /// Pending messages that have failed at least once. Not those on their
+    /// first attempt: claiming counts the attempt before it has failed.
     pub retrying: i64,
     pub sent: i64,
     pub failed: i64,
@@ -134,7 +135,7 @@ pub async fn status(db: &Db) -> Result<Status> {
     let (pending, retrying, sent, failed): (i64, i64, i64, i64) = sqlx::query_as(
         "SELECT \
            COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL THEN 1 ELSE 0 END), 0), \
-           COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL AND attempts > 0 THEN 1 ELSE 0 END), 0), \
+           COALESCE(SUM(CASE WHEN sent_at IS NULL AND failed_at IS NULL AND last_error IS NOT NULL THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN sent_at IS NOT NULL THEN 1 ELSE 0 END), 0), \
            COALESCE(SUM(CASE WHEN failed_at IS NOT NULL THEN 1 ELSE 0 END), 0) \
          FROM mail_outbox",
