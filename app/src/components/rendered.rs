@@ -11,7 +11,7 @@
 //!
 //! A memoised view also keeps its deflated form once something needs it:
 //! the page's gzip reuses it instead of compressing that HTML again for
-//! every request ([`PageFragments`]).
+//! every request (`model::page_fragments`).
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -20,60 +20,14 @@ use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 use leptos::prelude::*;
 use leptos::tachys::html::InertElement;
 
+use crate::model::page_fragments::{Fragment, PageFragments};
+
 pub struct RenderMemo<K>(LazyLock<Mutex<HashMap<Arc<K>, Rendered>>>);
 
 /// Filled once: requests that want the same view while it renders wait for
 /// it instead of rendering it too (at the turn of a second, every busy
 /// request misses at once).
 type Rendered = Arc<OnceLock<Arc<Fragment>>>;
-
-/// A memoised view's HTML, and that HTML deflated once it is first asked
-/// for (by whoever compresses the pages; see [`PageFragments`]).
-pub struct Fragment {
-    html: Arc<str>,
-    deflated: OnceLock<Box<[u8]>>,
-}
-
-impl Fragment {
-    pub fn new(html: Arc<str>) -> Self {
-        Self {
-            html,
-            deflated: OnceLock::new(),
-        }
-    }
-
-    pub fn html(&self) -> &str {
-        &self.html
-    }
-
-    /// The HTML deflated by `deflate`, which runs once per fragment.
-    pub fn deflated(&self, deflate: impl FnOnce(&[u8]) -> Vec<u8>) -> &[u8] {
-        self.deflated
-            .get_or_init(|| deflate(self.html.as_bytes()).into())
-    }
-}
-
-/// The memoised views a page was rendered with, for its compression: the
-/// server puts one into the request before the render, each memoised view
-/// adds itself, and the server reuses their deflated forms in the page's
-/// gzip. Most of a big page (the rows of `/agents`, Analytics' charts) is
-/// such a view, and compressing it was a fifth of the page's CPU.
-#[derive(Clone, Default)]
-pub struct PageFragments(Arc<Mutex<Vec<Arc<Fragment>>>>);
-
-impl PageFragments {
-    fn add(&self, fragment: Arc<Fragment>) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(fragment);
-    }
-
-    /// The fragments added, in render order.
-    pub fn take(&self) -> Vec<Arc<Fragment>> {
-        std::mem::take(&mut *self.0.lock().unwrap_or_else(|e| e.into_inner()))
-    }
-}
 
 impl<K: Hash + Eq> RenderMemo<K> {
     /// More than the tenants and views a busy instance shows in one second
@@ -113,7 +67,7 @@ impl<K: Hash + Eq> RenderMemo<K> {
 
     #[cfg(test)]
     fn html(&self, key: K, render: impl FnOnce(&K) -> String) -> Arc<str> {
-        self.fragment(key, render).html.clone()
+        self.fragment(key, render).html().into()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Arc<K>, Rendered>> {

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod billing;
 pub mod demo;
 pub mod forms;
+pub mod page_fragments;
 pub mod team;
 pub mod tenancy;
 pub mod tiers;

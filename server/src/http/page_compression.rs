@@ -29,8 +29,8 @@ use flate2::{Compress, Compression, FlushCompress};
 use http_body_util::BodyExt;
 use libdeflater::{CompressionLvl, Compressor};
 
-use app::components::rendered::{Fragment, PageFragments};
 use app::domain::Problem;
+use app::model::page_fragments::{Fragment, PageFragments};
 
 use super::error::PageError;
 
