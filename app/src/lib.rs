@@ -20,8 +20,8 @@ pub const PRODUCT_NAME: &str = "Agent ID Portal";
 
 /// The HTML document around every page.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    provide_context(options.clone());
     let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
+    provide_context(options);
     view! {
         <!DOCTYPE html>
         <html lang="en">

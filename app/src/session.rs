@@ -21,8 +21,12 @@ pub fn current_standing() -> Option<Standing> {
 pub(crate) fn put_into_request<T: Clone + Send + Sync + 'static>() -> Option<T> {
     #[cfg(feature = "ssr")]
     {
-        use leptos::prelude::use_context;
-        use_context::<http::request::Parts>().and_then(|parts| parts.extensions.get::<T>().cloned())
+        // Borrowed, not `use_context`: that clones the whole request (headers,
+        // every extension) for each value a page asks for.
+        leptos::prelude::with_context::<http::request::Parts, _>(|parts| {
+            parts.extensions.get::<T>().cloned()
+        })
+        .flatten()
     }
     #[cfg(not(feature = "ssr"))]
     {
