@@ -90,6 +90,9 @@ impl Writer {
         )
         .map_err(failed)?;
         conn.execute_batch(SQLITE_PRAGMAS).map_err(failed)?;
+        // The one writer: the rollup pages every batch updates stay cached.
+        conn.execute_batch("PRAGMA cache_size = -32768;")
+            .map_err(failed)?;
         Ok(Writer {
             conn,
             lock_today: lock_today_sql("(?1, ?2)"),
