@@ -14,7 +14,8 @@
 //! HTML ([`Fragment`]), and spliced into each page's stream. The parts
 //! around it are deflated per request, each as a stream segment of its own
 //! ending on a byte boundary (a sync flush), so the segments join into one
-//! valid stream; the last one is libdeflate's, which closes it.
+//! valid stream; the last one is libdeflate's, which closes it (or, when
+//! short, a stored block).
 
 use std::cell::RefCell;
 use std::sync::Arc;
@@ -49,6 +50,12 @@ thread_local! {
 
 /// Smaller views are not worth a stream segment of their own.
 const MIN_FRAGMENT: usize = 1024;
+
+/// A page's end after its last fragment (the closing tags and the scripts
+/// with the request's nonce, on /agents 436 bytes) is stored, not deflated,
+/// up to this size: libdeflate's set-up alone took 10 of the 12 µs it spent
+/// on those 436 bytes, to save 150 bytes.
+const STORED_TAIL: usize = 512;
 
 /// A gzip member's header: deflate, no name, no time, unknown system.
 const GZIP_HEADER: [u8; 10] = [0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff];
@@ -101,15 +108,25 @@ fn gzipped(page: &[u8], fragments: &[Arc<Fragment>]) -> Vec<u8> {
         out.extend_from_slice(deflated);
         at = start + fragment.html().len();
     }
-    COMPRESSOR.with_borrow_mut(|c| {
-        let rest = &page[at..];
-        let len = out.len();
-        out.resize(len + c.deflate_compress_bound(rest.len()), 0);
-        let written = c
-            .deflate_compress(rest, &mut out[len..])
-            .expect("the buffer holds the bound libdeflate gives");
-        out.truncate(len + written);
-    });
+    let rest = &page[at..];
+    if at > 0 && rest.len() <= STORED_TAIL {
+        // After a segment the stream is on a byte boundary: a final stored
+        // block is its header, the length twice and the bytes.
+        let len = rest.len() as u16;
+        out.push(0b001);
+        out.extend_from_slice(&len.to_le_bytes());
+        out.extend_from_slice(&(!len).to_le_bytes());
+        out.extend_from_slice(rest);
+    } else {
+        COMPRESSOR.with_borrow_mut(|c| {
+            let len = out.len();
+            out.resize(len + c.deflate_compress_bound(rest.len()), 0);
+            let written = c
+                .deflate_compress(rest, &mut out[len..])
+                .expect("the buffer holds the bound libdeflate gives");
+            out.truncate(len + written);
+        });
+    }
     out.extend_from_slice(&libdeflater::crc32(page).to_le_bytes());
     // ISIZE is the length modulo 2^32.
     out.extend_from_slice(&(page.len() as u32).to_le_bytes());
@@ -249,6 +266,8 @@ mod tests {
             format!("{}{}", table.html(), chart.html()),
             // Twice over (a retried render adds its fragments again).
             format!("<h1>{}</h1>{}", small.html(), table.html()),
+            // A page's end past what is stored rather than deflated.
+            format!("{}{}", table.html(), rows(7000, 7100)),
         ];
         for page in &pages {
             let all = [&table, &chart, &table, &small, &absent].map(|f| (*f).clone());
