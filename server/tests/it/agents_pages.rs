@@ -6,6 +6,7 @@ use reqwest::StatusCode;
 
 use crate::common::{location, TestApp};
 use crate::on_both_backends;
+use crate::signup::without_nonce;
 
 on_both_backends!(
     TestApp =>
@@ -16,6 +17,7 @@ on_both_backends!(
     viewers_see_agents_but_cannot_change_them,
     another_tenants_agent_is_not_found,
     a_long_list_is_paged_and_the_filter_is_kept,
+    a_page_is_the_same_read_for_it_or_shared,
 );
 
 fn agent_form(name: &str) -> Vec<(&'static str, String)> {
@@ -401,4 +403,30 @@ async fn a_long_list_is_paged_and_the_filter_is_kept(app: TestApp) {
         test_id(&none, "agents-count").unwrap(),
         "No agents match, of 120"
     );
+}
+
+/// A page's data read for the request (awaited inside the render) and the
+/// same data read by a request just before (ready at once, rendered without
+/// waiting) give the same page.
+async fn a_page_is_the_same_read_for_it_or_shared(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    for path in ["/agents", "/analytics", "/settings/tier", "/settings/team"] {
+        // A write forgets the tenant's recent reads: the next view reads.
+        app.agent(&tenant, "tickets:read").await;
+        let get = || async {
+            let res = client.get(app.url(path)).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            without_nonce(&res.text().await.unwrap())
+        };
+        let (read, shared) = (get().await, get().await);
+        assert_eq!(read, shared, "{path}");
+        assert!(!read.contains("Loading"), "{path}: {read}");
+        assert!(read.contains("</main>"), "{path}: {read}");
+    }
+    let page = client.get(app.url("/agents")).send().await.unwrap();
+    let rows = page.text().await.unwrap().matches("<tr").count();
+    assert_eq!(rows, 1 + 4, "a header and the four agents");
 }
