@@ -11,7 +11,7 @@ use crate::components::status_badge::status_badge;
 use crate::model::agents::AgentListPage;
 use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::forms::AgentFormState;
-use crate::model::{Agent, AgentStatus, Environment};
+use crate::model::{Agent, AgentStatus, Environment, Tier};
 use crate::server_fns::agents::{agents_overview, AgentsPageData};
 
 #[component]
@@ -41,8 +41,44 @@ pub fn AgentsPage() -> impl IntoView {
 
 #[component]
 fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView {
-    let form = use_context::<AgentFormState>();
-    let list = data.list;
+    let view = AgentsViewKey {
+        list: ByIdentity(data.list),
+        now: data.now,
+        limit: data.limit,
+        tier: data.tier,
+        can_manage: data.can_manage,
+        q,
+        status,
+    };
+    match use_context::<AgentFormState>() {
+        // A failed registration's answer: its own form, rendered for it.
+        Some(form) => agents_view(&view, Some(form)).into_any(),
+        None => AGENTS_VIEW
+            .view(view, |view| agents_view(view, None))
+            .into_any(),
+    }
+}
+
+/// All that the list part of `/agents` (limit, create form, filter, table,
+/// pager) shows: most of its HTML, the same for every request for the page
+/// of agents in this second (see `RenderMemo`).
+#[derive(PartialEq, Eq, Hash)]
+struct AgentsViewKey {
+    list: ByIdentity<AgentListPage>,
+    /// For "5 min ago".
+    now: i64,
+    limit: Option<u64>,
+    tier: Tier,
+    can_manage: bool,
+    q: String,
+    status: String,
+}
+
+static AGENTS_VIEW: RenderMemo<AgentsViewKey> = RenderMemo::new();
+
+fn agents_view(data: &AgentsViewKey, form: Option<AgentFormState>) -> impl IntoView {
+    let list = data.list.0.clone();
+    let (q, status) = (data.q.clone(), data.status.clone());
     let limit_text = match data.limit {
         Some(limit) => format!(
             "{} of {} live agents on the {} tier",
@@ -86,9 +122,7 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
             agents_href(&q, &status, page)
         })
     };
-    let rows = AGENT_ROWS.view((ByIdentity(list), now), |(list, now)| {
-        agent_rows(&list.0.agents, *now)
-    });
+    let rows = agent_rows(&list.agents, now);
     let status_options = std::iter::once(("", "Any status"))
         .chain(AgentStatus::ALL.iter().map(|s| (s.as_str(), s.as_str())))
         .map(|(value, label)| {
@@ -174,11 +208,6 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         {table}
     }
 }
-
-/// A page of agents is most of `/agents`' HTML and a function of the page
-/// (shared by the requests of this second) and the second ("5 min ago"); see
-/// `RenderMemo`.
-static AGENT_ROWS: RenderMemo<(ByIdentity<AgentListPage>, i64)> = RenderMemo::new();
 
 fn agent_rows(agents: &[Agent], now: i64) -> impl IntoView {
     agents
