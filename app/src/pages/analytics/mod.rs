@@ -10,6 +10,7 @@ use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::rendered::{ByIdentity, RenderMemo};
 use crate::model::analytics::{analytics_href, AnalyticsQuery};
+use crate::model::forms::TimeZoneFormState;
 use crate::server_fns::analytics::{analytics_view, AnalyticsPageData};
 
 mod agent_table;
@@ -19,9 +20,10 @@ use agent_table::AgentUsageTable;
 use time_zone::TimeZoneSetting;
 
 const RANGES: [u32; 3] = [7, 30, 90];
-/// The cards, charts and agent table: most of the page, and a function of
-/// the page data alone (the data carries the time for "5 min ago").
-static USAGE_VIEWS: RenderMemo<(ByIdentity<AnalyticsPageData>, Option<&'static str>)> =
+/// Everything below the title (range, cards, charts, agent table, time
+/// zone): a function of the page data alone (which carries the time for "5
+/// min ago") and of the chart shown as a table.
+static ANALYTICS_VIEW: RenderMemo<(ByIdentity<AnalyticsPageData>, Option<&'static str>)> =
     RenderMemo::new();
 /// The charts whose table the URL can ask for (`?table=trend`).
 const TABLES: [&str; 2] = ["trend", "heatmap"];
@@ -54,6 +56,22 @@ pub fn AnalyticsPage() -> impl IntoView {
 
 #[component]
 fn AnalyticsView(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl IntoView {
+    match use_context::<TimeZoneFormState>() {
+        // A failed time zone change's answer: its own form, rendered for it.
+        Some(form) => page_view(&data, table, Some(form)).into_any(),
+        None => ANALYTICS_VIEW
+            .view((ByIdentity(data), table), |(data, table)| {
+                page_view(&data.0, *table, None)
+            })
+            .into_any(),
+    }
+}
+
+fn page_view(
+    data: &Arc<AnalyticsPageData>,
+    table: Option<&'static str>,
+    time_zone_form: Option<TimeZoneFormState>,
+) -> impl IntoView {
     let range = RANGES
         .iter()
         .map(|&days| {
@@ -108,14 +126,9 @@ fn AnalyticsView(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> i
         "{} to {} ({}), compared with the {} days before",
         data.first_date, data.today, data.zone, data.days
     );
-    let time_zone = view! { <TimeZoneSetting zone=data.zone.clone() can_manage=data.can_manage /> };
+    let time_zone = view! { <TimeZoneSetting zone=data.zone.clone() can_manage=data.can_manage state=time_zone_form /> };
     let body = if data.ever_used {
-        USAGE_VIEWS
-            .view(
-                (ByIdentity(data), table),
-                |(data, table)| view! { <UsageViews data=data.0.clone() table=*table /> },
-            )
-            .into_any()
+        view! { <UsageViews data=data.clone() table /> }.into_any()
     } else {
         view! { <EmptyState public_url=data.public_url.clone() /> }.into_any()
     };

@@ -5,8 +5,12 @@ use leptos::prelude::*;
 use crate::model::forms::TimeZoneFormState;
 
 #[component]
-pub(super) fn TimeZoneSetting(zone: String, can_manage: bool) -> impl IntoView {
-    let state = use_context::<TimeZoneFormState>();
+pub(super) fn TimeZoneSetting(
+    zone: String,
+    can_manage: bool,
+    /// What a failed change handed back.
+    state: Option<TimeZoneFormState>,
+) -> impl IntoView {
     let value = state
         .as_ref()
         .map(|s| s.value.clone())
