@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use super::Tier;
 
 /// One line of the billing history.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "ssr", derive(sqlx::FromRow))]
 pub struct PlanChange {
     #[cfg_attr(feature = "ssr", sqlx(try_from = "String"))]

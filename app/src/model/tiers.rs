@@ -77,7 +77,7 @@ impl UsageLevel {
 }
 
 /// One limit of the tenant's tier and where the tenant stands against it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct LimitStanding {
     pub key: String,
     pub label: String,
@@ -106,7 +106,7 @@ impl LimitStanding {
 }
 
 /// A tenant's tier and every limit, now.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Standing {
     pub tier: Tier,
     pub limits: Vec<LimitStanding>,

@@ -4,6 +4,7 @@ use leptos_router::hooks::use_query_map;
 use crate::components::format::{countdown, thousands, utc_time};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
+use crate::components::rendered::RenderMemo;
 use crate::model::forms::BillingProblem;
 use crate::model::tiers::{LimitStanding, TierLimits};
 use crate::model::{PlanChange, Tier};
@@ -33,6 +34,28 @@ fn limit_text(limit: Option<u64>, unit: &str) -> String {
 
 #[component]
 fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
+    // Outside the memo: a checkout's return may add a refresh to the page's
+    // head (a side effect a reused view would not repeat).
+    let tier = data.standing.tier;
+    let plan = match use_context::<BillingProblem>() {
+        // A refused billing action's answer: its message, rendered for it.
+        Some(problem) => tier_view(&data, Some(problem)).into_any(),
+        None => TIER_VIEW
+            .view(data, |data| tier_view(data, None))
+            .into_any(),
+    };
+    view! {
+        <CheckoutReturn status=checkout tier />
+        {plan}
+    }
+}
+
+/// The page below its title and a checkout's return: a function of the page
+/// data (which carries the second), the same for every request of a
+/// tenant's members with one role in a second (see `RenderMemo`).
+static TIER_VIEW: RenderMemo<TierPageData> = RenderMemo::new();
+
+fn tier_view(data: &TierPageData, problem: Option<BillingProblem>) -> impl IntoView {
     let standing = data.standing.clone();
     let tier = standing.tier;
     let reset = format!(
@@ -73,7 +96,7 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
             </section>
         }
     });
-    let problem = use_context::<BillingProblem>().map(|p| {
+    let problem = problem.map(|p| {
         view! {
             <p class="form-error" role="alert" data-testid="billing-problem">
                 {p.0}
@@ -81,7 +104,6 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
         }
     });
     view! {
-        <CheckoutReturn status=checkout tier />
         {problem}
         <section class="panel plan-panel">
             <h2>"Current plan"</h2>

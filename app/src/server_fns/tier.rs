@@ -4,7 +4,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::tiers::Standing;
 use crate::model::PlanChange;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct TierPageData {
     pub standing: Standing,
     pub can_manage: bool,
