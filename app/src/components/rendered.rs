@@ -40,7 +40,9 @@ impl<K: Hash + Eq> RenderMemo<K> {
     }
 
     /// The HTML of `render(&key)`, rendered at most once per key. The view
-    /// must depend on nothing but `key` (no context, no signals, no clock).
+    /// must depend on nothing but `key` (no context, no signals, no clock)
+    /// and have no side effects (a `leptos_meta` tag would be added only by
+    /// the render that fills the memo).
     pub fn view<V: RenderHtml>(&self, key: K, render: impl FnOnce(&K) -> V) -> impl IntoView {
         let fragment = self.fragment(key, |key| render(key).to_html());
         if let Some(fragments) = crate::session::put_into_request::<PageFragments>() {
