@@ -51,6 +51,24 @@ impl<K: Hash + Eq> RenderMemo<K> {
         InertElement::new(fragment.html().to_owned())
     }
 
+    /// [`Self::view`], unless the page answers a failed form post: `state`
+    /// (what the post handed back) then shows in a view rendered for that
+    /// request alone.
+    pub fn view_unless_form<S, V>(
+        &self,
+        key: K,
+        state: Option<S>,
+        render: impl Fn(&K, Option<S>) -> V,
+    ) -> AnyView
+    where
+        V: IntoView + 'static,
+    {
+        match state {
+            Some(state) => render(&key, Some(state)).into_any(),
+            None => self.view(key, |key| render(key, None)).into_any(),
+        }
+    }
+
     fn fragment(&self, key: K, render: impl FnOnce(&K) -> String) -> Arc<Fragment> {
         let key = Arc::new(key);
         let rendered = {

@@ -34,8 +34,8 @@ impl Fragment {
 /// The memoised views a page was rendered with, for its compression: the
 /// server puts one into the request before the render, each memoised view
 /// adds itself, and the server reuses their deflated forms in the page's
-/// gzip. Most of a big page (the rows of `/agents`, Analytics' charts) is
-/// such a view, and compressing it was a fifth of the page's CPU.
+/// gzip. Most of a big page (the list part of `/agents`, Analytics below its
+/// title) is such a view, and compressing it was a fifth of the page's CPU.
 #[derive(Clone, Default)]
 pub struct PageFragments(Arc<Mutex<Vec<Arc<Fragment>>>>);
 

@@ -50,13 +50,7 @@ fn AgentsView(data: AgentsPageData, q: String, status: String) -> impl IntoView 
         q,
         status,
     };
-    match use_context::<AgentFormState>() {
-        // A failed registration's answer: its own form, rendered for it.
-        Some(form) => agents_view(&view, Some(form)).into_any(),
-        None => AGENTS_VIEW
-            .view(view, |view| agents_view(view, None))
-            .into_any(),
-    }
+    AGENTS_VIEW.view_unless_form(view, use_context::<AgentFormState>(), agents_view)
 }
 
 /// All that the list part of `/agents` (limit, create form, filter, table,

@@ -37,20 +37,14 @@ fn TierView(data: TierPageData, checkout: Option<String>) -> impl IntoView {
     // Outside the memo: a checkout's return may add a refresh to the page's
     // head (a side effect a reused view would not repeat).
     let tier = data.standing.tier;
-    let plan = match use_context::<BillingProblem>() {
-        // A refused billing action's answer: its message, rendered for it.
-        Some(problem) => tier_view(&data, Some(problem)).into_any(),
-        None => TIER_VIEW
-            .view(data, |data| tier_view(data, None))
-            .into_any(),
-    };
+    let plan = TIER_VIEW.view_unless_form(data, use_context::<BillingProblem>(), tier_view);
     view! {
         <CheckoutReturn status=checkout tier />
         {plan}
     }
 }
 
-/// The page below its title and a checkout's return: a function of the page
+/// The page below its title but a checkout's return: a function of the page
 /// data (which carries the second), the same for every request of a
 /// tenant's members with one role in a second (see `RenderMemo`).
 static TIER_VIEW: RenderMemo<TierPageData> = RenderMemo::new();

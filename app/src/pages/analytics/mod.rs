@@ -56,22 +56,18 @@ pub fn AnalyticsPage() -> impl IntoView {
 
 #[component]
 fn AnalyticsView(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl IntoView {
-    match use_context::<TimeZoneFormState>() {
-        // A failed time zone change's answer: its own form, rendered for it.
-        Some(form) => page_view(&data, table, Some(form)).into_any(),
-        None => ANALYTICS_VIEW
-            .view((ByIdentity(data), table), |(data, table)| {
-                page_view(&data.0, *table, None)
-            })
-            .into_any(),
-    }
+    ANALYTICS_VIEW.view_unless_form(
+        (ByIdentity(data), table),
+        use_context::<TimeZoneFormState>(),
+        page_view,
+    )
 }
 
 fn page_view(
-    data: &Arc<AnalyticsPageData>,
-    table: Option<&'static str>,
+    (data, table): &(ByIdentity<AnalyticsPageData>, Option<&'static str>),
     time_zone_form: Option<TimeZoneFormState>,
 ) -> impl IntoView {
+    let (data, table) = (&data.0, *table);
     let range = RANGES
         .iter()
         .map(|&days| {
