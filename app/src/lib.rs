@@ -18,10 +18,21 @@ use leptos_router::{path, SsrMode};
 
 pub const PRODUCT_NAME: &str = "Agent ID Portal";
 
-/// The HTML document around every page.
+/// The HTML document around every page, for leptos_axum's handlers that
+/// pass the options.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    let css = format!("/{}/{}.css", options.site_pkg_dir, options.output_name);
-    provide_context(options);
+    document(stylesheet_href(&options).into())
+}
+
+/// Where the portal's stylesheet is served.
+pub fn stylesheet_href(options: &LeptosOptions) -> String {
+    format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
+}
+
+/// The HTML document around every page, linking the stylesheet at `css`.
+/// Pages render it with the href worked out once (see [`stylesheet_href`]),
+/// not from the options, which cost a dozen reference counts a request.
+pub fn document(css: std::sync::Arc<str>) -> impl IntoView {
     view! {
         <!DOCTYPE html>
         <html lang="en">

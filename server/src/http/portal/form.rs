@@ -22,14 +22,14 @@ pub async fn page(
     context: impl Fn() + Clone + Send + Sync + 'static,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let options = state.leptos.clone();
+    let css: std::sync::Arc<str> = app::stylesheet_href(&state.leptos).into();
     let base = state.page_context();
     let render = leptos_axum::render_app_async_with_context(
         move || {
             base();
             context();
         },
-        move || app::shell(options.clone()),
+        move || app::document(css.clone()),
     );
     let mut req = Request::get(path_and_query)
         .body(Body::empty())
