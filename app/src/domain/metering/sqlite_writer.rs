@@ -110,7 +110,12 @@ impl Writer {
         now: i64,
         stamps: &mut Stamps,
     ) -> Result<Vec<Admission>> {
-        self.conn.execute_batch("BEGIN IMMEDIATE").map_err(failed)?;
+        let statement = |sql| {
+            self.conn
+                .prepare_cached(sql)
+                .and_then(|mut s| s.execute([]))
+        };
+        statement("BEGIN IMMEDIATE").map_err(failed)?;
         let mut lock = self.conn.prepare_cached(&self.lock_today).map_err(failed)?;
         let today = tenant_ids(batch)
             .into_iter()
@@ -121,7 +126,7 @@ impl Writer {
         plan.rollup
             .execute_sqlite(&self.conn, &self.rollup)
             .map_err(failed)?;
-        self.conn.execute_batch("COMMIT").map_err(failed)?;
+        statement("COMMIT").map_err(failed)?;
         Ok(plan.done(stamps, now))
     }
 }
