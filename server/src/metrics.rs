@@ -5,6 +5,7 @@
 
 use std::net::SocketAddr;
 use std::sync::OnceLock;
+use std::time::Duration;
 
 use axum::extract::State;
 use axum::routing::get;
@@ -28,6 +29,25 @@ pub fn recorder() -> PrometheusHandle {
                 .expect("the only metrics recorder")
         })
         .clone()
+}
+
+/// How often histogram samples are folded into their buckets.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Folds the recorded histogram samples into their buckets every few
+/// seconds. The recorder keeps each sample until a scrape or an upkeep does
+/// that: with `METRICS_ADDR` off (the default) or no scraper, nothing did,
+/// and the server grew by about 30 bytes a request for as long as it ran
+/// (6 MB per 10 s of `/login` under load).
+pub fn spawn_upkeep() {
+    let handle = recorder();
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(UPKEEP_EVERY);
+        loop {
+            every.tick().await;
+            handle.run_upkeep();
+        }
+    });
 }
 
 /// Serves `GET /metrics` on `listener` for as long as the portal runs.

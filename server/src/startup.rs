@@ -93,7 +93,7 @@ pub async fn build(
         leptos,
     });
     // Before any request: every family records from the start.
-    crate::metrics::recorder();
+    crate::metrics::spawn_upkeep();
     if let Some(addr) = state.config.metrics_addr {
         let listener = tokio::net::TcpListener::bind(addr).await?;
         let bound = crate::metrics::serve(listener, state.clone())?;
