@@ -40,8 +40,9 @@ curl -s -o /dev/null -c "$dir/jar" -H "Origin: $base" \
 cookie=$(awk '$6 == "portal_session" { print "portal_session=" $7 }' "$dir/jar")
 [ -n "$cookie" ] || { echo "sign-in failed" >&2; exit 1; }
 
-pages=(/analytics "/analytics?days=7" "/analytics?days=90" /agents "/agents/$agent" /settings/tier)
-printf '%s, %d cores, wrk -t2 for %d s, signed in; /login signed out\n' "$(uname -m)" "$(nproc)" "$DURATION"
+pages=(/analytics "/analytics?days=7" "/analytics?days=90" /agents "/agents/$agent" /settings/tier
+  /settings/team /settings/audit /settings/account)
+printf '%s, %d cores, wrk -t2 for %d s, signed in; the last three signed out\n' "$(uname -m)" "$(nproc)" "$DURATION"
 printf '%-22s %9s %8s | %9s %7s %7s | %9s %7s %7s\n' page bytes gzip "rps@16" p50 p99 "rps@64" p50 p99
 row() {
   local page=$1 header=$2 raw gz
@@ -60,7 +61,7 @@ row() {
   printf '%-22s %9d %8d | %9s %7s %7s | %9s %7s %7s\n' "${page/$agent/ID}" "$raw" "$gz" "${out[@]}"
 }
 for page in "${pages[@]}"; do row "$page" "Cookie: $cookie"; done
-row /login "X-Bench: signed-out"
+for page in /login /signup /forgot-password; do row "$page" "X-Bench: signed-out"; done
 echo
 echo "Chromium on loopback (median of 15 loads, signed in):"
 (cd end2end && node page-timing.mjs "$base" "$cookie" /analytics /agents /settings/tier)
