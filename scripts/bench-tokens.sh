@@ -7,7 +7,7 @@
 # (POSTGRES=0 skips it).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-BIN=./target/release/portal
+BIN=${BIN:-./target/release/portal}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 
