@@ -52,8 +52,11 @@ thread_local! {
     /// above its memoised view: tenant, member, navigation) is the same on
     /// every request of one member to one page, and each deflate of it paid
     /// zlib's reset (128 kB zeroed) again: 7 % of /agents' CPU.
-    static DEFLATED_SEGMENTS: RefCell<HashMap<Box<[u8]>, Box<[u8]>>> = RefCell::default();
+    static DEFLATED_SEGMENTS: RefCell<DeflatedByBytes> = RefCell::default();
 }
+
+/// Deflated segments by the bytes they were deflated from.
+type DeflatedByBytes = HashMap<Box<[u8]>, Box<[u8]>>;
 
 /// Segments kept per thread; when full, the cache starts over (a miss
 /// costs one deflate, so no bookkeeping of which is oldest).
