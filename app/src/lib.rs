@@ -19,9 +19,11 @@ use leptos_router::{path, SsrMode};
 pub const PRODUCT_NAME: &str = "Agent ID Portal";
 
 /// The HTML document around every page, for leptos_axum's handlers that
-/// pass the options.
+/// pass the options (error pages: their assets unversioned).
 pub fn shell(options: LeptosOptions) -> impl IntoView {
-    document(stylesheet_href(&options).into())
+    document(model::assets::AssetUrls::unversioned(&stylesheet_href(
+        &options,
+    )))
 }
 
 /// Where the portal's stylesheet is served.
@@ -29,10 +31,12 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
     format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
 }
 
-/// The HTML document around every page, linking the stylesheet at `css`.
-/// Pages render it with the href worked out once (see [`stylesheet_href`]),
-/// not from the options, which cost a dozen reference counts a request.
-pub fn document(css: std::sync::Arc<str>) -> impl IntoView {
+/// The HTML document around every page, linking the built `assets` (worked
+/// out once at start-up, not from the options per render). The page's
+/// islands, if any, find their loader in context.
+pub fn document(assets: model::assets::AssetUrls) -> impl IntoView {
+    let css = assets.stylesheet.clone();
+    provide_context(assets);
     view! {
         <!DOCTYPE html>
         <html lang="en">

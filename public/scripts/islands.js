@@ -2,12 +2,15 @@
 // one of them scrolls into view or is first pointed at, focused or touched.
 // A static file (cached, precompressed) rather than inline in every page;
 // `portal` is the output name in Cargo.toml.
+// The build's version (`?v=`) this loader was asked for under goes on to
+// the wasm and its glue, so they are kept as long as the loader is.
 (() => {
   let loading = null;
+  const built = (path) => new URL(path + new URL(import.meta.url).search, import.meta.url);
   const load = () => {
     if (!loading) {
-      loading = import(new URL("../pkg/portal.js", import.meta.url)).then(async (mod) => {
-        await mod.default({ module_or_path: new URL("../pkg/portal.wasm", import.meta.url) });
+      loading = import(built("../pkg/portal.js")).then(async (mod) => {
+        await mod.default({ module_or_path: built("../pkg/portal.wasm") });
         mod.hydrate();
         return mod;
       });

@@ -6,6 +6,7 @@ use app::domain::db::Backend;
 use app::domain::keys::{self, Keyring, MasterKey, ServerKeys};
 use app::domain::metering::Meter;
 use app::domain::{Db, ServiceParts, Services};
+use app::model::assets::AssetUrls;
 use app::model::DemoAccounts;
 use axum::Router;
 use leptos::config::LeptosOptions;
@@ -30,7 +31,11 @@ pub async fn build(
     metering: Metering,
 ) -> anyhow::Result<(Router, AppState)> {
     let site_root = config.site_root.clone();
-    tokio::task::spawn_blocking(move || crate::http::assets::precompress(&site_root)).await?;
+    let assets_version = tokio::task::spawn_blocking(move || {
+        crate::http::assets::precompress(&site_root);
+        crate::http::assets::version(&site_root)
+    })
+    .await?;
     let db = Db::connect(&config.database_url).await?;
     let sessions = PortalSessionStore::connect(&db, &config.database_url).await?;
     sessions
@@ -86,11 +91,13 @@ pub async fn build(
         services.clock.clone(),
         config.audit_retention_days,
     );
+    let assets = AssetUrls::versioned(&app::stylesheet_href(&leptos), &assets_version);
     let state = AppState::new(AppStateParts {
         services,
         stripe,
         config: Arc::new(config),
         leptos,
+        assets,
     });
     // Before any request: every family records from the start.
     crate::metrics::spawn_upkeep();

@@ -2,6 +2,7 @@ use std::ops::Deref;
 use std::sync::Arc;
 
 use app::domain::Services;
+use app::model::assets::AssetUrls;
 use axum::extract::FromRef;
 use leptos::config::LeptosOptions;
 
@@ -21,6 +22,8 @@ pub struct AppStateParts {
     pub stripe: Arc<crate::billing::stripe_api::Stripe>,
     pub config: Arc<Config>,
     pub leptos: LeptosOptions,
+    /// The built assets pages link, under this build's version.
+    pub assets: AssetUrls,
 }
 
 impl Deref for AppState {

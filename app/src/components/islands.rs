@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::model::assets::{AssetUrls, ISLANDS_LOADER};
+
 /// Loads the islands' wasm only when one of them scrolls into view or is
 /// first pointed at, focused or touched: pages without islands never load
 /// it, and the first paint never waits for it. Replaces Leptos'
@@ -11,5 +13,8 @@ use leptos::prelude::*;
 /// because it is placed after them.
 #[component]
 pub fn LazyIslandScripts() -> impl IntoView {
-    view! { <script type="module" async src="/scripts/islands.js"></script> }
+    let src = use_context::<AssetUrls>()
+        .map(|assets| assets.islands_loader)
+        .unwrap_or_else(|| ISLANDS_LOADER.into());
+    view! { <script type="module" async src=src></script> }
 }

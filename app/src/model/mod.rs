@@ -4,6 +4,7 @@
 
 pub mod agents;
 pub mod analytics;
+pub mod assets;
 pub mod audit;
 pub mod billing;
 pub mod demo;

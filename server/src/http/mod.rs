@@ -36,7 +36,7 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         .merge(limit_body(portal::router(&state), 64 * 1024))
         .merge(limit_body(agent_api::router(&state), 16 * 1024))
         .merge(limit_body(webhook, 512 * 1024))
-        .merge(assets::router(&state.config.site_root))
+        .merge(assets::router(&state))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
         .fallback(files_or_not_found)

@@ -4,7 +4,7 @@ use futures::future::join_all;
 use reqwest::StatusCode;
 
 use app::domain::Db;
-use app::model::Tier;
+use app::model::{Role, Tier};
 
 use crate::common::{TestApp, TestDb};
 use crate::on_both_backends;
@@ -13,6 +13,7 @@ on_both_backends!(
     TestDb =>
     every_answer_carries_a_request_id_a_proxy_may_set,
     every_metrics_family_appears_and_moves,
+    built_assets_are_linked_under_the_build_and_kept_until_it_changes,
 );
 
 on_both_backends!(
@@ -219,4 +220,63 @@ async fn every_metrics_family_appears_and_moves(db: TestDb) {
     }
     assert!(after.contains("tier=\"free\""), "by tier, never by tenant");
     assert!(!after.contains(&tenant), "no tenant id in a label");
+}
+
+/// Pages link the style sheet and the islands' loader under the build's
+/// version, and an asset asked for under it may be kept for good (no
+/// revalidation on every page); without it, or under another build's, the
+/// browser must revalidate.
+async fn built_assets_are_linked_under_the_build_and_kept_until_it_changes(db: TestDb) {
+    let site = tempfile::tempdir().unwrap();
+    for (path, body) in [
+        ("pkg/portal.css", "body { color: black }"),
+        ("scripts/islands.js", "// the loader"),
+    ] {
+        let file = site.path().join(path);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(file, body).unwrap();
+    }
+    let root = site.path().to_str().unwrap().to_owned();
+    let app = TestApp::start_configured(db, move |c| c.site_root = root).await;
+    let client = crate::common::http_client();
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    let page = login.text().await.unwrap();
+    let version = page
+        .split("href=\"/pkg/portal.css?v=")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_else(|| panic!("the style sheet under a version: {page}"))
+        .to_owned();
+    assert_eq!(version.len(), 12, "{version}");
+
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let member = app.signed_in(&tenant, "ada@acme.test", Role::Viewer).await;
+    let analytics = member.get(app.url("/analytics")).send().await.unwrap();
+    let analytics = analytics.text().await.unwrap();
+    let loader = format!("src=\"/scripts/islands.js?v={version}\"");
+    assert!(analytics.contains(&loader), "{analytics}");
+
+    let cache_control = |path: String| {
+        let client = client.clone();
+        let url = app.url(&path);
+        async move {
+            let res = client.get(url).send().await.unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{path}");
+            res.headers()["cache-control"].to_str().unwrap().to_owned()
+        }
+    };
+    for path in ["/pkg/portal.css", "/scripts/islands.js"] {
+        assert_eq!(
+            cache_control(format!("{path}?v={version}")).await,
+            "public, max-age=31536000, immutable"
+        );
+        assert_eq!(cache_control(path.to_owned()).await, "no-cache");
+        assert_eq!(
+            cache_control(format!("{path}?v=0123456789ab")).await,
+            "no-cache"
+        );
+    }
+    // Pages themselves are never kept.
+    let login = client.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(login.headers()["cache-control"], "no-store");
 }

@@ -22,14 +22,14 @@ pub async fn page(
     context: impl Fn() + Clone + Send + Sync + 'static,
     status: StatusCode,
 ) -> Result<Response, PageError> {
-    let css: std::sync::Arc<str> = app::stylesheet_href(&state.leptos).into();
+    let assets = state.assets.clone();
     let base = state.page_context();
     let render = leptos_axum::render_app_async_with_context(
         move || {
             base();
             context();
         },
-        move || app::document(css.clone()),
+        move || app::document(assets.clone()),
     );
     let mut req = Request::get(path_and_query)
         .body(Body::empty())

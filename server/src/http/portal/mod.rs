@@ -11,8 +11,6 @@ mod sign_in;
 mod stalled;
 mod team;
 
-use std::sync::Arc;
-
 use axum::extract::{Request, State};
 use axum::http::{Extensions, Method, StatusCode};
 use axum::middleware::{self, Next};
@@ -131,8 +129,8 @@ async fn signup_gate(State(state): State<AppState>, req: Request, next: Next) ->
 fn shell(
     state: &AppState,
 ) -> impl Fn() -> leptos::prelude::AnyView + Clone + Send + Sync + 'static {
-    let css: Arc<str> = app::stylesheet_href(&state.leptos).into();
-    move || leptos::prelude::IntoAny::into_any(app::document(css.clone()))
+    let assets = state.assets.clone();
+    move || leptos::prelude::IntoAny::into_any(app::document(assets.clone()))
 }
 
 /// The guard of every member route: the member goes into the request (pages
