@@ -75,10 +75,7 @@ async fn cache_control(State(state): State<AppState>, req: Request, next: Next) 
 /// digits), so any rebuilt file gives every asset a new URL. Unreadable
 /// files count as absent.
 pub fn version(site_root: &str) -> String {
-    let mut files: Vec<PathBuf> = DIRS
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(Path::new(site_root).join(dir)).ok())
-        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+    let mut files: Vec<PathBuf> = built_files(site_root)
         .filter(|p| p.extension().is_none_or(|e| e != "gz"))
         .collect();
     files.sort();
@@ -97,15 +94,18 @@ pub fn version(site_root: &str) -> String {
         .collect()
 }
 
+/// The files in the asset folders (not below them).
+fn built_files(site_root: &str) -> impl Iterator<Item = PathBuf> + '_ {
+    DIRS.iter()
+        .filter_map(move |dir| std::fs::read_dir(Path::new(site_root).join(dir)).ok())
+        .flat_map(|entries| entries.flatten().map(|e| e.path()))
+}
+
 /// Writes `NAME.gz` beside every asset that has none or an older one. A
 /// read-only site root is not an error: the assets are then served as they
 /// are (and compressed per request).
 pub fn precompress(site_root: &str) {
-    let files = DIRS
-        .iter()
-        .filter_map(|dir| std::fs::read_dir(Path::new(site_root).join(dir)).ok())
-        .flat_map(|entries| entries.flatten().map(|e| e.path()));
-    for path in files {
+    for path in built_files(site_root) {
         let compressible = path
             .extension()
             .and_then(|e| e.to_str())
