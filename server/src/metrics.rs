@@ -37,8 +37,8 @@ const UPKEEP_EVERY: Duration = Duration::from_secs(5);
 /// Folds the recorded histogram samples into their buckets every few
 /// seconds. The recorder keeps each sample until a scrape or an upkeep does
 /// that: with `METRICS_ADDR` off (the default) or no scraper, nothing did,
-/// and the server grew by about 30 bytes a request for as long as it ran
-/// (6 MB per 10 s of `/login` under load).
+/// and the server grew by about 20 bytes a request for as long as it ran
+/// (2-7 MB per 10 s of signed-out pages under load).
 pub fn spawn_upkeep() {
     let handle = recorder();
     tokio::spawn(async move {

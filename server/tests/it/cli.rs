@@ -269,7 +269,8 @@ async fn demo_seed_is_idempotent(db: TestDb) {
         // Every one of the 99 days before today has usage; today may not
         // yet: just after midnight UTC (on a weekend especially) the first
         // hour's expected usage rounds to nothing for every agent.
-        let today = app::model::tiers::utc_day_start(now_unix());
+        let today =
+            app::model::tiers::utc_day_start(time::OffsetDateTime::now_utc().unix_timestamp());
         let before_today = rows.iter().filter(|(day, _, _)| *day < today).count();
         assert_eq!(before_today, 99, "{}", t.name);
         assert!(rows.len() <= 100, "{}: {} days", t.name, rows.len());
@@ -652,12 +653,4 @@ async fn member_invite_set_role_and_remove(db: TestDb) {
         .map(|(a, b, c)| (a.as_str(), b.as_str(), c.as_str()))
         .collect();
     assert_eq!(rows, expected);
-}
-
-/// The system clock's time, as the CLI reads it.
-fn now_unix() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .expect("after 1970")
-        .as_secs() as i64
 }
