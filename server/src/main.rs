@@ -48,13 +48,26 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(args: Cli) -> Result<(), CliError> {
+async fn run(mut args: Cli) -> Result<(), CliError> {
     let clock = SystemClock;
     match args.command {
         Command::Serve {
             demo,
             benchmark_without_metering,
         } => {
+            let addr = args.config.site_addr;
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| CliError {
+                    code: 1,
+                    message: format!("cannot listen on {addr}: {e}"),
+                })?;
+            // The bound address from here on: with port 0 the kernel picks it,
+            // the public URL is derived from it, and the log line below is how
+            // a supervisor learns it.
+            if let Ok(bound) = listener.local_addr() {
+                args.config.site_addr = bound;
+            }
             let accounts = if demo {
                 let db = Db::connect(&args.config.database_url).await?;
                 let keys = server_keys(&db, &args.config, &clock).await?;
@@ -84,12 +97,6 @@ async fn run(args: Cli) -> Result<(), CliError> {
             };
             let (router, state) =
                 startup::build(args.config, Arc::new(clock), accounts, metering).await?;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| CliError {
-                    code: 1,
-                    message: format!("cannot listen on {addr}: {e}"),
-                })?;
             tracing::info!("portal listening on http://{addr}");
             startup::serve(listener, router, state.db.backend)
                 .await

@@ -25,7 +25,7 @@ pub enum Metering {
 /// Connects to the database (migrating it), starts the background tasks and
 /// builds the whole router.
 pub async fn build(
-    config: Config,
+    mut config: Config,
     clock: SharedClock,
     demo: Option<DemoAccounts>,
     metering: Metering,
@@ -92,6 +92,16 @@ pub async fn build(
         config.audit_retention_days,
     );
     let assets = AssetUrls::versioned(&app::stylesheet_href(&leptos), &assets_version);
+    // Bound before the state is made so the configuration holds the address
+    // actually listened on (port 0 picks a free one, as tests do).
+    let metrics_listener = match config.metrics_addr {
+        Some(addr) => {
+            let listener = tokio::net::TcpListener::bind(addr).await?;
+            config.metrics_addr = Some(listener.local_addr()?);
+            Some(listener)
+        }
+        None => None,
+    };
     let state = AppState::new(AppStateParts {
         services,
         stripe,
@@ -101,8 +111,7 @@ pub async fn build(
     });
     // Before any request: every family records from the start.
     crate::metrics::spawn_upkeep();
-    if let Some(addr) = state.config.metrics_addr {
-        let listener = tokio::net::TcpListener::bind(addr).await?;
+    if let Some(listener) = metrics_listener {
         let bound = crate::metrics::serve(listener, state.clone())?;
         tracing::info!("metrics on http://{bound}/metrics");
     }

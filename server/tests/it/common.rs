@@ -75,6 +75,8 @@ pub struct TestApp {
     pub stripe_webhook_secret: String,
     /// The SMTP server the portal sends its mail to.
     pub mail: MailCatcher,
+    /// Where the portal serves `/metrics`, when configured to.
+    pub metrics_addr: Option<std::net::SocketAddr>,
     /// Keeps the temp dir of a SQLite database alive (taken by `stop`).
     database: Option<TestDb>,
 }
@@ -184,6 +186,7 @@ impl TestApp {
             clock,
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             mail,
+            metrics_addr: state.config.metrics_addr,
             database: Some(database),
         }
     }
@@ -373,28 +376,55 @@ pub async fn record_past_hour(db: &Db, tenant_id: &str, agent_id: &str, at: i64,
 
 /// `portal serve` (plus `extra` args and `envs`) as a child process on a free port,
 /// with its base URL and whether it came up (answered `/healthz`).
+///
+/// The child binds port 0 and the test reads the port from its log: a port
+/// picked here and bound by the child later could be taken by a parallel
+/// test's server in between, and the test would then talk to that one.
 pub async fn spawn_serve(
     db: &TestDb,
     envs: &[(&str, &str)],
     extra: &[&str],
 ) -> (std::process::Child, String, bool) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let child = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
         .arg("serve")
         .args(extra)
         .env("DATABASE_URL", &db.url)
-        .env("LEPTOS_SITE_ADDR", format!("127.0.0.1:{port}"))
+        .env("LEPTOS_SITE_ADDR", "127.0.0.1:0")
         .env("PORTAL_MASTER_KEY_FILE", db.key_file())
+        .env("RUST_LOG", "info,sqlx=warn")
+        .env("LOG_FORMAT", "text")
         .envs(envs.iter().copied())
         .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
+    let stderr = child.stderr.take().unwrap();
+    let (found, bound) = tokio::sync::oneshot::channel();
+    // Reads the log until the listening line, then drains it so the child
+    // never blocks on a full pipe.
+    std::thread::spawn(move || {
+        const LISTENING: &str = "portal listening on http://";
+        let mut found = Some(found);
+        for line in std::io::BufReader::new(stderr).lines() {
+            let Ok(line) = line else { break };
+            if let Some(at) = line.find(LISTENING) {
+                let addr = line[at + LISTENING.len()..]
+                    .split_whitespace()
+                    .next()
+                    .unwrap_or_default()
+                    .to_owned();
+                if let Some(found) = found.take() {
+                    let _ = found.send(addr);
+                }
+            }
+        }
+    });
+    // Start-up (migrations, the demo seed) takes a few seconds at most.
+    let Ok(Ok(addr)) = tokio::time::timeout(std::time::Duration::from_secs(60), bound).await else {
+        return (child, String::new(), false);
+    };
+    let base = format!("http://{addr}");
     let client = http_client();
     for _ in 0..600 {
         if let Ok(res) = client.get(format!("{base}/healthz")).send().await {

@@ -150,18 +150,17 @@ fn total(scrape: &str, family: &str) -> f64 {
 }
 
 async fn every_metrics_family_appears_and_moves(db: TestDb) {
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let app = TestApp::start_configured(db, move |c| {
-        c.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], port)));
+    // Port 0: the portal binds a free port itself (a port picked here and
+    // bound later could be taken by a parallel test in between).
+    let app = TestApp::start_configured(db, |c| {
+        c.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
     })
     .await;
+    let metrics = app.metrics_addr.expect("metrics configured");
+    assert_ne!(metrics.port(), 0);
     let scrape = || async move {
         crate::common::http_client()
-            .get(format!("http://127.0.0.1:{port}/metrics"))
+            .get(format!("http://{metrics}/metrics"))
             .send()
             .await
             .unwrap()
