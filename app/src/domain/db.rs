@@ -101,6 +101,13 @@ impl Db {
             Backend::Sqlite => sqlite_url_creating_file(url)?,
             Backend::Postgres => url.to_owned(),
         };
+        // The usage writer and the fast readers open the file themselves.
+        if backend == Backend::Sqlite && sqlite_path(&url).is_none() {
+            return Err(super::Error::invalid(format!(
+                "unsupported DATABASE_URL {url:?}: SQLite needs a file (sqlite://PATH); \
+                 an in-memory database would lose everything at exit"
+            )));
+        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {

@@ -95,7 +95,7 @@ impl Writer {
             .map_err(failed)?;
         Ok(Writer {
             conn,
-            lock_today: lock_today_sql("(?1, ?2)"),
+            lock_today: lock_today_sql("VALUES (?1, ?2)"),
             rollup: RollupStatements::new(),
         })
     }

@@ -3,23 +3,23 @@
 //! both stores), the rollups are written and the transaction committed, and
 //! only then is every request answered.
 //!
-//! Two stores: on PostgreSQL (and an in-memory SQLite database) an async
-//! task on sqlx, two round trips a batch; on a SQLite file a thread of its
-//! own on a rusqlite connection ([`super::sqlite_writer`]), whose prepared
+//! Two stores: on PostgreSQL an async task on a sqlx connection of its own,
+//! two statements a batch, each prepared once; on a SQLite file a thread of
+//! its own on a rusqlite connection ([`super::sqlite_writer`]), whose prepared
 //! statements spare each batch the SQL parsing and the hand-offs to sqlx's
 //! worker thread (together about a tenth of the token endpoint's CPU).
 
 use std::collections::HashMap;
 use std::time::Instant;
 
-use sqlx::{AnyConnection, Executor, FromRow};
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::{ConnectOptions, Connection, FromRow};
 use tokio::sync::mpsc;
 
 use super::admission::{decide, Request, TenantDay};
-use super::rollups::{id_literal, Rollup};
+use super::rollups::{postgres_statement, Rollup};
 use super::{Admission, Pending};
 use crate::domain::clock::SharedClock;
-use crate::domain::db::Backend;
 use crate::domain::recent_reads::RecentReads;
 use crate::domain::sqlite_reader::{parsed, FromSqliteRow};
 use crate::domain::{time_zones, Db, Error, Result};
@@ -29,6 +29,7 @@ use crate::model::Tier;
 pub(super) const MAX_BATCH: usize = 1024;
 
 /// Starts the writer of `db`'s usage; it stops when every sender is gone.
+/// A SQLite database is always a file ([`Db::connect`] refuses others).
 pub(super) fn start(db: Db, clock: SharedClock, rx: mpsc::Receiver<Pending>) {
     match db.reader.as_ref().map(|reader| reader.path().to_owned()) {
         Some(path) => super::sqlite_writer::start(path, db.recent.clone(), clock, rx),
@@ -78,23 +79,27 @@ pub(super) fn answer(
 async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     let mut stamps = Stamps::default();
-    // The writer's own connection, outside the pool: no checkout per batch,
-    // and dropping it (after an error, or at shutdown) rolls back whatever
-    // transaction it had open.
-    let mut conn: Option<AnyConnection> = None;
+    let statements = PostgresStatements {
+        lock_today: lock_today_sql("SELECT UNNEST($1::text[]), $2::bigint"),
+        rollup: postgres_statement(),
+    };
+    // The writer's own connection, outside the pool (no checkout per batch;
+    // its statements stay prepared). Dropping it, after an error or at
+    // shutdown, rolls back whatever transaction it had open.
+    let mut conn: Option<PgConnection> = None;
     while rx.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // Let requests already on their way join this batch.
         tokio::task::yield_now().await;
         gather(&mut rx, &mut batch);
         let started = Instant::now();
         let outcome = match &mut conn {
-            Some(c) => commit_batch(c, db.backend, &batch, clock.now(), &mut stamps).await,
-            None => match db.pool.acquire().await {
+            Some(c) => commit_batch(c, &statements, &batch, clock.now(), &mut stamps).await,
+            None => match connect(&db).await {
                 Ok(c) => {
-                    let c = conn.insert(c.detach());
-                    commit_batch(c, db.backend, &batch, clock.now(), &mut stamps).await
+                    let c = conn.insert(c);
+                    commit_batch(c, &statements, &batch, clock.now(), &mut stamps).await
                 }
-                Err(e) => Err(e.into()),
+                Err(e) => Err(e),
             },
         };
         if outcome.is_err() {
@@ -104,33 +109,38 @@ async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
     }
 }
 
-/// One batch in two round trips: lock and read the tenants' counters for
-/// today, decide, then write the rollups and commit.
+/// The text of the PostgreSQL writer's two statements, made once.
+struct PostgresStatements {
+    lock_today: String,
+    rollup: String,
+}
+
+/// A connection of its own, to the pool's database.
+async fn connect(db: &Db) -> Result<PgConnection> {
+    let options = PgConnectOptions::try_from(db.pool.connect_options().as_ref())?;
+    Ok(options.connect().await?)
+}
+
+/// One batch: lock and read the tenants' counters for today, decide, then
+/// write the rollups and commit.
 async fn commit_batch(
-    conn: &mut AnyConnection,
-    backend: Backend,
+    conn: &mut PgConnection,
+    statements: &PostgresStatements,
     batch: &[Pending],
     now: i64,
     stamps: &mut Stamps,
 ) -> Result<Vec<Admission>> {
-    let values = tenant_ids(batch)
-        .iter()
-        .map(|t| Ok(format!("({}, {})", id_literal(t)?, utc_day_start(now))))
-        .collect::<Result<Vec<_>>>()?
-        .join(", ");
-    let begin = match backend {
-        Backend::Sqlite => "BEGIN IMMEDIATE",
-        Backend::Postgres => "BEGIN",
-    };
-    let read = format!("{begin}; {}", lock_today_sql(&values));
-    let mut today = Vec::new();
-    for row in Executor::fetch_all(&mut *conn, sqlx::raw_sql(&read)).await? {
-        today.push(Today::from_row(&row)?);
-    }
+    let mut tx = conn.begin().await?;
+    let today: Vec<Today> = sqlx::query_as(&statements.lock_today)
+        .bind(tenant_ids(batch))
+        .bind(utc_day_start(now))
+        .fetch_all(&mut *tx)
+        .await?;
     let plan = plan(batch, standing(today, now), now, stamps)?;
-    let mut write = plan.rollup.sql()?;
-    write.push_str(" COMMIT");
-    Executor::execute(&mut *conn, sqlx::raw_sql(&write)).await?;
+    plan.rollup
+        .execute_postgres(&mut tx, &statements.rollup)
+        .await?;
+    tx.commit().await?;
     Ok(plan.done(stamps, now))
 }
 
@@ -144,14 +154,14 @@ pub(super) fn tenant_ids(batch: &[Pending]) -> Vec<&str> {
     ids
 }
 
-/// Makes sure today's counter rows of the tenants in `values` (`(tenant,
-/// day)` tuples) exist, locks them and returns them with what admission
-/// needs of their tenants. The no-op upsert is what takes the lock: on
-/// PostgreSQL several instances serialize on the rows; on SQLite BEGIN
-/// IMMEDIATE has taken the write lock before anything is read.
-pub(super) fn lock_today_sql(values: &str) -> String {
+/// Makes sure today's counter rows of the tenants in `rows` (`(tenant,
+/// day)` pairs, in tenant order) exist, locks them and returns them with
+/// what admission needs of their tenants. The no-op upsert is what takes
+/// the lock: on PostgreSQL several instances serialize on the rows; on
+/// SQLite BEGIN IMMEDIATE has taken the write lock before anything is read.
+pub(super) fn lock_today_sql(rows: &str) -> String {
     format!(
-        "INSERT INTO usage_daily (tenant_id, day) VALUES {values} \
+        "INSERT INTO usage_daily (tenant_id, day) {rows} \
          ON CONFLICT (tenant_id, day) DO UPDATE SET tokens_issued = usage_daily.tokens_issued \
          RETURNING tenant_id, tokens_issued, api_calls, \
          (SELECT tier FROM tenants WHERE tenants.id = usage_daily.tenant_id) AS tier, \
