@@ -242,10 +242,17 @@ impl Config {
                 self.database_url
             ));
         }
-        let postgres = matches!(
-            app::domain::db::Backend::from_url(&self.database_url),
-            Some(app::domain::db::Backend::Postgres)
-        );
+        let backend = app::domain::db::Backend::from_url(&self.database_url);
+        if backend == Some(app::domain::db::Backend::Sqlite)
+            && app::domain::sqlite_reader::sqlite_path(&self.database_url).is_none()
+        {
+            problems.push(format!(
+                "DATABASE_URL {:?} names no file: SQLite needs sqlite://PATH \
+                 (an in-memory database would lose everything at exit)",
+                self.database_url
+            ));
+        }
+        let postgres = backend == Some(app::domain::db::Backend::Postgres);
         if let Some(key) = &self.master_key {
             if let Err(e) = MasterKey::parse(key) {
                 problems.push(format!("PORTAL_MASTER_KEY: {e}"));

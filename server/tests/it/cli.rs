@@ -382,6 +382,21 @@ fn a_bad_configuration_is_refused_line_by_line() {
 }
 
 #[test]
+fn an_in_memory_database_is_refused() {
+    let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["tenant", "list"])
+        .env("DATABASE_URL", "sqlite::memory:")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("configuration error:") && stderr.contains("names no file"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn help_lists_every_subcommand_and_variable() {
     let out = Command::new(env!("CARGO_BIN_EXE_portal"))
         .arg("--help")
