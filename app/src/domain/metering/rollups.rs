@@ -266,8 +266,7 @@ impl Table {
 
     /// [`Table::upsert`] of one row of numbered parameters.
     fn upsert_one(&self) -> String {
-        let keys = self.key_columns.split(',').count();
-        let columns = keys + 3 + usize::from(self.with_last_at);
+        let columns = self.key_types.len() + 3 + usize::from(self.with_last_at);
         let params: Vec<String> = (1..=columns).map(|i| format!("?{i}")).collect();
         self.upsert(&format!("VALUES ({})", params.join(", ")))
     }
@@ -465,6 +464,13 @@ mod tests {
         assert!(quarters.contains("VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (tenant_id, slot)"));
         let months = AGENT_MONTHS.upsert_one();
         assert!(months.contains("refused, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+    }
+
+    #[test]
+    fn every_table_names_a_type_per_key_column() {
+        for table in [&QUARTERS, &AGENT_DAYS, &AGENT_MONTHS, &DAILY] {
+            assert_eq!(table.key_types.len(), table.key_columns.split(',').count());
+        }
     }
 
     #[test]
