@@ -463,10 +463,8 @@ async fn upgrading_through_checkout_makes_the_tenant_pro(app: TestApp) {
 
 async fn stripe_down_means_a_clear_error_and_no_change(database: TestDb) {
     // Stripe configured, but nothing answers where it should be.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap();
+    let reserved = crate::common::closed_port();
+    let closed = reserved.local_addr().unwrap();
     let app = TestApp::start_configured(database, move |c| {
         c.stripe_secret_key = Some("sk_test_unreachable".into());
         c.stripe_pro_price_id = Some("price_pro".into());

@@ -374,6 +374,15 @@ pub async fn record_past_hour(db: &Db, tenant_id: &str, agent_id: &str, at: i64,
         .unwrap();
 }
 
+/// A loopback port that refuses connections for as long as the socket is
+/// held: bound but not listening. (A port bound and dropped could be taken
+/// by a parallel test's server in between.)
+pub fn closed_port() -> tokio::net::TcpSocket {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(([127, 0, 0, 1], 0).into()).unwrap();
+    socket
+}
+
 /// `portal serve` (plus `extra` args and `envs`) as a child process on a free port,
 /// with its base URL and whether it came up (answered `/healthz`).
 ///

@@ -14,9 +14,10 @@ on_both_backends!(
     two_instances_send_each_message_once,
 );
 
-/// A loopback port with nothing listening (yet).
-fn closed_port() -> std::net::TcpListener {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap()
+/// A loopback port that refuses connections: bound, not listening, so no
+/// parallel test can take it while it is held.
+fn closed_port() -> tokio::net::TcpSocket {
+    crate::common::closed_port()
 }
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -32,7 +33,6 @@ async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
 async fn a_failed_delivery_is_retried_with_backoff_and_shown_to_operators(db: TestDb) {
     let reserved = closed_port();
     let port = reserved.local_addr().unwrap().port();
-    drop(reserved);
     let app = TestApp::start_configured(db, move |c| {
         c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
     })
@@ -66,7 +66,9 @@ async fn a_failed_delivery_is_retried_with_backoff_and_shown_to_operators(db: Te
     );
 
     // The server comes up; nothing happens before the backoff is over.
-    let catcher = MailCatcher::start_on(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap());
+    let listener = reserved.listen(16).unwrap().into_std().unwrap();
+    listener.set_nonblocking(false).unwrap();
+    let catcher = MailCatcher::start_on(listener);
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert!(
         catcher.to("grace@initech.example").is_empty(),
@@ -84,7 +86,6 @@ async fn a_failed_delivery_is_retried_with_backoff_and_shown_to_operators(db: Te
 async fn queued_mail_survives_a_restart(db: TestDb) {
     let reserved = closed_port();
     let port = reserved.local_addr().unwrap().port();
-    drop(reserved);
     let app = TestApp::start_configured(db, move |c| {
         c.smtp_url = Some(format!("smtp://127.0.0.1:{port}"))
     })
