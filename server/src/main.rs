@@ -48,26 +48,13 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(mut args: Cli) -> Result<(), CliError> {
+async fn run(args: Cli) -> Result<(), CliError> {
     let clock = SystemClock;
     match args.command {
         Command::Serve {
             demo,
             benchmark_without_metering,
         } => {
-            let addr = args.config.site_addr;
-            let listener = tokio::net::TcpListener::bind(addr)
-                .await
-                .map_err(|e| CliError {
-                    code: 1,
-                    message: format!("cannot listen on {addr}: {e}"),
-                })?;
-            // The bound address from here on: with port 0 the kernel picks it,
-            // the public URL is derived from it, and the log line below is how
-            // a supervisor learns it.
-            if let Ok(bound) = listener.local_addr() {
-                args.config.site_addr = bound;
-            }
             let accounts = if demo {
                 let db = Db::connect(&args.config.database_url).await?;
                 let keys = server_keys(&db, &args.config, &clock).await?;
@@ -89,21 +76,22 @@ async fn run(mut args: Cli) -> Result<(), CliError> {
             } else {
                 None
             };
-            let addr = args.config.site_addr;
             let metering = if benchmark_without_metering {
                 startup::Metering::OffForBenchmark
             } else {
                 startup::Metering::On
             };
-            let (router, state) =
-                startup::build(args.config, Arc::new(clock), accounts, metering).await?;
-            tracing::info!("portal listening on http://{addr}");
-            startup::serve(listener, router, state.db.backend)
-                .await
-                .map_err(|e| CliError {
-                    code: 1,
-                    message: e.to_string(),
-                })
+            let portal = startup::build(args.config, Arc::new(clock), accounts, metering).await?;
+            // The bound address (port 0: the one the kernel picked): this
+            // line is how a supervisor learns it.
+            tracing::info!(
+                "portal listening on http://{}",
+                portal.state.config.site_addr
+            );
+            portal.serve().await.map_err(|e| CliError {
+                code: 1,
+                message: e.to_string(),
+            })
         }
         Command::Tenant(cmd) => {
             cli::tenant::run(cmd, &Db::connect(&args.config.database_url).await?, &clock).await

@@ -1,5 +1,8 @@
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
+
+use anyhow::Context;
 
 use app::domain::clock::SharedClock;
 use app::domain::db::Backend;
@@ -10,6 +13,7 @@ use app::model::assets::AssetUrls;
 use app::model::DemoAccounts;
 use axum::Router;
 use leptos::config::LeptosOptions;
+use tokio::net::TcpListener;
 
 use crate::config::Config;
 use crate::sessions::PortalSessionStore;
@@ -22,14 +26,39 @@ pub enum Metering {
     OffForBenchmark,
 }
 
-/// Connects to the database (migrating it), starts the background tasks and
-/// builds the whole router.
+/// The portal, built and listening, ready to serve.
+pub struct Portal {
+    pub router: Router,
+    pub state: AppState,
+    listener: TcpListener,
+}
+
+impl Portal {
+    /// Serves requests until a shutdown signal.
+    pub async fn serve(self) -> std::io::Result<()> {
+        serve(self.listener, self.router, self.state.db.backend).await
+    }
+}
+
+/// Binds `addr` and records the address actually bound, which the public
+/// URL and the logs then name (port 0: a free one, as tests use).
+async fn bind(addr: &mut SocketAddr) -> anyhow::Result<TcpListener> {
+    let listener = TcpListener::bind(*addr)
+        .await
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    *addr = listener.local_addr()?;
+    Ok(listener)
+}
+
+/// Binds the site's address, connects to the database (migrating it),
+/// starts the background tasks and builds the whole router.
 pub async fn build(
     mut config: Config,
     clock: SharedClock,
     demo: Option<DemoAccounts>,
     metering: Metering,
-) -> anyhow::Result<(Router, AppState)> {
+) -> anyhow::Result<Portal> {
+    let listener = bind(&mut config.site_addr).await?;
     let site_root = config.site_root.clone();
     let assets_version = tokio::task::spawn_blocking(move || {
         crate::http::assets::precompress(&site_root);
@@ -92,14 +121,8 @@ pub async fn build(
         config.audit_retention_days,
     );
     let assets = AssetUrls::versioned(&app::stylesheet_href(&leptos), &assets_version);
-    // Bound before the state is made so the configuration holds the address
-    // actually listened on (port 0 picks a free one, as tests do).
-    let metrics_listener = match config.metrics_addr {
-        Some(addr) => {
-            let listener = tokio::net::TcpListener::bind(addr).await?;
-            config.metrics_addr = Some(listener.local_addr()?);
-            Some(listener)
-        }
+    let metrics_listener = match &mut config.metrics_addr {
+        Some(addr) => Some(bind(addr).await?),
         None => None,
     };
     let state = AppState::new(AppStateParts {
@@ -115,7 +138,11 @@ pub async fn build(
         let bound = crate::metrics::serve(listener, state.clone())?;
         tracing::info!("metrics on http://{bound}/metrics");
     }
-    Ok((crate::http::router(state.clone(), sessions), state))
+    Ok(Portal {
+        router: crate::http::router(state.clone(), sessions),
+        state,
+        listener,
+    })
 }
 
 /// Every `period`, retires signing keys no token can name any more and
@@ -180,11 +207,7 @@ fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
 /// runtime. Not on PostgreSQL: a pooled connection answers through the
 /// runtime that opened it, so lanes would wait on each other's turns for
 /// every query; SQLite's connections answer from threads of their own.
-pub async fn serve(
-    mut listener: tokio::net::TcpListener,
-    router: Router,
-    backend: Backend,
-) -> std::io::Result<()> {
+async fn serve(mut listener: TcpListener, router: Router, backend: Backend) -> std::io::Result<()> {
     use axum::serve::Listener;
 
     if backend != Backend::Sqlite {

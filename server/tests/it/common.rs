@@ -153,16 +153,15 @@ impl TestApp {
             .expect("a runtime for the portal");
         let (base, state) = runtime
             .spawn(async move {
-                let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-                let base = format!("http://{}", listener.local_addr().unwrap());
                 let mut config = Config {
-                    site_addr: listener.local_addr().unwrap(),
                     master_key_file: Some(key_file.into()),
                     smtp_url: Some(smtp_url),
                     ..Config::for_database(&url)
                 };
                 configure(&mut config);
-                let (router, state) = server::startup::build(
+                // Port 0 (the configuration's default): the portal binds a
+                // free one and records it.
+                let portal = server::startup::build(
                     config,
                     server_clock,
                     None,
@@ -170,8 +169,9 @@ impl TestApp {
                 )
                 .await
                 .expect("app builds");
-                tokio::spawn(server::startup::serve(listener, router, state.db.backend));
-                (base, state)
+                let state = portal.state.clone();
+                tokio::spawn(portal.serve());
+                (format!("http://{}", state.config.site_addr), state)
             })
             .await
             .expect("the server runtime runs");
