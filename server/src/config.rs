@@ -236,23 +236,13 @@ impl Config {
     /// what only `portal serve` needs.
     pub fn problems(&self, serving: bool) -> Vec<String> {
         let mut problems = Vec::new();
-        if app::domain::db::Backend::from_url(&self.database_url).is_none() {
-            problems.push(format!(
-                "DATABASE_URL {:?} is neither sqlite://PATH nor postgres://...",
-                self.database_url
-            ));
-        }
-        let backend = app::domain::db::Backend::from_url(&self.database_url);
-        if backend == Some(app::domain::db::Backend::Sqlite)
-            && app::domain::sqlite_reader::sqlite_path(&self.database_url).is_none()
-        {
-            problems.push(format!(
-                "DATABASE_URL {:?} names no file: SQLite needs sqlite://PATH \
-                 (an in-memory database would lose everything at exit)",
-                self.database_url
-            ));
-        }
-        let postgres = backend == Some(app::domain::db::Backend::Postgres);
+        let postgres = match app::domain::db::Backend::of_database_url(&self.database_url) {
+            Ok(backend) => backend == app::domain::db::Backend::Postgres,
+            Err(problem) => {
+                problems.push(problem);
+                false
+            }
+        };
         if let Some(key) = &self.master_key {
             if let Err(e) = MasterKey::parse(key) {
                 problems.push(format!("PORTAL_MASTER_KEY: {e}"));

@@ -30,6 +30,21 @@ impl Backend {
             None
         }
     }
+
+    /// The backend a DATABASE_URL names, or why the portal cannot use it.
+    pub fn of_database_url(url: &str) -> std::result::Result<Self, String> {
+        match Backend::from_url(url) {
+            None => Err(format!(
+                "DATABASE_URL {url:?} is neither sqlite://PATH nor postgres://..."
+            )),
+            // The usage writer and the fast readers open the file themselves.
+            Some(Backend::Sqlite) if sqlite_path(url).is_none() => Err(format!(
+                "DATABASE_URL {url:?} names no file: SQLite needs sqlite://PATH \
+                 (an in-memory database would lose everything at exit)"
+            )),
+            Some(backend) => Ok(backend),
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -92,22 +107,11 @@ impl Db {
     pub async fn connect(url: &str) -> Result<Self> {
         sqlx::any::install_default_drivers();
         sqlite_without_memory_statistics();
-        let backend = Backend::from_url(url).ok_or_else(|| {
-            super::Error::invalid(format!(
-                "unsupported DATABASE_URL {url:?}: use sqlite://PATH or postgres://..."
-            ))
-        })?;
+        let backend = Backend::of_database_url(url).map_err(super::Error::invalid)?;
         let url = match backend {
             Backend::Sqlite => sqlite_url_creating_file(url)?,
             Backend::Postgres => url.to_owned(),
         };
-        // The usage writer and the fast readers open the file themselves.
-        if backend == Backend::Sqlite && sqlite_path(&url).is_none() {
-            return Err(super::Error::invalid(format!(
-                "unsupported DATABASE_URL {url:?}: SQLite needs a file (sqlite://PATH); \
-                 an in-memory database would lose everything at exit"
-            )));
-        }
         let options = AnyConnectOptions::from_str(&url)?;
         let pool = AnyPoolOptions::new()
             .max_connections(match backend {
