@@ -3,7 +3,7 @@
 use app::domain::outbox;
 use reqwest::StatusCode;
 
-use crate::common::{spawn_serve, MailCatcher, TestApp, TestDb};
+use crate::common::{closed_port, spawn_serve, MailCatcher, TestApp, TestDb};
 use crate::on_both_backends;
 use crate::signup::sign_up;
 
@@ -13,12 +13,6 @@ on_both_backends!(
     queued_mail_survives_a_restart,
     two_instances_send_each_message_once,
 );
-
-/// A loopback port that refuses connections: bound, not listening, so no
-/// parallel test can take it while it is held.
-fn closed_port() -> tokio::net::TcpSocket {
-    crate::common::closed_port()
-}
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
     for _ in 0..150 {
