@@ -2,7 +2,7 @@
 
 use leptos::prelude::*;
 
-use crate::model::assets::{AssetUrls, ISLANDS_LOADER};
+use crate::model::assets::AssetUrls;
 
 /// Loads the islands' wasm only when one of them scrolls into view or is
 /// first pointed at, focused or touched: pages without islands never load
@@ -13,8 +13,7 @@ use crate::model::assets::{AssetUrls, ISLANDS_LOADER};
 /// because it is placed after them.
 #[component]
 pub fn LazyIslandScripts() -> impl IntoView {
-    let src = use_context::<AssetUrls>()
-        .map(|assets| assets.islands_loader)
-        .unwrap_or_else(|| ISLANDS_LOADER.into());
+    // Provided by the document every page renders in.
+    let src = expect_context::<AssetUrls>().islands_loader;
     view! { <script type="module" async src=src></script> }
 }
