@@ -32,15 +32,25 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
     // Every body has a ceiling: forms and server functions are small, a
     // Stripe event a little larger.
     let webhook = Router::new().route("/api/stripe/webhook", post(stripe_webhook::receive));
+    // Only the portal's routes and the pages' fallback have members and
+    // pages: the agent API, the webhook and the assets skip the session
+    // layers and the page compressor, each a poll deeper on every request
+    // (twice over for a token, which waits for its count).
+    let pages = |router: Router<AppState>| {
+        router
+            .layer(session_layer.clone())
+            .layer(middleware::from_fn(page_compression::html))
+    };
     Router::new()
-        .merge(limit_body(portal::router(&state), 64 * 1024))
+        .merge(pages(limit_body(portal::router(&state), 64 * 1024)))
         .merge(limit_body(agent_api::router(&state), 16 * 1024))
         .merge(limit_body(webhook, 512 * 1024))
         .merge(assets::router(&state))
         .route("/healthz", get(health::live))
         .route("/readyz", get(health::ready))
-        .fallback(files_or_not_found)
-        .layer(session_layer)
+        .fallback_service(
+            pages(Router::new().fallback(files_or_not_found)).with_state(state.clone()),
+        )
         .layer(middleware::from_fn_with_state(
             state.config.is_https(),
             security::headers,
@@ -49,7 +59,6 @@ pub fn router(state: AppState, sessions: PortalSessionStore) -> Router {
         // answers) is compressed as it streams. Level 2, not 1: zlib-rs'
         // level 1 only uses fixed Huffman codes, 25 % more bytes for about
         // 40 µs less on a 50 kB body.
-        .layer(middleware::from_fn(page_compression::html))
         .layer(CompressionLayer::new().quality(CompressionLevel::Precise(2)))
         .layer(middleware::from_fn_with_state(
             state.clone(),
