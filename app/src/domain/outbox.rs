@@ -58,31 +58,23 @@ pub async fn enqueue(conn: &mut AnyConnection, message: &Message, now: i64) -> R
 /// Claims up to `limit` due messages for this attempt; the rows returned
 /// are this caller's until `now + CLAIM_SECS`.
 pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
-    let due: Vec<String> = sqlx::query_scalar(
-        "SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
-         AND next_attempt_at <= $1 AND (claimed_until IS NULL OR claimed_until < $1) \
-         ORDER BY next_attempt_at LIMIT $2",
+    // One statement: the outer condition repeats the inner one, so of two
+    // instances racing for a row (PostgreSQL re-checks it once the other's
+    // claim commits; SQLite has one writer) only one claims it.
+    let claimed = sqlx::query_as(
+        "UPDATE mail_outbox SET claimed_until = $1, attempts = attempts + 1 \
+         WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
+         AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) \
+         ORDER BY next_attempt_at LIMIT $3) \
+         AND sent_at IS NULL AND failed_at IS NULL \
+         AND (claimed_until IS NULL OR claimed_until < $2) \
+         RETURNING id, recipient, subject, text_body, html_body, attempts",
     )
+    .bind(now + CLAIM_SECS)
     .bind(now)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    let mut claimed = Vec::with_capacity(due.len());
-    for id in due {
-        // Conditional: of two instances racing for a row, one wins.
-        let rows: Vec<Queued> = sqlx::query_as(
-            "UPDATE mail_outbox SET claimed_until = $1, attempts = attempts + 1 \
-             WHERE id = $2 AND sent_at IS NULL AND failed_at IS NULL \
-             AND (claimed_until IS NULL OR claimed_until < $3) \
-             RETURNING id, recipient, subject, text_body, html_body, attempts",
-        )
-        .bind(now + CLAIM_SECS)
-        .bind(&id)
-        .bind(now)
-        .fetch_all(&db.pool)
-        .await?;
-        claimed.extend(rows);
-    }
     Ok(claimed)
 }
 
