@@ -9,7 +9,7 @@ BIN=./target/release/portal
 REQUESTS=${REQUESTS:-300}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/lib/serve.sh
 
 # measure EVENTS -> prints a line and writes the p50 to /tmp/portal-bench-analytics-EVENTS
 measure() {
@@ -20,10 +20,8 @@ measure() {
   "$BIN" demo bench-data --tenant Bench --agents 1000 --events "$events" --days 30 >/dev/null 2>&1
   seeded=$(python3 -c "print(f'{$(date +%s.%N) - $start:.0f}')")
   echo "bench-password-1234" | "$BIN" member add --tenant Bench --email bench@bench.example --role owner --password-stdin >/dev/null 2>&1
-  port=$(free_port)
-  LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  serve_portal "$dir/server.log"
+  pid=$PORTAL_PID port=$PORTAL_PORT
   python3 - "$port" "$events" "$REQUESTS" "$seeded" <<'PY'
 import http.cookiejar, statistics, sys, time, urllib.parse, urllib.request
 port, events, n, seeded = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
@@ -58,11 +56,10 @@ big = float(open('/tmp/portal-bench-analytics-10000000').read()); small = float(
 print(f'ratio 10M / 10k events: {big / small:.2f}')"
 
 # What the browser downloads for the charts, compressed as the server sends it.
-port=$(free_port)
-export DATABASE_URL="sqlite://$(mktemp -d /tmp/portal-bench-analytics.XXXXXX)/size.db"
-LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >/dev/null 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+size_dir=$(mktemp -d /tmp/portal-bench-analytics.XXXXXX)
+export DATABASE_URL="sqlite://$size_dir/size.db"
+serve_portal "$size_dir/server.log"
+pid=$PORTAL_PID port=$PORTAL_PORT
 total=0
 # The loader (in every page with a chart), then what it fetches when a chart is in view.
 for f in scripts/islands.js pkg/portal.js pkg/portal.wasm; do
@@ -72,4 +69,5 @@ for f in scripts/islands.js pkg/portal.js pkg/portal.wasm; do
   total=$((total + bytes))
 done
 kill "$pid"; wait "$pid" 2>/dev/null || true
+rm -rf "$size_dir"
 echo "JS + wasm for the chart islands: $total bytes gzip ($((total / 1024)) kB); all but the loader fetched only when a chart is in view"

@@ -18,7 +18,7 @@ if ! command -v wrk >/dev/null; then
 fi
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/lib/serve.sh
 
 dir=$(mktemp -d /tmp/portal-bench-pages.XXXXXX)
 trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT
@@ -29,11 +29,9 @@ echo "bench-password-1234" | "$BIN" member add --tenant Bench --email bench@benc
 agent=$("$BIN" agent list --tenant Bench 2>/dev/null | awk 'NR == 2 { print $1 }')
 echo "seeded 1,000 agents and $EVENTS events in $(( $(date +%s) - start )) s"
 
-port=$(free_port)
-base="http://127.0.0.1:$port"
-LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server.log" 2>&1 &
-pid=$!
-for _ in $(seq 100); do curl -sf "$base/healthz" >/dev/null && break; sleep 0.1; done
+serve_portal "$dir/server.log"
+pid=$PORTAL_PID
+base="http://127.0.0.1:$PORTAL_PORT"
 curl -s -o /dev/null -c "$dir/jar" -H "Origin: $base" \
   --data-urlencode email=bench@bench.example --data-urlencode password=bench-password-1234 \
   --data-urlencode next=/analytics "$base/login"

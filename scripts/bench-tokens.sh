@@ -17,7 +17,7 @@ if ! command -v wrk >/dev/null; then
 fi
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/lib/serve.sh
 
 # bench_tenant DIR: an enterprise tenant with one agent in $DATABASE_URL, and
 # DIR/token.lua, wrk's script asking a token for that agent.
@@ -39,10 +39,8 @@ run() {
   dir=$(mktemp -d /tmp/portal-bench.XXXXXX)
   export DATABASE_URL="sqlite://$dir/bench.db" RUST_LOG=error
   bench_tenant "$dir"
-  port=$(free_port)
-  LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve "$@" >"$dir/server.log" 2>&1 &
-  pid=$!
-  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+  serve_portal "$dir/server.log" "$@"
+  pid=$PORTAL_PID port=$PORTAL_PORT
   wrk -t"${WRK_THREADS:-1}" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$dir/token.lua" "http://127.0.0.1:$port/api/v1/token" >"$dir/wrk.txt"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local rps total errors counted
@@ -71,10 +69,8 @@ if [ "${1:-}" = --postgres-inner ]; then
   bench_tenant "$dir"
   pids=(); ports=(); wrks=()
   for i in 1 2; do
-    port=$(free_port)
-    LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server-$i.log" 2>&1 &
-    pids+=($!); ports+=("$port")
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
+    serve_portal "$dir/server-$i.log"
+    pids+=("$PORTAL_PID"); ports+=("$PORTAL_PORT")
   done
   for i in 0 1; do
     wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$dir/token.lua" \

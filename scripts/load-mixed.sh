@@ -13,7 +13,7 @@ BIN=$PWD/target/release/portal
 export RUST_LOG=error
 PASSWORD="load-run password 42"
 
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+. scripts/lib/serve.sh
 
 pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
@@ -27,11 +27,9 @@ run() {
   echo "$PASSWORD" | "$BIN" member add --tenant Load --email load@example.com --role owner --password-stdin >/dev/null 2>&1
   eval "$("$BIN" agent create --tenant Load --name load --capabilities analytics:read --owner load 2>/dev/null)"
   for i in $(seq "$instances"); do
-    local port; port=$(free_port)
-    LEPTOS_SITE_ADDR="127.0.0.1:$port" "$BIN" serve >"$dir/server-$i.log" 2>&1 &
-    pids+=($!)
-    for _ in $(seq 100); do curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break; sleep 0.1; done
-    bases+=("http://127.0.0.1:$port")
+    serve_portal "$dir/server-$i.log"
+    pids+=("$PORTAL_PID")
+    bases+=("http://127.0.0.1:$PORTAL_PORT")
   done
   echo "== $label"
   local status=0
