@@ -9,7 +9,7 @@ BIN=./target/release/portal
 REQUESTS=${REQUESTS:-300}
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-. scripts/lib/serve.sh
+. scripts/lib/bench.sh
 
 # measure EVENTS -> prints a line and writes the p50 to /tmp/portal-bench-analytics-EVENTS
 measure() {

@@ -12,13 +12,10 @@ BIN=./target/release/portal
 EVENTS=${EVENTS:-10000000}
 DURATION=${DURATION:-10}
 
-if ! command -v wrk >/dev/null; then
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get install -y -qq wrk >/dev/null
-fi
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-. scripts/lib/serve.sh
+. scripts/lib/bench.sh
+need_wrk
 
 dir=$(mktemp -d /tmp/portal-bench-pages.XXXXXX)
 trap 'kill "$pid" 2>/dev/null; rm -rf "$dir"' EXIT

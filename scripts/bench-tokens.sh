@@ -11,13 +11,10 @@ BIN=${BIN:-./target/release/portal}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 
-if ! command -v wrk >/dev/null; then
-  sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get install -y -qq wrk >/dev/null
-fi
 [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
-. scripts/lib/serve.sh
+. scripts/lib/bench.sh
+need_wrk
 
 # bench_tenant DIR: an enterprise tenant with one agent in $DATABASE_URL, and
 # DIR/token.lua, wrk's script asking a token for that agent.

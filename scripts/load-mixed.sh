@@ -13,7 +13,7 @@ BIN=$PWD/target/release/portal
 export RUST_LOG=error
 PASSWORD="load-run password 42"
 
-. scripts/lib/serve.sh
+. scripts/lib/bench.sh
 
 pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }

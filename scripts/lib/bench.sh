@@ -1,5 +1,12 @@
 # Sourced by the bench and load scripts.
-#
+
+# need_wrk: installs wrk, the load generator, unless it is there.
+need_wrk() {
+  command -v wrk >/dev/null && return
+  local sudo=; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get install -y -qq wrk >/dev/null
+}
+
 # serve_portal LOG [serve flags...]: starts "$BIN serve" on a port the kernel
 # picks and waits until it answers; sets PORTAL_PID and PORTAL_PORT. The
 # server binds port 0 itself and logs the address it got, so no other process
