@@ -1,5 +1,6 @@
 pub mod charts;
 pub mod copy_secret;
+pub mod data_table;
 pub mod form_field;
 pub mod format;
 pub mod islands;

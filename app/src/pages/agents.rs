@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::data_table::data_table;
 use crate::components::form_field::{field_error, invalid, TextField};
 use crate::components::format::{last_seen, thousands};
 use crate::components::layout::AppShell;
@@ -175,20 +176,7 @@ fn agents_view(data: &AgentsViewKey, form: Option<AgentFormState>) -> impl IntoV
             <p class="muted small" data-testid="agents-count">
                 {showing}
             </p>
-            <div class="table-wrap">
-                <table class="data-table">
-                    <thead>
-                        <tr>
-                            <th>"Agent"</th>
-                            <th>"Type"</th>
-                            <th>"Environment"</th>
-                            <th>"Status"</th>
-                            <th>"Last token"</th>
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {data_table(None, &["Agent", "Type", "Environment", "Status", "Last token"], rows)}
             {pager}
         }
         .into_any()

@@ -1,6 +1,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
+use crate::components::data_table::data_table;
 use crate::components::format::utc_time;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
@@ -125,21 +126,11 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
                 "Export CSV"
             </a>
         </form>
-        <div class="table-wrap">
-            <table class="data-table" data-testid="audit">
-                <thead>
-                    <tr>
-                        <th scope="col">"When (UTC)"</th>
-                        <th scope="col">"Who"</th>
-                        <th scope="col">"What"</th>
-                        <th scope="col">"Object"</th>
-                        <th scope="col">"Details"</th>
-                        <th scope="col">"From"</th>
-                    </tr>
-                </thead>
-                <tbody>{rows}</tbody>
-            </table>
-        </div>
+        {data_table(
+            Some("audit"),
+            &["When (UTC)", "Who", "What", "Object", "Details", "From"],
+            rows,
+        )}
         {empty}
         <nav class="pager" aria-label="Audit pages">
             {newest}

@@ -1,5 +1,6 @@
 use leptos::prelude::*;
 
+use crate::components::data_table::data_table;
 use crate::components::form_field::{field_error, invalid};
 use crate::components::format::{last_seen, utc_time};
 use crate::components::layout::{form_outcome, AppShell};
@@ -42,20 +43,11 @@ fn TeamView(data: TeamPageData) -> impl IntoView {
             <section class="panel">
                 <h2>"Pending invitations"</h2>
                 {form_outcome(inv_done, inv_error)}
-                <div class="table-wrap">
-                    <table class="data-table" data-testid="invitations">
-                        <thead>
-                            <tr>
-                                <th scope="col">"E-mail"</th>
-                                <th scope="col">"Role"</th>
-                                <th scope="col">"Invited by"</th>
-                                <th scope="col">"Expires"</th>
-                                {owner.then(|| view! { <th scope="col">"Actions"</th> })}
-                            </tr>
-                        </thead>
-                        <tbody>{rows}</tbody>
-                    </table>
-                </div>
+                {data_table(
+                    Some("invitations"),
+                    &with_actions(owner, &["E-mail", "Role", "Invited by", "Expires"]),
+                    rows,
+                )}
             </section>
         }
     });
@@ -64,20 +56,11 @@ fn TeamView(data: TeamPageData) -> impl IntoView {
         <section class="panel">
             <h2>"Members"</h2>
             {form_outcome(members_done, members_error)}
-            <div class="table-wrap">
-                <table class="data-table" data-testid="members">
-                    <thead>
-                        <tr>
-                            <th scope="col">"E-mail"</th>
-                            <th scope="col">"Role"</th>
-                            <th scope="col">"Last sign-in"</th>
-                            <th scope="col">"Joined"</th>
-                            {owner.then(|| view! { <th scope="col">"Actions"</th> })}
-                        </tr>
-                    </thead>
-                    <tbody>{rows}</tbody>
-                </table>
-            </div>
+            {data_table(
+                Some("members"),
+                &with_actions(owner, &["E-mail", "Role", "Last sign-in", "Joined"]),
+                rows,
+            )}
             {(!owner)
                 .then(|| {
                     view! {
@@ -87,6 +70,15 @@ fn TeamView(data: TeamPageData) -> impl IntoView {
         </section>
         {invitations}
     }
+}
+
+/// The columns, and "Actions" for an owner (the rows have theirs then).
+fn with_actions(owner: bool, columns: &[&'static str]) -> Vec<&'static str> {
+    let mut columns = columns.to_vec();
+    if owner {
+        columns.push("Actions");
+    }
+    columns
 }
 
 fn role_options(allowed: &[Role], selected: Role) -> impl IntoView {
