@@ -21,6 +21,9 @@ on_both_backends!(
     admission_is_exact_when_clients_race,
     the_daily_limit_resets_at_utc_midnight,
     an_upgrade_takes_effect_on_the_next_request,
+    a_downgrade_from_unlimited_takes_effect_on_the_next_request,
+    an_unlimited_tenant_s_new_time_zone_files_the_next_token,
+    two_instances_count_an_unlimited_tenant_exactly,
     api_calls_are_counted_and_limited,
     tenants_are_isolated,
     the_agent_limit_counts_live_agents,
@@ -457,6 +460,135 @@ async fn an_upgrade_takes_effect_on_the_next_request(app: TestApp) {
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-ratelimit-limit"], "50000");
     assert_eq!(res.headers()["x-ratelimit-remaining"], "48999");
+}
+
+// The writer remembers which tenants are unlimited and writes their usage
+// without reading the counters first (PostgreSQL): a downgrade must still
+// count against the limit from the next request on.
+async fn a_downgrade_from_unlimited_takes_effect_on_the_next_request(app: TestApp) {
+    let tenant = app.tenant("Globex", Tier::Enterprise).await;
+    let (id, secret) = app.agent(&tenant, "tokens:read").await;
+    for _ in 0..3 {
+        let res = app.token(&id, &secret, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-ratelimit-limit"], "unlimited");
+    }
+    let used = Counts {
+        tokens_issued: 997,
+        ..Default::default()
+    };
+    record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
+    sqlx::query("UPDATE tenants SET tier = 'free' WHERE id = $1")
+        .bind(&tenant)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let res = app.token(&id, &secret, None).await;
+    assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(res.headers()["x-ratelimit-limit"], "1000");
+    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((today.tokens_issued, today.refused), (1000, 1));
+    // And back: unlimited again from the next request.
+    sqlx::query("UPDATE tenants SET tier = 'enterprise' WHERE id = $1")
+        .bind(&tenant)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        let res = app.token(&id, &secret, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+        assert_eq!(res.headers()["x-ratelimit-limit"], "unlimited");
+    }
+    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!((today.tokens_issued, today.refused), (1002, 1));
+}
+
+// Analytics files a token on the tenant's local date: a new time zone
+// applies from the next token, however the writer got to know the tenant.
+async fn an_unlimited_tenant_s_new_time_zone_files_the_next_token(app: TestApp) {
+    let tenant = app.tenant("Globex", Tier::Enterprise).await;
+    let (id, secret) = app.agent(&tenant, "tokens:read").await;
+    // 23:30 UTC: still the same date in UTC, already the next one at UTC+14.
+    let midnight = app::model::tiers::next_utc_midnight(app.clock.now());
+    app.clock.set(midnight - 1800);
+    for _ in 0..2 {
+        assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
+    }
+    app::domain::tenants::set_time_zone(
+        &app.db,
+        &tenant,
+        "Pacific/Kiritimati",
+        app.clock.now(),
+        &app::domain::audit::By::operator(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
+    let days: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT local_date, CAST(tokens_issued AS BIGINT) FROM usage_agent_day \
+         WHERE agent_id = $1 ORDER BY local_date",
+    )
+    .bind(&id)
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    let utc_date = |at: i64| {
+        jiff::Timestamp::from_second(at)
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .date()
+            .to_string()
+    };
+    assert_eq!(
+        days,
+        [
+            (utc_date(midnight - 1800), 2),
+            (utc_date(midnight + 1800), 1)
+        ]
+    );
+}
+
+// One instance already knows the tenant is unlimited (and writes without
+// locking first), the other does not yet: racing, neither waits for the
+// other forever nor fails, and every request is counted once.
+async fn two_instances_count_an_unlimited_tenant_exactly(app: TestApp) {
+    let tenant = app.tenant("Globex", Tier::Enterprise).await;
+    let (id, secret) = app.agent(&tenant, "tokens:read").await;
+    assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
+    let clock: app::domain::clock::SharedClock = app.clock.clone();
+    let other = metering::Meter::start(app.other_instance_db().await, clock);
+    let here = (0..100).map(|_| async {
+        let res = app.token(&id, &secret, None).await;
+        assert_eq!(res.status(), StatusCode::OK);
+    });
+    let there = (0..100).map(|_| async {
+        let admission = other
+            .admit(&tenant, &id, metering::UsageKind::TokenIssued)
+            .await
+            .unwrap();
+        assert!(matches!(admission, metering::Admission::Admitted(_)));
+    });
+    futures::future::join(
+        futures::future::join_all(here),
+        futures::future::join_all(there),
+    )
+    .await;
+    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(today.tokens_issued, 201);
+    let per_agent: i64 = sqlx::query_scalar(
+        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE agent_id = $1",
+    )
+    .bind(&id)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(per_agent, 201);
 }
 
 async fn api_calls_are_counted_and_limited(app: TestApp) {

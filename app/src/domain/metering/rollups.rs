@@ -130,12 +130,15 @@ impl<'a> Rollup<'a> {
     }
 
     /// Adds everything on a PostgreSQL connection: [`postgres_statement`]
-    /// (its text in `statement`) with this batch's rows.
+    /// (its text in `statement`) with this batch's rows. With `guard` (and
+    /// the guarded statement), only if its tenants still stand as it says;
+    /// returns whether it wrote.
     pub async fn execute_postgres(
         &self,
         conn: &mut sqlx::PgConnection,
         statement: &str,
-    ) -> sqlx::Result<()> {
+        guard: Option<Guard<'_>>,
+    ) -> sqlx::Result<bool> {
         let (mut tenants, mut slots, mut counts) = (vec![], vec![], CountColumns::default());
         for ((t, slot), c) in &self.quarters {
             tenants.push(*t);
@@ -173,9 +176,21 @@ impl<'a> Rollup<'a> {
         let query = counts.bind(query.bind(tenants).bind(days));
         let (agents, ats): (Vec<&str>, Vec<i64>) =
             self.last_token.iter().map(|(a, at)| (*a, *at)).unzip();
-        query.bind(agents).bind(ats).execute(conn).await?;
-        Ok(())
+        let query = query.bind(agents).bind(ats);
+        let query = match guard {
+            Some(g) => query.bind(g.tenants).bind(g.tiers).bind(g.time_zones),
+            None => query,
+        };
+        sqlx::Row::try_get(&query.fetch_one(conn).await?, 0)
     }
+}
+
+/// What the guarded [`postgres_statement`] checks before it writes: each
+/// tenant still has this tier and time zone.
+pub(super) struct Guard<'a> {
+    pub tenants: Vec<&'a str>,
+    pub tiers: Vec<&'static str>,
+    pub time_zones: Vec<&'a str>,
 }
 
 /// The text of [`Rollup::execute_sqlite`]'s statements: one row of
@@ -278,8 +293,9 @@ impl Table {
     }
 
     /// [`Table::upsert`] of a column array per column, numbered from
-    /// `$first`; returns the statement and the next parameter's number.
-    fn upsert_arrays(&self, first: usize) -> (String, usize) {
+    /// `$first`, the rows kept by `filter` (a `WHERE`, or nothing); returns
+    /// the statement and the next parameter's number.
+    fn upsert_arrays(&self, first: usize, filter: &str) -> (String, usize) {
         let counts = ["bigint"; 3];
         let last_at = if self.with_last_at {
             &["bigint"][..]
@@ -296,7 +312,7 @@ impl Table {
             .map(|(i, ty)| format!("${}::{ty}[]", first + i))
             .collect();
         let next = first + arrays.len();
-        let rows = format!("SELECT * FROM UNNEST({})", arrays.join(", "));
+        let rows = format!("SELECT * FROM UNNEST({}){filter}", arrays.join(", "));
         (self.upsert(&rows), next)
     }
 }
@@ -304,10 +320,21 @@ impl Table {
 /// Everything a batch adds, in one statement on PostgreSQL: each table's
 /// rows as column arrays, so the statement has one shape whatever the batch
 /// holds and each connection prepares it once (parsing and planning the
-/// SQL of every batch took about 60 % of the server's time on it). Every
-/// row it touches belongs to a tenant whose counter row the batch has
-/// already locked, so the order in which the parts run cannot deadlock.
-pub(super) fn postgres_statement() -> String {
+/// SQL of every batch took about 60 % of the server's time on it). It
+/// answers whether it wrote.
+///
+/// Unguarded, every row it touches belongs to a tenant whose counter row the
+/// batch has already locked, so the order in which the parts run cannot
+/// deadlock. `guarded` (with a [`Guard`]), it runs on its own, outside a
+/// transaction, and writes only if every tenant still has the tier and time
+/// zone the guard says: the counter rows first (every other part waits for
+/// what that upsert returned), so it too takes them before anything else.
+pub(super) fn postgres_statement(guarded: bool) -> String {
+    let filter = if guarded {
+        " WHERE (SELECT still FROM guard)"
+    } else {
+        ""
+    };
     let mut next = 1;
     let mut parts = Vec::new();
     for (alias, table) in [
@@ -316,18 +343,41 @@ pub(super) fn postgres_statement() -> String {
         ("months", &AGENT_MONTHS),
         ("daily", &DAILY),
     ] {
-        let (upsert, after) = table.upsert_arrays(next);
+        let (upsert, after) = if alias == "daily" && guarded {
+            let (upsert, after) = table.upsert_arrays(next, " WHERE (SELECT still FROM tiers)");
+            (format!("{upsert} RETURNING 1"), after)
+        } else {
+            table.upsert_arrays(next, filter)
+        };
         parts.push(format!("{alias} AS ({upsert})"));
         next = after;
     }
     let stamped = format!(
         "UPDATE agents SET last_token_at = s.at FROM UNNEST(${}::text[], ${}::bigint[]) AS s (id, at) \
-         WHERE agents.id = s.id AND (agents.last_token_at IS NULL OR agents.last_token_at < s.at)",
+         WHERE agents.id = s.id AND (agents.last_token_at IS NULL OR agents.last_token_at < s.at){}",
         next,
-        next + 1
+        next + 1,
+        filter.replace("WHERE", "AND"),
     );
     parts.push(format!("stamps AS ({stamped})"));
-    format!("WITH {} SELECT 1", parts.join(", "))
+    if !guarded {
+        return format!("WITH {} SELECT TRUE", parts.join(", "));
+    }
+    let (tenants, tiers, zones) = (next + 2, next + 3, next + 4);
+    // A lookup per tenant (by key, however many tenants there are).
+    let still = format!(
+        "tiers AS (SELECT bool_and(EXISTS (SELECT 1 FROM tenants WHERE tenants.id = g.id \
+         AND tenants.tier = g.tier AND tenants.time_zone = g.time_zone)) AS still \
+         FROM UNNEST(${tenants}::text[], ${tiers}::text[], ${zones}::text[]) AS g (id, tier, time_zone))"
+    );
+    // A batch always counts something for its tenants' day: no row
+    // written means the tiers check failed.
+    let guard = "guard AS (SELECT COUNT(*) > 0 AS still FROM daily)";
+    let daily = parts.remove(3);
+    format!(
+        "WITH {still}, {daily}, {guard}, {} SELECT still FROM guard",
+        parts.join(", ")
+    )
 }
 
 /// One table's three count columns, as arrays.
@@ -475,7 +525,7 @@ mod tests {
 
     #[test]
     fn the_postgres_statement_numbers_every_column_once() {
-        let sql = postgres_statement();
+        let sql = postgres_statement(false);
         // 5 + 6 + 7 + 5 rollup columns, then the stamps' ids and times.
         for i in 1..=25 {
             assert!(sql.contains(&format!("${i}::")), "${i} in {sql}");
@@ -484,6 +534,30 @@ mod tests {
         assert!(sql.contains("UNNEST($1::text[], $2::bigint[], $3::bigint[]"));
         assert!(sql.contains("UNNEST($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])"));
         assert!(sql.contains("UNNEST($24::text[], $25::bigint[])"));
+        assert!(!sql.contains("guard"));
+    }
+
+    #[test]
+    fn the_guarded_statement_checks_before_every_part_writes() {
+        let sql = postgres_statement(true);
+        for i in 1..=28 {
+            assert!(sql.contains(&format!("${i}::")), "${i} in {sql}");
+        }
+        assert!(!sql.contains("$29"));
+        assert!(sql.starts_with("WITH tiers AS (SELECT bool_and(EXISTS"));
+        assert!(sql.contains("FROM UNNEST($26::text[], $27::text[], $28::text[]) AS g"));
+        // The counter rows first, then the other three upserts and the
+        // stamps, once those are written.
+        assert!(sql.contains(
+            ", daily AS (INSERT INTO usage_daily (tenant_id, day, tokens_issued, api_calls, refused) \
+             SELECT * FROM UNNEST($19::text[], $20::bigint[], $21::bigint[], $22::bigint[], $23::bigint[]) \
+             WHERE (SELECT still FROM tiers) ON CONFLICT"
+        ));
+        assert!(sql.contains(
+            "RETURNING 1), guard AS (SELECT COUNT(*) > 0 AS still FROM daily), quarters AS"
+        ));
+        assert_eq!(sql.matches("(SELECT still FROM guard)").count(), 4);
+        assert!(sql.ends_with("SELECT still FROM guard"));
     }
 
     #[test]

@@ -127,7 +127,7 @@ impl Writer {
             .execute_sqlite(&self.conn, &self.rollup)
             .map_err(failed)?;
         statement("COMMIT").map_err(failed)?;
-        Ok(plan.done(stamps, now))
+        Ok(plan.done(batch, stamps, now))
     }
 }
 
