@@ -55,27 +55,39 @@ pub async fn enqueue(conn: &mut AnyConnection, message: &Message, now: i64) -> R
     Ok(())
 }
 
-/// Claims up to `limit` due messages for this attempt; the rows returned
-/// are this caller's until `now + CLAIM_SECS`.
+/// A claimed row, with what orders the batch.
+#[derive(FromRow)]
+struct Claimed {
+    #[sqlx(flatten)]
+    message: Queued,
+    next_attempt_at: i64,
+    created_at: i64,
+}
+
+/// Claims up to `limit` due messages for this attempt, in the order they
+/// fell due; the rows returned are this caller's until `now + CLAIM_SECS`.
 pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
     // One statement: the outer condition repeats the inner one, so of two
     // instances racing for a row (PostgreSQL re-checks it once the other's
     // claim commits; SQLite has one writer) only one claims it.
-    let claimed = sqlx::query_as(
+    let mut claimed: Vec<Claimed> = sqlx::query_as(
         "UPDATE mail_outbox SET claimed_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
          AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) \
          ORDER BY next_attempt_at LIMIT $3) \
          AND sent_at IS NULL AND failed_at IS NULL \
          AND (claimed_until IS NULL OR claimed_until < $2) \
-         RETURNING id, recipient, subject, text_body, html_body, attempts",
+         RETURNING id, recipient, subject, text_body, html_body, attempts, next_attempt_at, \
+         created_at",
     )
     .bind(now + CLAIM_SECS)
     .bind(now)
     .bind(limit)
     .fetch_all(&db.pool)
     .await?;
-    Ok(claimed)
+    // RETURNING follows no ORDER BY (SQLite's came out in row order).
+    claimed.sort_by_key(|c| (c.next_attempt_at, c.created_at));
+    Ok(claimed.into_iter().map(|c| c.message).collect())
 }
 
 /// A sent message keeps its recipient and subject only: its body holds a

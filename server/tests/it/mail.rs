@@ -1,6 +1,6 @@
 //! The outbox: delivery in the background, retries, restarts, no repeats.
 
-use app::domain::outbox;
+use app::domain::{outbox, Clock};
 use reqwest::StatusCode;
 
 use crate::common::{closed_port, spawn_serve, MailCatcher, TestApp, TestDb};
@@ -12,6 +12,11 @@ on_both_backends!(
     a_failed_delivery_is_retried_with_backoff_and_shown_to_operators,
     queued_mail_survives_a_restart,
     two_instances_send_each_message_once,
+);
+
+on_both_backends!(
+    TestApp =>
+    due_mail_is_claimed_oldest_first,
 );
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -122,4 +127,28 @@ async fn two_instances_send_each_message_once(db: TestDb) {
     }
     second.kill().unwrap();
     second.wait().unwrap();
+}
+
+// Mail goes out in the order it fell due, whatever order its rows were
+// written in (an invitation before its resend).
+async fn due_mail_is_claimed_oldest_first(app: TestApp) {
+    // Later than the app's clock: its own delivery task leaves them alone.
+    let later = app.clock.now() + 86_400;
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    for (subject, at) in [
+        ("third", later + 30),
+        ("first", later + 10),
+        ("second", later + 20),
+    ] {
+        let message = outbox::Message {
+            to: "grace@initech.example".into(),
+            subject: subject.into(),
+            text: "text".into(),
+            html: "<p>text</p>".into(),
+        };
+        outbox::enqueue(&mut conn, &message, at).await.unwrap();
+    }
+    let claimed = outbox::claim_due(&app.db, later + 60, 20).await.unwrap();
+    let subjects: Vec<&str> = claimed.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["first", "second", "third"]);
 }
