@@ -29,6 +29,24 @@ on_both_backends!(
     the_agent_limit_counts_live_agents,
 );
 
+/// Where `tenant` stands today, as enforcement reads it.
+async fn usage_today(app: &TestApp, tenant: &str) -> metering::UsageToday {
+    metering::usage_today(&app.db, tenant, app.clock.now())
+        .await
+        .unwrap()
+}
+
+/// Changes `tenant`'s tier behind the portal's back, as another instance or
+/// the billing webhook would.
+async fn set_tier(app: &TestApp, tenant: &str, tier: &str) {
+    sqlx::query("UPDATE tenants SET tier = $1 WHERE id = $2")
+        .bind(tier)
+        .bind(tenant)
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+}
+
 async fn json(res: reqwest::Response) -> Value {
     res.json().await.unwrap()
 }
@@ -214,9 +232,7 @@ async fn token_errors_follow_rfc_6749(app: TestApp) {
     assert_eq!(as_json.status(), StatusCode::BAD_REQUEST);
     assert_eq!(json(as_json).await["error"], "invalid_request");
     // Nothing of that was counted as issued.
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!(today.tokens_issued, 0);
 }
 
@@ -358,9 +374,7 @@ async fn concurrent_issues_are_counted_exactly(app: TestApp) {
     let results = futures::future::join_all(requests).await;
     assert!(results.iter().all(|r| r.status() == StatusCode::OK));
     assert_eq!(results[0].headers()["x-ratelimit-limit"], "unlimited");
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!(today.tokens_issued, 64);
     let hourly: i64 = sqlx::query_scalar::<_, i64>(
         "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE tenant_id = $1",
@@ -392,9 +406,7 @@ async fn admission_is_exact_when_clients_race(app: TestApp) {
         .collect();
     assert_eq!(ok, 10);
     assert_eq!(refused.len(), 54);
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!((today.tokens_issued, today.refused), (1000, 54));
     let r = refused[0];
     assert_eq!(r.headers()["x-ratelimit-remaining"], "0");
@@ -451,11 +463,7 @@ async fn an_upgrade_takes_effect_on_the_next_request(app: TestApp) {
         app.token(&id, &secret, None).await.status(),
         StatusCode::TOO_MANY_REQUESTS
     );
-    sqlx::query("UPDATE tenants SET tier = 'pro' WHERE id = $1")
-        .bind(&tenant)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    set_tier(&app, &tenant, "pro").await;
     let res = app.token(&id, &secret, None).await;
     assert_eq!(res.status(), StatusCode::OK);
     assert_eq!(res.headers()["x-ratelimit-limit"], "50000");
@@ -478,32 +486,20 @@ async fn a_downgrade_from_unlimited_takes_effect_on_the_next_request(app: TestAp
         ..Default::default()
     };
     record_past_hour(&app.db, &tenant, &id, app.clock.now(), used).await;
-    sqlx::query("UPDATE tenants SET tier = 'free' WHERE id = $1")
-        .bind(&tenant)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    set_tier(&app, &tenant, "free").await;
     let res = app.token(&id, &secret, None).await;
     assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(res.headers()["x-ratelimit-limit"], "1000");
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!((today.tokens_issued, today.refused), (1000, 1));
     // And back: unlimited again from the next request.
-    sqlx::query("UPDATE tenants SET tier = 'enterprise' WHERE id = $1")
-        .bind(&tenant)
-        .execute(&app.db.pool)
-        .await
-        .unwrap();
+    set_tier(&app, &tenant, "enterprise").await;
     for _ in 0..2 {
         let res = app.token(&id, &secret, None).await;
         assert_eq!(res.status(), StatusCode::OK);
         assert_eq!(res.headers()["x-ratelimit-limit"], "unlimited");
     }
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!((today.tokens_issued, today.refused), (1002, 1));
 }
 
@@ -577,9 +573,7 @@ async fn two_instances_count_an_unlimited_tenant_exactly(app: TestApp) {
         futures::future::join_all(there),
     )
     .await;
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!(today.tokens_issued, 201);
     let per_agent: i64 = sqlx::query_scalar(
         "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE agent_id = $1",
@@ -625,9 +619,7 @@ async fn api_calls_are_counted_and_limited(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(missing.status(), StatusCode::UNAUTHORIZED);
-    let today = metering::usage_today(&app.db, &tenant, app.clock.now())
-        .await
-        .unwrap();
+    let today = usage_today(&app, &tenant).await;
     assert_eq!((today.api_calls, today.refused), (1000, 1));
 }
 
@@ -675,9 +667,7 @@ async fn tenants_are_isolated(app: TestApp) {
     .await
     .is_err());
     // B's usage is B's alone.
-    let a_today = metering::usage_today(&app.db, &a, app.clock.now())
-        .await
-        .unwrap();
+    let a_today = usage_today(&app, &a).await;
     assert_eq!(a_today.tokens_issued, 0);
 }
 
