@@ -144,8 +144,10 @@ async fn write(
         match commit_unlimited(c, statement, &unlocked, learnt, now).await {
             Ok(Some(admissions)) => answer(recent, &mut unlocked, Ok(admissions), started),
             outcome => {
-                // A tier or time zone changed (or the statement failed,
-                // writing nothing): these take the locked way too.
+                // A tier or time zone changed, or the statement failed
+                // (PostgreSQL rolled it back; had the connection died after
+                // it committed, these would count twice, never zero times):
+                // these take the locked way too.
                 if let Err(e) = outcome {
                     tracing::warn!(error = %e, "unlimited tenants' usage batch failed");
                 }
