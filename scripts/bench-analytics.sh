@@ -7,9 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=./target/release/portal
 REQUESTS=${REQUESTS:-300}
-[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 
 . scripts/lib/bench.sh
+need_bin
 
 # measure EVENTS -> prints a line and writes the p50 to /tmp/portal-bench-analytics-EVENTS
 measure() {

@@ -7,7 +7,8 @@ cd "$(dirname "$0")/.."
 BIN=./target/release/portal
 ENTRIES=${ENTRIES:-1000000}
 REQUESTS=${REQUESTS:-100}
-[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+. scripts/lib/bench.sh
+need_bin
 
 dir=$(mktemp -d /tmp/portal-bench-audit.XXXXXX)
 trap 'kill "$pid" 2>/dev/null || true; rm -rf "$dir"' EXIT

@@ -12,9 +12,8 @@ BIN=./target/release/portal
 EVENTS=${EVENTS:-10000000}
 DURATION=${DURATION:-10}
 
-[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
-
 . scripts/lib/bench.sh
+need_bin
 need_wrk
 
 dir=$(mktemp -d /tmp/portal-bench-pages.XXXXXX)

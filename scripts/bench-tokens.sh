@@ -11,9 +11,8 @@ BIN=${BIN:-./target/release/portal}
 DURATION=${DURATION:-10}
 CONNECTIONS=${CONNECTIONS:-64}
 
-[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
-
 . scripts/lib/bench.sh
+need_bin
 need_wrk
 
 # bench_tenant DIR: an enterprise tenant with one agent in $DATABASE_URL, and

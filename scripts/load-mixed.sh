@@ -9,11 +9,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/target/release/portal
-[ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
 export RUST_LOG=error
 PASSWORD="load-run password 42"
 
 . scripts/lib/bench.sh
+need_bin
 
 pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }

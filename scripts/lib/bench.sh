@@ -1,5 +1,11 @@
 # Sourced by the bench and load scripts.
 
+# need_bin: stops with what to do unless $BIN, the release binary measured,
+# is built.
+need_bin() {
+  [ -x "$BIN" ] || { echo "build first: make build" >&2; exit 1; }
+}
+
 # need_wrk: installs wrk, the load generator, unless it is there.
 need_wrk() {
   command -v wrk >/dev/null && return
