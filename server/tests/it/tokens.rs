@@ -36,6 +36,18 @@ async fn usage_today(app: &TestApp, tenant: &str) -> metering::UsageToday {
         .unwrap()
 }
 
+/// Tokens `tenant`'s agents issued, as the analytics rollup per agent and
+/// local day has them.
+async fn tokens_filed_by_agent_day(app: &TestApp, tenant: &str) -> i64 {
+    sqlx::query_scalar(
+        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE tenant_id = $1",
+    )
+    .bind(tenant)
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap()
+}
+
 /// Changes `tenant`'s tier behind the portal's back, as another instance or
 /// the billing webhook would.
 async fn set_tier(app: &TestApp, tenant: &str, tier: &str) {
@@ -376,14 +388,7 @@ async fn concurrent_issues_are_counted_exactly(app: TestApp) {
     assert_eq!(results[0].headers()["x-ratelimit-limit"], "unlimited");
     let today = usage_today(&app, &tenant).await;
     assert_eq!(today.tokens_issued, 64);
-    let hourly: i64 = sqlx::query_scalar::<_, i64>(
-        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE tenant_id = $1",
-    )
-    .bind(&tenant)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(hourly, 64);
+    assert_eq!(tokens_filed_by_agent_day(&app, &tenant).await, 64);
 }
 
 async fn admission_is_exact_when_clients_race(app: TestApp) {
@@ -575,14 +580,7 @@ async fn two_instances_count_an_unlimited_tenant_exactly(app: TestApp) {
     .await;
     let today = usage_today(&app, &tenant).await;
     assert_eq!(today.tokens_issued, 201);
-    let per_agent: i64 = sqlx::query_scalar(
-        "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE agent_id = $1",
-    )
-    .bind(&id)
-    .fetch_one(&app.db.pool)
-    .await
-    .unwrap();
-    assert_eq!(per_agent, 201);
+    assert_eq!(tokens_filed_by_agent_day(&app, &tenant).await, 201);
 }
 
 async fn api_calls_are_counted_and_limited(app: TestApp) {
