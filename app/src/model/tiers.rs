@@ -36,6 +36,12 @@ impl TierLimits {
             },
         }
     }
+
+    /// Whether no daily limit applies (admission never depends on the
+    /// day's counters).
+    pub fn has_no_daily_limit(&self) -> bool {
+        self.tokens_per_day.is_none() && self.api_calls_per_day.is_none()
+    }
 }
 
 /// Start (unix seconds) of the UTC day containing `t`.

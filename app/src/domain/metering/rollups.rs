@@ -129,16 +129,19 @@ impl<'a> Rollup<'a> {
         Ok(())
     }
 
-    /// Adds everything on a PostgreSQL connection: [`postgres_statement`]
-    /// (its text in `statement`) with this batch's rows. With `guard` (and
-    /// the guarded statement), only if its tenants still stand as it says;
-    /// returns whether it wrote.
+    /// Adds everything on a PostgreSQL connection, with one of
+    /// `statements`: with `guard`, only if its tenants still stand as it
+    /// says. Returns whether it wrote.
     pub async fn execute_postgres(
         &self,
         conn: &mut sqlx::PgConnection,
-        statement: &str,
+        statements: &PostgresRollup,
         guard: Option<Guard<'_>>,
     ) -> sqlx::Result<bool> {
+        let statement = match guard {
+            Some(_) => &statements.guarded,
+            None => &statements.unguarded,
+        };
         let (mut tenants, mut slots, mut counts) = (vec![], vec![], CountColumns::default());
         for ((t, slot), c) in &self.quarters {
             tenants.push(*t);
@@ -185,8 +188,8 @@ impl<'a> Rollup<'a> {
     }
 }
 
-/// What the guarded [`postgres_statement`] checks before it writes: each
-/// tenant still has this tier and time zone.
+/// What the guarded [`PostgresRollup`] statement checks before it writes:
+/// each tenant still has this tier and time zone.
 pub(super) struct Guard<'a> {
     pub tenants: Vec<&'a str>,
     pub tiers: Vec<&'static str>,
@@ -317,51 +320,64 @@ impl Table {
     }
 }
 
-/// Everything a batch adds, in one statement on PostgreSQL: each table's
-/// rows as column arrays, so the statement has one shape whatever the batch
-/// holds and each connection prepares it once (parsing and planning the
-/// SQL of every batch took about 60 % of the server's time on it). It
-/// answers whether it wrote.
-///
-/// Unguarded, every row it touches belongs to a tenant whose counter row the
-/// batch has already locked, so the order in which the parts run cannot
-/// deadlock. `guarded` (with a [`Guard`]), it runs on its own, outside a
-/// transaction, and writes only if every tenant still has the tier and time
-/// zone the guard says: the counter rows first (every other part waits for
-/// what that upsert returned), so it too takes them before anything else.
-pub(super) fn postgres_statement(guarded: bool) -> String {
-    let filter = if guarded {
-        " WHERE (SELECT still FROM guard)"
+/// The text of [`Rollup::execute_postgres`]' two statements, made once:
+/// everything a batch adds, in one statement, each table's rows as column
+/// arrays, so the statement has one shape whatever the batch holds and each
+/// connection prepares it once (parsing and planning the SQL of every batch
+/// took about 60 % of the server's time on it).
+pub(super) struct PostgresRollup {
+    /// Inside the writer's transaction: every row it touches belongs to a
+    /// tenant whose counter row the batch has already locked, so the order
+    /// in which the parts run cannot deadlock.
+    unguarded: String,
+    /// On its own, outside a transaction, with a [`Guard`]: writes only if
+    /// every tenant still has the tier and time zone the guard says. The
+    /// counter rows first (every other part waits for what that upsert
+    /// returned), so it too takes them before anything else.
+    guarded: String,
+}
+
+impl PostgresRollup {
+    pub fn new() -> PostgresRollup {
+        PostgresRollup {
+            unguarded: postgres_statement(false),
+            guarded: postgres_statement(true),
+        }
+    }
+}
+
+fn postgres_statement(guarded: bool) -> String {
+    let (daily_filter, filter, stamps_filter) = if guarded {
+        (
+            " WHERE (SELECT still FROM tiers)",
+            " WHERE (SELECT still FROM guard)",
+            " AND (SELECT still FROM guard)",
+        )
     } else {
-        ""
+        ("", "", "")
     };
     let mut next = 1;
-    let mut parts = Vec::new();
-    for (alias, table) in [
-        ("quarters", &QUARTERS),
-        ("days", &AGENT_DAYS),
-        ("months", &AGENT_MONTHS),
-        ("daily", &DAILY),
-    ] {
-        let (upsert, after) = if alias == "daily" && guarded {
-            let (upsert, after) = table.upsert_arrays(next, " WHERE (SELECT still FROM tiers)");
-            (format!("{upsert} RETURNING 1"), after)
-        } else {
-            table.upsert_arrays(next, filter)
-        };
-        parts.push(format!("{alias} AS ({upsert})"));
+    let mut upsert = |table: &Table, filter: &str| {
+        let (sql, after) = table.upsert_arrays(next, filter);
         next = after;
-    }
-    let stamped = format!(
-        "UPDATE agents SET last_token_at = s.at FROM UNNEST(${}::text[], ${}::bigint[]) AS s (id, at) \
-         WHERE agents.id = s.id AND (agents.last_token_at IS NULL OR agents.last_token_at < s.at){}",
-        next,
-        next + 1,
-        filter.replace("WHERE", "AND"),
+        sql
+    };
+    let rollups = format!(
+        "quarters AS ({}), days AS ({}), months AS ({})",
+        upsert(&QUARTERS, filter),
+        upsert(&AGENT_DAYS, filter),
+        upsert(&AGENT_MONTHS, filter)
     );
-    parts.push(format!("stamps AS ({stamped})"));
+    let daily = upsert(&DAILY, daily_filter);
+    let stamps = format!(
+        "stamps AS (UPDATE agents SET last_token_at = s.at \
+         FROM UNNEST(${}::text[], ${}::bigint[]) AS s (id, at) WHERE agents.id = s.id \
+         AND (agents.last_token_at IS NULL OR agents.last_token_at < s.at){stamps_filter})",
+        next,
+        next + 1
+    );
     if !guarded {
-        return format!("WITH {} SELECT TRUE", parts.join(", "));
+        return format!("WITH {rollups}, daily AS ({daily}), {stamps} SELECT TRUE");
     }
     let (tenants, tiers, zones) = (next + 2, next + 3, next + 4);
     // A lookup per tenant (by key, however many tenants there are).
@@ -372,11 +388,10 @@ pub(super) fn postgres_statement(guarded: bool) -> String {
     );
     // A batch always counts something for its tenants' day: no row
     // written means the tiers check failed.
-    let guard = "guard AS (SELECT COUNT(*) > 0 AS still FROM daily)";
-    let daily = parts.remove(3);
     format!(
-        "WITH {still}, {daily}, {guard}, {} SELECT still FROM guard",
-        parts.join(", ")
+        "WITH {still}, daily AS ({daily} RETURNING 1), \
+         guard AS (SELECT COUNT(*) > 0 AS still FROM daily), {rollups}, {stamps} \
+         SELECT still FROM guard"
     )
 }
 
@@ -523,14 +538,19 @@ mod tests {
         assert!(months.contains("refused, last_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
     }
 
+    /// `sql` has the parameters `$1` to `$last`, and no other.
+    fn assert_parameters(sql: &str, last: usize) {
+        for i in 1..=last {
+            assert!(sql.contains(&format!("${i}::")), "${i} in {sql}");
+        }
+        assert!(!sql.contains(&format!("${}", last + 1)), "{sql}");
+    }
+
     #[test]
     fn the_postgres_statement_numbers_every_column_once() {
         let sql = postgres_statement(false);
         // 5 + 6 + 7 + 5 rollup columns, then the stamps' ids and times.
-        for i in 1..=25 {
-            assert!(sql.contains(&format!("${i}::")), "${i} in {sql}");
-        }
-        assert!(!sql.contains("$26"));
+        assert_parameters(&sql, 25);
         assert!(sql.contains("UNNEST($1::text[], $2::bigint[], $3::bigint[]"));
         assert!(sql.contains("UNNEST($12::text[], $13::text[], $14::text[], $15::bigint[], $16::bigint[], $17::bigint[], $18::bigint[])"));
         assert!(sql.contains("UNNEST($24::text[], $25::bigint[])"));
@@ -540,10 +560,8 @@ mod tests {
     #[test]
     fn the_guarded_statement_checks_before_every_part_writes() {
         let sql = postgres_statement(true);
-        for i in 1..=28 {
-            assert!(sql.contains(&format!("${i}::")), "${i} in {sql}");
-        }
-        assert!(!sql.contains("$29"));
+        // The unguarded statement's, then the guard's ids, tiers and zones.
+        assert_parameters(&sql, 28);
         assert!(sql.starts_with("WITH tiers AS (SELECT bool_and(EXISTS"));
         assert!(sql.contains("FROM UNNEST($26::text[], $27::text[], $28::text[]) AS g"));
         // The counter rows first, then the other three upserts and the

@@ -18,7 +18,7 @@ use sqlx::{ConnectOptions, Connection, FromRow};
 use tokio::sync::mpsc;
 
 use super::admission::{decide, Request, TenantDay};
-use super::rollups::{postgres_statement, Guard, Rollup};
+use super::rollups::{Guard, PostgresRollup, Rollup};
 use super::{Admission, Pending};
 use crate::domain::clock::SharedClock;
 use crate::domain::recent_reads::RecentReads;
@@ -82,8 +82,7 @@ async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
     let mut learnt = Learnt::default();
     let statements = PostgresStatements {
         lock_today: lock_today_sql("SELECT UNNEST($1::text[]), $2::bigint"),
-        rollup: postgres_statement(false),
-        guarded_rollup: postgres_statement(true),
+        rollup: PostgresRollup::new(),
     };
     // The writer's own connection, outside the pool (no checkout per batch;
     // its statements stay prepared). Dropping it, after an error or at
@@ -140,8 +139,7 @@ async fn write(
     let started = Instant::now();
     let mut unlocked = learnt.unlimited.take_from(batch);
     if !unlocked.is_empty() {
-        let statement = &statements.guarded_rollup;
-        match commit_unlimited(c, statement, &unlocked, learnt, now).await {
+        match commit_unlimited(c, &statements.rollup, &unlocked, learnt, now).await {
             Ok(Some(admissions)) => answer(recent, &mut unlocked, Ok(admissions), started),
             outcome => {
                 // A tier or time zone changed, or the statement failed
@@ -168,8 +166,7 @@ async fn write(
 /// The text of the PostgreSQL writer's statements, made once.
 struct PostgresStatements {
     lock_today: String,
-    rollup: String,
-    guarded_rollup: String,
+    rollup: PostgresRollup,
 }
 
 /// A connection of its own, to the pool's database. Its statements have
@@ -214,7 +211,7 @@ async fn commit_batch(
 /// written.
 async fn commit_unlimited(
     conn: &mut PgConnection,
-    guarded: &str,
+    rollup: &PostgresRollup,
     batch: &[Pending],
     learnt: &mut Learnt,
     now: i64,
@@ -224,7 +221,7 @@ async fn commit_unlimited(
     let plan = plan(batch, standing(today, now), now, &learnt.stamps)?;
     if !plan
         .rollup
-        .execute_postgres(conn, guarded, Some(guard))
+        .execute_postgres(conn, rollup, Some(guard))
         .await?
     {
         return Ok(None);
@@ -247,10 +244,10 @@ impl Unlimited {
             self.0.clear();
         }
         for t in today {
-            let limits = TierLimits::of(t.tier);
-            if limits.tokens_per_day.is_some() || limits.api_calls_per_day.is_some() {
+            let known = self.0.get(&t.tenant_id);
+            if !TierLimits::of(t.tier).has_no_daily_limit() {
                 self.0.remove(&t.tenant_id);
-            } else if self.0.get(&t.tenant_id) != Some(&(t.tier, t.time_zone.clone())) {
+            } else if !known.is_some_and(|(tier, zone)| *tier == t.tier && *zone == t.time_zone) {
                 self.0
                     .insert(t.tenant_id.clone(), (t.tier, t.time_zone.clone()));
             }
@@ -269,11 +266,9 @@ impl Unlimited {
         if self.0.is_empty() {
             return Vec::new();
         }
-        let (unlimited, rest) = std::mem::take(batch)
-            .into_iter()
-            .partition(|p| self.0.contains_key(&p.tenant_id));
-        *batch = rest;
-        unlimited
+        batch
+            .extract_if(.., |p| self.0.contains_key(&p.tenant_id))
+            .collect()
     }
 
     /// Where `tenants` (known, in id order) stand as far as admission cares
