@@ -180,15 +180,7 @@ async fn days_outside_1_to_90_are_refused_by_the_api(app: TestApp) {
 
 async fn activity_is_bucketed_in_the_tenant_zone(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
-    tenants::set_time_zone(
-        &app.db,
-        &tenant,
-        "Asia/Tokyo",
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_time_zone(&tenant, "Asia/Tokyo").await;
     let (id, secret) = app.agent(&tenant, "reports:read analytics:read").await;
     let token = bearer(&app, &id, &secret).await;
     let when = app.clock.now() - 2 * 86_400;

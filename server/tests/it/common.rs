@@ -248,6 +248,20 @@ impl TestApp {
         .id
     }
 
+    /// Moves the tenant to `zone`, as an operator would through this
+    /// instance.
+    pub async fn set_time_zone(&self, tenant: &str, zone: &str) {
+        tenants::set_time_zone(
+            &self.db,
+            tenant,
+            zone,
+            self.clock.now(),
+            &app::domain::audit::By::operator(),
+        )
+        .await
+        .unwrap();
+    }
+
     pub async fn member(&self, tenant_id: &str, email: &str, role: Role) {
         members::add(
             &self.db,

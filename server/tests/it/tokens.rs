@@ -519,15 +519,7 @@ async fn an_unlimited_tenant_s_new_time_zone_files_the_next_token(app: TestApp) 
     for _ in 0..2 {
         assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
     }
-    app::domain::tenants::set_time_zone(
-        &app.db,
-        &tenant,
-        "Pacific/Kiritimati",
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_time_zone(&tenant, "Pacific/Kiritimati").await;
     assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
     let days: Vec<(String, i64)> = sqlx::query_as(
         "SELECT local_date, CAST(tokens_issued AS BIGINT) FROM usage_agent_day \
