@@ -35,7 +35,7 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
 /// out once at start-up, not from the options per render). The page's
 /// islands, if any, find their loader in context.
 pub fn document(assets: model::assets::AssetUrls) -> impl IntoView {
-    let css = assets.stylesheet.clone();
+    let (css, icon) = (assets.stylesheet.clone(), assets.favicon.clone());
     provide_context(assets);
     view! {
         <!DOCTYPE html>
@@ -45,7 +45,7 @@ pub fn document(assets: model::assets::AssetUrls) -> impl IntoView {
                 <meta name="viewport" content="width=device-width, initial-scale=1" />
                 <meta name="color-scheme" content="light dark" />
                 <link rel="stylesheet" href=css />
-                <link rel="icon" type="image/svg+xml" href="/favicon.svg" />
+                <link rel="icon" type="image/svg+xml" href=icon />
                 <MetaTags />
             </head>
             <body>

@@ -1,4 +1,4 @@
-//! Where a page's built assets (style sheet, islands' loader) are served.
+//! Where a page's built assets (style sheet, islands' loader, icon) are served.
 
 use std::sync::Arc;
 
@@ -12,10 +12,13 @@ pub struct AssetUrls {
     pub version: Arc<str>,
     pub stylesheet: Arc<str>,
     pub islands_loader: Arc<str>,
+    pub favicon: Arc<str>,
 }
 
 /// The loader of the islands (`public/scripts/islands.js`).
 pub const ISLANDS_LOADER: &str = "/scripts/islands.js";
+/// The site's icon (`public/favicon.svg`).
+pub const FAVICON: &str = "/favicon.svg";
 
 impl AssetUrls {
     /// The assets of `version`; `stylesheet` is the style sheet's path.
@@ -24,6 +27,7 @@ impl AssetUrls {
             version: version.into(),
             stylesheet: format!("{stylesheet}?v={version}").into(),
             islands_loader: format!("{ISLANDS_LOADER}?v={version}").into(),
+            favicon: format!("{FAVICON}?v={version}").into(),
         }
     }
 
@@ -33,6 +37,7 @@ impl AssetUrls {
             version: "".into(),
             stylesheet: stylesheet.into(),
             islands_loader: ISLANDS_LOADER.into(),
+            favicon: FAVICON.into(),
         }
     }
 }

@@ -1,7 +1,8 @@
-//! The built browser assets (`/pkg`: CSS, the islands' JS and wasm; and
-//! `/scripts`: the islands' loader, from `public/scripts`). They change only
-//! with a build, so they are compressed once, at start-up, at the best gzip
-//! level, and served as files; pages are compressed per request instead.
+//! The built browser assets (`/pkg`: CSS, the islands' JS and wasm;
+//! `/scripts`: the islands' loader, from `public/scripts`; and the icon,
+//! `/favicon.svg`). They change only with a build, so they are compressed
+//! once, at start-up, at the best gzip level, and served as files; pages
+//! are compressed per request instead.
 //! Pages link them under the build's version (`?v=`, a digest of every
 //! asset): asked for under the current one, an asset may be kept for good;
 //! otherwise (no version, or another build's) it is revalidated.
@@ -18,7 +19,9 @@ use axum::Router;
 use flate2::write::GzEncoder;
 use flate2::Compression;
 use sha2::{Digest, Sha256};
-use tower_http::services::ServeDir;
+use tower_http::services::{ServeDir, ServeFile};
+
+use app::model::assets::FAVICON;
 
 use crate::state::AppState;
 
@@ -27,19 +30,22 @@ const DIRS: [&str; 2] = ["pkg", "scripts"];
 
 /// True for the paths of built files (which browsers may cache).
 pub fn is_asset(path: &str) -> bool {
-    DIRS.iter().any(|dir| {
-        path.strip_prefix('/')
-            .and_then(|p| p.strip_prefix(dir))
-            .is_some_and(|rest| rest.starts_with('/'))
-    })
+    path == FAVICON
+        || DIRS.iter().any(|dir| {
+            path.strip_prefix('/')
+                .and_then(|p| p.strip_prefix(dir))
+                .is_some_and(|rest| rest.starts_with('/'))
+        })
 }
 
 /// `/pkg/*` and `/scripts/*`, answered with the `.gz` sibling when the
-/// browser takes gzip, with how long the browser may keep them.
+/// browser takes gzip, and the icon, with how long the browser may keep
+/// them.
 pub fn router(state: &AppState) -> Router<AppState> {
     let site_root = Path::new(&state.config.site_root);
+    let icon = ServeFile::new(site_root.join(icon_file()));
     DIRS.iter()
-        .fold(Router::new(), |router, dir| {
+        .fold(Router::new().route_service(FAVICON, icon), |router, dir| {
             router.nest_service(
                 &format!("/{dir}"),
                 ServeDir::new(site_root.join(dir)).precompressed_gzip(),
@@ -94,11 +100,18 @@ pub fn version(site_root: &str) -> String {
         .collect()
 }
 
-/// The files in the asset folders (not below them).
+/// The icon's file, relative to the site root.
+fn icon_file() -> &'static str {
+    FAVICON.trim_start_matches('/')
+}
+
+/// The files in the asset folders (not below them), and the icon.
 fn built_files(site_root: &str) -> impl Iterator<Item = PathBuf> + '_ {
+    let root = Path::new(site_root);
     DIRS.iter()
-        .filter_map(move |dir| std::fs::read_dir(Path::new(site_root).join(dir)).ok())
+        .filter_map(move |dir| std::fs::read_dir(root.join(dir)).ok())
         .flat_map(|entries| entries.flatten().map(|e| e.path()))
+        .chain(Some(root.join(icon_file())).filter(|icon| icon.is_file()))
 }
 
 /// Writes `NAME.gz` beside every asset that has none or an older one. A

@@ -97,8 +97,7 @@ async fn files_or_not_found(
         let missing = error::ApiError::new(StatusCode::NOT_FOUND, "not_found", "No such endpoint.");
         return missing.into_response();
     }
-    let is_asset = assets::is_asset(uri.path()) || uri.path() == "/favicon.svg";
-    if !is_asset {
+    if !assets::is_asset(uri.path()) {
         if let Ok(Some(member)) = extract::member_of(&state, &session).await {
             req.extensions_mut().insert(member);
             portal::insert_standing(&state, req.extensions_mut()).await;

@@ -230,6 +230,7 @@ async fn built_assets_are_linked_under_the_build_and_kept_until_it_changes(db: T
     for (path, body) in [
         ("pkg/portal.css", "body { color: black }"),
         ("scripts/islands.js", "// the loader"),
+        ("favicon.svg", "<svg xmlns=\"http://www.w3.org/2000/svg\"/>"),
     ] {
         let file = site.path().join(path);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
@@ -247,6 +248,8 @@ async fn built_assets_are_linked_under_the_build_and_kept_until_it_changes(db: T
         .unwrap_or_else(|| panic!("the style sheet under a version: {page}"))
         .to_owned();
     assert_eq!(version.len(), 12, "{version}");
+    let icon = format!("href=\"/favicon.svg?v={version}\"");
+    assert!(page.contains(&icon), "{page}");
 
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let member = app.signed_in(&tenant, "ada@acme.test", Role::Viewer).await;
@@ -264,7 +267,7 @@ async fn built_assets_are_linked_under_the_build_and_kept_until_it_changes(db: T
             res.headers()["cache-control"].to_str().unwrap().to_owned()
         }
     };
-    for path in ["/pkg/portal.css", "/scripts/islands.js"] {
+    for path in ["/pkg/portal.css", "/scripts/islands.js", "/favicon.svg"] {
         assert_eq!(
             cache_control(format!("{path}?v={version}")).await,
             "public, max-age=31536000, immutable"
