@@ -243,29 +243,12 @@ async fn the_month_table_keeps_used_decommissioned_agents(app: TestApp) {
     for _ in 0..3 {
         bearer(&app, &used, &used_secret).await;
     }
-    let now = app.clock.now();
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &used,
-        AgentStatus::Decommissioned,
-        now,
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &idle,
-        AgentStatus::Decommissioned,
-        now,
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &used, AgentStatus::Decommissioned)
+        .await
+        .unwrap();
+    app.set_agent_status(&tenant, &idle, AgentStatus::Decommissioned)
+        .await
+        .unwrap();
     let token = bearer(&app, &reader, &reader_secret).await;
 
     let body: Value = api(&app, &token, "/api/v1/analytics/agents")

@@ -414,17 +414,9 @@ async fn a_suspension_is_never_undone_by_a_racing_token_request(app: TestApp) {
         let racing = join_all((0..16).map(|_| app.token(&id, &secret, None)));
         let suspend = async {
             tokio::task::yield_now().await;
-            agents::set_status(
-                &app.db,
-                &app.clients,
-                &tenant,
-                &id,
-                AgentStatus::Suspended,
-                app.clock.now(),
-                &app::domain::audit::By::operator(),
-            )
-            .await
-            .unwrap();
+            app.set_agent_status(&tenant, &id, AgentStatus::Suspended)
+                .await
+                .unwrap();
         };
         tokio::join!(racing, suspend);
         for _ in 0..3 {
@@ -438,17 +430,9 @@ async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Enterprise).await;
     for _ in 0..5 {
         let (id, secret) = app.agent(&tenant, "files:read").await;
-        agents::set_status(
-            &app.db,
-            &app.clients,
-            &tenant,
-            &id,
-            AgentStatus::Suspended,
-            app.clock.now(),
-            &app::domain::audit::By::operator(),
-        )
-        .await
-        .unwrap();
+        app.set_agent_status(&tenant, &id, AgentStatus::Suspended)
+            .await
+            .unwrap();
         let race = (0..20).map(|i| {
             let status = if i % 2 == 0 {
                 AgentStatus::Active
@@ -456,33 +440,15 @@ async fn decommissioning_is_final_whatever_races_it(app: TestApp) {
                 AgentStatus::Decommissioned
             };
             let (app, tenant, id) = (&app, &tenant, &id);
-            async move {
-                agents::set_status(
-                    &app.db,
-                    &app.clients,
-                    tenant,
-                    id,
-                    status,
-                    app.clock.now(),
-                    &app::domain::audit::By::operator(),
-                )
-                .await
-            }
+            async move { app.set_agent_status(tenant, id, status).await }
         });
         join_all(race).await;
         let agent = agents::get(&app.db, &tenant, &id).await.unwrap();
         assert_eq!(agent.status, AgentStatus::Decommissioned);
-        assert!(agents::set_status(
-            &app.db,
-            &app.clients,
-            &tenant,
-            &id,
-            AgentStatus::Active,
-            app.clock.now(),
-            &app::domain::audit::By::operator()
-        )
-        .await
-        .is_err());
+        assert!(app
+            .set_agent_status(&tenant, &id, AgentStatus::Active)
+            .await
+            .is_err());
         assert_eq!(
             app.token(&id, &secret, None).await.status(),
             StatusCode::UNAUTHORIZED

@@ -262,6 +262,26 @@ impl TestApp {
         .unwrap();
     }
 
+    /// Changes an agent's status as an operator would through this
+    /// instance (its cache of agents forgets the agent).
+    pub async fn set_agent_status(
+        &self,
+        tenant_id: &str,
+        agent_id: &str,
+        status: app::model::AgentStatus,
+    ) -> app::domain::Result<app::model::Agent> {
+        app::domain::agents::set_status(
+            &self.db,
+            &self.clients,
+            tenant_id,
+            agent_id,
+            status,
+            self.clock.now(),
+            &app::domain::audit::By::operator(),
+        )
+        .await
+    }
+
     pub async fn member(&self, tenant_id: &str, email: &str, role: Role) {
         members::add(
             &self.db,

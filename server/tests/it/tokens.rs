@@ -252,17 +252,9 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "tokens:read").await;
     let token = access_token(&app, &id, &secret).await;
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &id,
-        AgentStatus::Suspended,
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &id, AgentStatus::Suspended)
+        .await
+        .unwrap();
     let res = app.token(&id, &secret, None).await;
     assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(json(res).await["error"], "invalid_client");
@@ -274,44 +266,21 @@ async fn suspended_and_decommissioned_agents_get_invalid_client(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(me.status(), StatusCode::UNAUTHORIZED);
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &id,
-        AgentStatus::Active,
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &id, AgentStatus::Active)
+        .await
+        .unwrap();
     assert_eq!(app.token(&id, &secret, None).await.status(), StatusCode::OK);
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &id,
-        AgentStatus::Decommissioned,
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &id, AgentStatus::Decommissioned)
+        .await
+        .unwrap();
     assert_eq!(
         app.token(&id, &secret, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    assert!(agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &id,
-        AgentStatus::Active,
-        app.clock.now(),
-        &app::domain::audit::By::operator()
-    )
-    .await
-    .is_err());
+    assert!(app
+        .set_agent_status(&tenant, &id, AgentStatus::Active)
+        .await
+        .is_err());
 }
 
 async fn introspection_and_revocation(app: TestApp) {
@@ -645,17 +614,10 @@ async fn tenants_are_isolated(app: TestApp) {
     assert_eq!(json(me).await["id"], b_id.as_str());
     // Domain lookups are scoped by tenant.
     assert!(agents::get(&app.db, &a, &b_id).await.is_err());
-    assert!(agents::set_status(
-        &app.db,
-        &app.clients,
-        &a,
-        &b_id,
-        AgentStatus::Suspended,
-        app.clock.now(),
-        &app::domain::audit::By::operator()
-    )
-    .await
-    .is_err());
+    assert!(app
+        .set_agent_status(&a, &b_id, AgentStatus::Suspended)
+        .await
+        .is_err());
     // B's usage is B's alone.
     let a_today = usage_today(&app, &a).await;
     assert_eq!(a_today.tokens_issued, 0);
@@ -691,17 +653,9 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         "The Free tier allows 10 live agents; decommission one or upgrade your plan."
     );
     // Suspended agents still count; decommissioned ones do not.
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &ids[0],
-        AgentStatus::Suspended,
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &ids[0], AgentStatus::Suspended)
+        .await
+        .unwrap();
     assert!(agents::create(
         &app.db,
         &keys,
@@ -712,17 +666,9 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
     )
     .await
     .is_err());
-    agents::set_status(
-        &app.db,
-        &app.clients,
-        &tenant,
-        &ids[1],
-        AgentStatus::Decommissioned,
-        app.clock.now(),
-        &app::domain::audit::By::operator(),
-    )
-    .await
-    .unwrap();
+    app.set_agent_status(&tenant, &ids[1], AgentStatus::Decommissioned)
+        .await
+        .unwrap();
     assert!(agents::create(
         &app.db,
         &keys,
