@@ -53,6 +53,14 @@ pub async fn invite(
     .await
 }
 
+/// Invites `email` as `role` and returns the invitation's token, from the
+/// first mail to that address.
+async fn invitation(app: &TestApp, owner: &reqwest::Client, email: &str, role: &str) -> String {
+    let (status, page) = invite(app, owner, email, role).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    app.mail.nth(email, 1).await.token("/invitation")
+}
+
 async fn an_invited_viewer_joins_from_the_mail_and_only_looks(app: TestApp) {
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let owner = app
@@ -265,18 +273,8 @@ async fn invitations_expire_are_single_use_and_can_be_revoked(app: TestApp) {
     let owner = app
         .signed_in(&tenant, "olga@acme.example", Role::Owner)
         .await;
-    invite(&app, &owner, "late@acme.example", "viewer").await;
-    let late = app
-        .mail
-        .nth("late@acme.example", 1)
-        .await
-        .token("/invitation");
-    invite(&app, &owner, "gone@acme.example", "admin").await;
-    let gone = app
-        .mail
-        .nth("gone@acme.example", 1)
-        .await
-        .token("/invitation");
+    let late = invitation(&app, &owner, "late@acme.example", "viewer").await;
+    let gone = invitation(&app, &owner, "gone@acme.example", "admin").await;
     let id: String =
         sqlx::query_scalar("SELECT token_hash FROM email_links WHERE email = 'gone@acme.example'")
             .fetch_one(&app.db.pool)
@@ -320,12 +318,7 @@ async fn invitations_expire_are_single_use_and_can_be_revoked(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST, "expired after 7 days");
     // Single use: a fresh one works once (a week on, the owner signs in again).
     let owner = app.signed_in_existing("olga@acme.example").await;
-    invite(&app, &owner, "new@acme.example", "viewer").await;
-    let token = app
-        .mail
-        .nth("new@acme.example", 1)
-        .await
-        .token("/invitation");
+    let token = invitation(&app, &owner, "new@acme.example", "viewer").await;
     let form = [("token", token.as_str()), ("password", STRONG)];
     assert_eq!(
         post(&app, &app.client(), "/invitation", &form).await.0,
@@ -385,12 +378,7 @@ async fn an_invitation_raced_by_many_requests_admits_one(app: TestApp) {
     let owner = app
         .signed_in(&tenant, "olga@acme.example", Role::Owner)
         .await;
-    invite(&app, &owner, "vic@acme.example", "admin").await;
-    let token = app
-        .mail
-        .nth("vic@acme.example", 1)
-        .await
-        .token("/invitation");
+    let token = invitation(&app, &owner, "vic@acme.example", "admin").await;
     let attempts = (0..8).map(|_| {
         let (app, token) = (&app, token.clone());
         async move {
@@ -433,12 +421,7 @@ async fn someone_with_an_account_elsewhere_joins_with_it_and_switches(app: TestA
     let globex = app.tenant("Globex", Tier::Pro).await;
     let owner = app.signed_in(&acme, "olga@acme.example", Role::Owner).await;
     app.member(&globex, "gus@globex.example", Role::Admin).await;
-    invite(&app, &owner, "gus@globex.example", "viewer").await;
-    let token = app
-        .mail
-        .nth("gus@globex.example", 1)
-        .await
-        .token("/invitation");
+    let token = invitation(&app, &owner, "gus@globex.example", "viewer").await;
 
     let gus = app.client();
     let (_, page) = get(&app, &gus, &format!("/invitation?token={token}")).await;
@@ -548,12 +531,7 @@ async fn a_copy_of_the_database_opens_no_mailed_link(app: TestApp) {
     let owner = app
         .signed_in(&tenant, "olga@acme.example", Role::Owner)
         .await;
-    invite(&app, &owner, "vic@acme.example", "viewer").await;
-    let token = app
-        .mail
-        .nth("vic@acme.example", 1)
-        .await
-        .token("/invitation");
+    let token = invitation(&app, &owner, "vic@acme.example", "viewer").await;
     assert!(token.len() >= 43, "32 random bytes, base64: {token}");
     let stored: Vec<String> = sqlx::query_scalar("SELECT token_hash FROM email_links")
         .fetch_all(&app.db.pool)
