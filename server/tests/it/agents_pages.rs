@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 
 use crate::common::{location, TestApp};
 use crate::on_both_backends;
-use crate::signup::without_nonce;
+use crate::signup::{get, without_nonce};
 
 on_both_backends!(
     TestApp =>
@@ -57,14 +57,7 @@ async fn creating_an_agent_shows_its_secret_once_and_the_secret_works(app: TestA
     assert!(secret.starts_with("ais_") && secret.len() >= 47, "{secret}");
     assert!(html.contains("shown only once"));
     // Shown once: the agent's page never shows it again.
-    let again = client
-        .get(app.url(&format!("/agents/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let again = get(&app, &client, &format!("/agents/{id}")).await.1;
     assert!(!again.contains(&secret));
     assert!(
         again.contains("triage-bot")
@@ -72,28 +65,14 @@ async fn creating_an_agent_shows_its_secret_once_and_the_secret_works(app: TestA
             && again.contains("staging")
     );
     // The list shows it with its last token.
-    let list = client
-        .get(app.url("/agents?q=triage"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(&app, &client, "/agents?q=triage").await.1;
     assert!(list.contains("triage-bot") && list.contains("never"));
     // The secret gets a token, and the page then shows the token time.
     assert_eq!(
         app.token(&id, &secret, Some("tickets:read")).await.status(),
         StatusCode::OK
     );
-    let after = client
-        .get(app.url(&format!("/agents/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let after = get(&app, &client, &format!("/agents/{id}")).await.1;
     assert!(
         test_id(&after, "last-token")
             .unwrap()
@@ -130,14 +109,7 @@ async fn bad_input_keeps_the_form_and_says_what_is_wrong(app: TestApp) {
         "typed values are kept"
     );
     // Nothing was created.
-    let list = client
-        .get(app.url("/agents"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(&app, &client, "/agents").await.1;
     assert!(list.contains("No agents yet"));
 }
 
@@ -184,14 +156,7 @@ async fn status_changes_and_rotation(app: TestApp) {
         app.token(&id, &secret, None).await.status(),
         StatusCode::UNAUTHORIZED
     );
-    let html = client
-        .get(app.url(&location(&res)))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get(&app, &client, &location(&res)).await.1;
     assert!(html.contains("Agent suspended") && html.contains("Reactivate"));
 
     post(format!("{page}/status"), vec![("action", "reactivate")])
@@ -246,24 +211,10 @@ async fn viewers_see_agents_but_cannot_change_them(app: TestApp) {
     let client = app
         .signed_in(&tenant, "val@acme.example", Role::Viewer)
         .await;
-    let list = client
-        .get(app.url("/agents"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(&app, &client, "/agents").await.1;
     assert!(list.contains("test agent") && list.contains("view access"));
     assert!(!list.contains("Register an agent"));
-    let detail = client
-        .get(app.url(&format!("/agents/{id}")))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let detail = get(&app, &client, &format!("/agents/{id}")).await.1;
     assert!(!detail.contains("Rotate secret") && !detail.contains("Decommission"));
     for (path, form) in [
         ("/agents".to_owned(), agent_form("sneaky")),
@@ -305,14 +256,7 @@ async fn another_tenants_agent_is_not_found(app: TestApp) {
         !html.contains("test agent"),
         "nothing of B's agent is shown"
     );
-    let list = client
-        .get(app.url("/agents"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(&app, &client, "/agents").await.1;
     assert!(!list.contains(&b_agent));
     for path in [
         format!("/agents/{b_agent}/status"),

@@ -9,6 +9,7 @@ use serde_json::Value;
 
 use crate::common::{record_past_hour, TestApp};
 use crate::on_both_backends;
+use crate::signup::get;
 
 on_both_backends!(
     TestApp =>
@@ -438,14 +439,7 @@ async fn tenants_never_see_each_other(app: TestApp) {
     let html = page(&client, &app, "/analytics?days=7").await;
     assert_eq!(card_value(&html, "tokens"), "1");
     assert!(!html.contains(&acme_agent));
-    let csv = client
-        .get(app.url("/analytics/export/agents.csv"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = get(&app, &client, "/analytics/export/agents.csv").await.1;
     assert!(!csv.contains(&acme_agent));
 }
 
@@ -534,14 +528,13 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
     assert!(html.contains("No agent name contains"));
 
     // The CSV holds every matching row, in the same order.
-    let csv = client
-        .get(app.url("/analytics/export/agents.csv?q=billing&sort=tokens&dir=desc"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let csv = get(
+        &app,
+        &client,
+        "/analytics/export/agents.csv?q=billing&sort=tokens&dir=desc",
+    )
+    .await
+    .1;
     let csv_ids: Vec<&str> = csv
         .lines()
         .skip(1)

@@ -11,6 +11,7 @@ use app::model::{AgentStatus, Role, Tier};
 
 use crate::common::{spawn_serve, TestApp, TestDb, PASSWORD};
 use crate::on_both_backends;
+use crate::signup::get;
 
 on_both_backends!(
     TestApp =>
@@ -470,23 +471,9 @@ async fn a_downgraded_tenant_over_its_agent_limit_registers_none(app: TestApp) {
     let client = app
         .signed_in(&tenant, "ada@acme.example", Role::Owner)
         .await;
-    let tier = client
-        .get(app.url("/settings/tier"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let tier = get(&app, &client, "/settings/tier").await.1;
     assert!(tier.contains("12 of 10"), "{tier}");
-    let list = client
-        .get(app.url("/agents"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let list = get(&app, &client, "/agents").await.1;
     assert!(list.contains("2 more than your tier allows"), "{list}");
     let res = client
         .post(app.url("/agents"))

@@ -11,6 +11,7 @@ use server::billing::webhook::sign;
 
 use crate::common::{location, TestApp, TestDb};
 use crate::on_both_backends;
+use crate::signup::get;
 
 on_both_backends!(
     TestApp =>
@@ -303,24 +304,10 @@ async fn a_failed_payment_warns_until_a_payment_succeeds(app: TestApp) {
         &event("evt_2", "invoice.payment_failed", now - 20, invoice.clone()),
     )
     .await;
-    let html = client
-        .get(app.url("/analytics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get(&app, &client, "/analytics").await.1;
     assert!(html.contains("data-testid=\"payment-failed-banner\""));
     send(&app, &event("evt_3", "invoice.paid", now - 10, invoice)).await;
-    let html = client
-        .get(app.url("/analytics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let html = get(&app, &client, "/analytics").await.1;
     assert!(!html.contains("payment-failed-banner"));
 }
 
