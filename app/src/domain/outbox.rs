@@ -74,7 +74,7 @@ pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
         "UPDATE mail_outbox SET claimed_until = $1, attempts = attempts + 1 \
          WHERE id IN (SELECT id FROM mail_outbox WHERE sent_at IS NULL AND failed_at IS NULL \
          AND next_attempt_at <= $2 AND (claimed_until IS NULL OR claimed_until < $2) \
-         ORDER BY next_attempt_at LIMIT $3) \
+         ORDER BY next_attempt_at, created_at LIMIT $3) \
          AND sent_at IS NULL AND failed_at IS NULL \
          AND (claimed_until IS NULL OR claimed_until < $2) \
          RETURNING id, recipient, subject, text_body, html_body, attempts, next_attempt_at, \
