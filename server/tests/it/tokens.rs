@@ -48,8 +48,8 @@ async fn tokens_filed_by_agent_day(app: &TestApp, tenant: &str) -> i64 {
     .unwrap()
 }
 
-/// Changes `tenant`'s tier behind the portal's back, as another instance or
-/// the billing webhook would.
+/// Changes `tenant`'s tier behind this instance's back, as another instance
+/// or an operator would.
 async fn set_tier(app: &TestApp, tenant: &str, tier: &str) {
     sqlx::query("UPDATE tenants SET tier = $1 WHERE id = $2")
         .bind(tier)
@@ -498,13 +498,8 @@ async fn an_unlimited_tenant_s_new_time_zone_files_the_next_token(app: TestApp) 
     .fetch_all(&app.db.pool)
     .await
     .unwrap();
-    let utc_date = |at: i64| {
-        jiff::Timestamp::from_second(at)
-            .unwrap()
-            .to_zoned(jiff::tz::TimeZone::UTC)
-            .date()
-            .to_string()
-    };
+    let utc_date =
+        |at: i64| app::domain::time_zones::local_date(at, &jiff::tz::TimeZone::UTC).to_string();
     assert_eq!(
         days,
         [

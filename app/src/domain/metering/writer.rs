@@ -244,10 +244,12 @@ impl Unlimited {
             self.0.clear();
         }
         for t in today {
-            let known = self.0.get(&t.tenant_id);
             if !TierLimits::of(t.tier).has_no_daily_limit() {
                 self.0.remove(&t.tenant_id);
-            } else if !known.is_some_and(|(tier, zone)| *tier == t.tier && *zone == t.time_zone) {
+                continue;
+            }
+            let known = self.0.get(&t.tenant_id);
+            if !known.is_some_and(|(tier, zone)| *tier == t.tier && *zone == t.time_zone) {
                 self.0
                     .insert(t.tenant_id.clone(), (t.tier, t.time_zone.clone()));
             }
