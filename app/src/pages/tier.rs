@@ -140,16 +140,14 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
             </div>
         }
     });
-    view! {
-        <li class="limit" data-testid=format!("limit-{}", limit.key) data-level=level.css()>
-            <div class="limit-head">
-                <span class="limit-label">{limit.label.clone()}</span>
-                <span class="limit-amount" data-testid="amount">
-                    {amount}
-                </span>
-            </div>
-            {bar}
-            <p class="limit-note muted">
+    // "85 % · nearly used up · Resets at …", with whichever parts apply.
+    let reset = limit.daily.then(|| match percent {
+        Some(_) => format!(" · {reset}"),
+        None => reset,
+    });
+    let note = (percent.is_some() || reset.is_some()).then(|| {
+        view! {
+            <p class="limit-note muted" data-testid="limit-note">
                 {percent.map(|p| format!("{p} %"))}
                 {state
                     .map(|s| {
@@ -159,8 +157,21 @@ fn LimitRow(limit: LimitStanding, reset: String) -> impl IntoView {
                                 level.css(),
                             )>{format!(" · {s}")}</strong>
                         }
-                    })} {limit.daily.then(|| format!(" · {reset}"))}
+                    })}
+                {reset}
             </p>
+        }
+    });
+    view! {
+        <li class="limit" data-testid=format!("limit-{}", limit.key) data-level=level.css()>
+            <div class="limit-head">
+                <span class="limit-label">{limit.label.clone()}</span>
+                <span class="limit-amount" data-testid="amount">
+                    {amount}
+                </span>
+            </div>
+            {bar}
+            {note}
         </li>
     }
 }

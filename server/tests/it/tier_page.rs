@@ -33,6 +33,25 @@ fn amount(item: &str) -> &str {
     text_of(item, "amount")
 }
 
+/// A limit's note as read: its text with the markup taken out; `None`
+/// when it has none.
+fn note(item: &str) -> Option<String> {
+    let at = item.find("data-testid=\"limit-note\"")?;
+    let rest = &item[at..];
+    let inner = &rest[rest.find('>').unwrap() + 1..rest.find("</p>").unwrap()];
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in inner.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    Some(text)
+}
+
 /// The text right inside the element with this test id.
 fn text_of<'a>(html: &'a str, id: &str) -> &'a str {
     let at = html.find(&format!("data-testid=\"{id}\"")).unwrap();
@@ -73,12 +92,17 @@ async fn a_free_tenant_sees_usage_against_its_limits(app: TestApp) {
     let tokens = limit(&html, "tokens");
     assert_eq!(amount(tokens), "850 of 1,000");
     assert!(tokens.contains("data-level=\"warning\""));
-    assert!(tokens.contains("Resets at 00:00 UTC, in "));
+    let tokens_note = note(tokens).unwrap();
+    assert!(
+        tokens_note.starts_with("85 % · nearly used up · Resets at 00:00 UTC, in "),
+        "{tokens_note}"
+    );
     let agents = limit(&html, "agents");
     assert_eq!(amount(agents), "2 of 10");
     assert!(agents.contains("data-level=\"normal\""));
-    assert!(
-        !agents.contains("Resets at"),
+    assert_eq!(
+        note(agents).as_deref(),
+        Some("20 %"),
         "the agent limit is not daily"
     );
     assert_eq!(amount(limit(&html, "api_calls")), "100 of 1,000");
@@ -142,7 +166,14 @@ async fn a_used_up_limit_is_red_and_enterprise_is_unlimited(app: TestApp) {
         .await;
     let html = page(&client, &app, "/settings/tier").await;
     assert!(html.contains("Enterprise — Unlimited"));
-    assert_eq!(amount(limit(&html, "tokens")), "1,000,000 · unlimited");
+    let tokens = limit(&html, "tokens");
+    assert_eq!(amount(tokens), "1,000,000 · unlimited");
+    let tokens_note = note(tokens).unwrap();
+    assert!(
+        tokens_note.starts_with("Resets at 00:00 UTC, in "),
+        "no percentage to follow: {tokens_note}"
+    );
+    assert_eq!(note(limit(&html, "agents")), None, "nothing to say of it");
     assert!(!html.contains("data-testid=\"pro-offer\""));
     assert!(!html.contains("data-testid=\"quota-banner\""));
     assert!(!html.contains("Upgrade"));
