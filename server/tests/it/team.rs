@@ -152,6 +152,12 @@ async fn the_last_owner_can_be_neither_removed_nor_demoted(app: TestApp) {
         .signed_in(&tenant, "olga@acme.example", Role::Owner)
         .await;
     let me = member_id(&app, "olga@acme.example").await;
+    // The page offers neither: it says why.
+    let (_, page) = get(&app, &owner, "/settings/team").await;
+    assert!(page.contains("data-testid=\"sole-owner\""));
+    assert!(!page.contains(&format!("/members/{me}/remove")));
+    assert!(!page.contains(&format!("/members/{me}/role")));
+    // Posted anyway, both are refused.
     let (status, page) = post(
         &app,
         &owner,
@@ -172,6 +178,9 @@ async fn the_last_owner_can_be_neither_removed_nor_demoted(app: TestApp) {
     assert!(page.contains("The last owner cannot be removed"));
     // With a second owner, the first may step down.
     app.member(&tenant, "otto@acme.example", Role::Owner).await;
+    let (_, page) = get(&app, &owner, "/settings/team").await;
+    assert!(!page.contains("data-testid=\"sole-owner\""));
+    assert!(page.contains(&format!("/members/{me}/remove")));
     let (status, _) = post(
         &app,
         &owner,

@@ -28,10 +28,25 @@ fn TeamView(data: TeamPageData) -> impl IntoView {
     let can_invite = data.my_role.can_manage() && data.verified;
     let (members_done, members_error, _) = outcome_of("members");
     let (inv_done, inv_error, _) = outcome_of("invitations");
+    // The last owner can be neither demoted nor removed (the server refuses
+    // both): their row says so instead of offering what would fail.
+    let mut owners = data.members.iter().filter(|m| m.role == Role::Owner);
+    let sole_owner = match (owners.next(), owners.next()) {
+        (Some(only), None) => Some(only.id.as_str()),
+        _ => None,
+    };
     let rows = data
         .members
         .iter()
-        .map(|m| member_row(m, owner, &data.me, data.now))
+        .map(|m| {
+            member_row(
+                m,
+                owner,
+                sole_owner == Some(m.id.as_str()),
+                &data.me,
+                data.now,
+            )
+        })
         .collect_view();
     let invitations = (!data.invitations.is_empty()).then(|| {
         let rows = data
@@ -94,34 +109,51 @@ fn role_options(allowed: &[Role], selected: Role) -> impl IntoView {
         .collect_view()
 }
 
-fn member_row(m: &TeamMember, owner: bool, me: &str, now: i64) -> impl IntoView {
+/// `sole_owner`: the tenant's only owner, whose role stays as it is.
+fn member_row(m: &TeamMember, owner: bool, sole_owner: bool, me: &str, now: i64) -> impl IntoView {
     let (seen, seen_exact) = last_seen(m.last_sign_in_at, now, "never");
     let you = (m.id == me).then_some(" (you)");
     let unverified = (!m.verified).then(|| view! { <span class="badge">"unverified"</span> });
-    let actions = owner.then(|| {
-        let role_action = format!("/settings/team/members/{}/role", m.id);
-        let remove_action = format!("/settings/team/members/{}/remove", m.id);
-        let label = format!("Role of {}", m.email);
-        view! {
-            <td>
-                <div class="row-actions">
-                    <form method="post" action=role_action class="inline-form">
-                        <select name="role" aria-label=label>
-                            {role_options(&Role::ALL, m.role)}
-                        </select>
-                        <button type="submit" class="button">
-                            "Change"
-                        </button>
-                    </form>
-                    <form method="post" action=remove_action class="inline-form">
-                        <button type="submit" class="button button-danger">
-                            "Remove"
-                        </button>
-                    </form>
-                </div>
-            </td>
+    let actions = match (owner, sole_owner) {
+        (false, _) => None,
+        (true, true) => Some(
+            view! {
+                <td>
+                    <span class="muted small" data-testid="sole-owner">
+                        "The only owner: make someone else an owner to change this role."
+                    </span>
+                </td>
+            }
+            .into_any(),
+        ),
+        (true, false) => {
+            let role_action = format!("/settings/team/members/{}/role", m.id);
+            let remove_action = format!("/settings/team/members/{}/remove", m.id);
+            let label = format!("Role of {}", m.email);
+            Some(
+                view! {
+                    <td>
+                        <div class="row-actions">
+                            <form method="post" action=role_action class="inline-form">
+                                <select name="role" aria-label=label>
+                                    {role_options(&Role::ALL, m.role)}
+                                </select>
+                                <button type="submit" class="button">
+                                    "Change"
+                                </button>
+                            </form>
+                            <form method="post" action=remove_action class="inline-form">
+                                <button type="submit" class="button button-danger">
+                                    "Remove"
+                                </button>
+                            </form>
+                        </div>
+                    </td>
+                }
+                .into_any(),
+            )
         }
-    });
+    };
     view! {
         <tr data-testid="member-row">
             <td>{m.email.clone()} {you} " " {unverified}</td>
