@@ -120,7 +120,7 @@ fn member_row(m: &TeamMember, owner: bool, sole_owner: bool, me: &str, now: i64)
             view! {
                 <td>
                     <span class="muted small" data-testid="sole-owner">
-                        "The only owner: make someone else an owner to change this role."
+                        "Only owner: make another member an owner first."
                     </span>
                 </td>
             }
