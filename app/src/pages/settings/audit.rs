@@ -93,7 +93,7 @@ fn AuditView(data: AuditPageData) -> impl IntoView {
         listing.0.page.entries.iter().map(entry_row).collect_view()
     });
     view! {
-        <form method="get" action="/settings/audit" class="panel filters" role="search">
+        <form method="get" action="/settings/audit" class="panel audit-filters" role="search">
             <label>
                 "Actor "
                 <input
@@ -154,7 +154,7 @@ fn entry_row(e: &AuditEntry) -> impl IntoView {
     };
     view! {
         <tr data-testid="audit-row" data-action=e.action.clone()>
-            <td>{utc_time(e.at)}</td>
+            <td class="when">{utc_time(e.at)}</td>
             <td>{who}</td>
             <td>{action}</td>
             <td>{e.object.clone()}</td>
