@@ -88,7 +88,13 @@ async fn run(args: Cli) -> Result<(), CliError> {
                 "portal listening on http://{}",
                 portal.state.config.site_addr
             );
-            portal.serve().await.map_err(|e| CliError {
+            let meter = portal.state.meter.clone();
+            let served = portal.serve().await;
+            // What the usage journal holds goes into the database before
+            // exit (a restart would replay it, but backups and the CLI read
+            // the database alone).
+            meter.settled().await;
+            served.map_err(|e| CliError {
                 code: 1,
                 message: e.to_string(),
             })

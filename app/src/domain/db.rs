@@ -159,8 +159,9 @@ impl Db {
     }
 
     /// A consistent copy of the SQLite database at `path`, taken while the
-    /// portal serves (`VACUUM INTO` reads one snapshot). PostgreSQL has
-    /// `pg_dump` for this.
+    /// portal serves (`VACUUM INTO` reads one snapshot), with the usage
+    /// journaled and not yet folded added. PostgreSQL has `pg_dump` for
+    /// this.
     pub async fn backup_to(&self, path: &std::path::Path) -> Result<()> {
         if self.backend != Backend::Sqlite {
             return Err(super::Error::invalid(
@@ -173,10 +174,21 @@ impl Db {
                 path.display()
             )));
         }
+        // Kept before the copy is taken: see `KeptForBackup`.
+        let journal = match &self.reader {
+            Some(reader) => Some(super::metering::KeptForBackup::keep(reader.path())?),
+            None => None,
+        };
         let target = path.to_string_lossy().replace('\'', "''");
         sqlx::query(&format!("VACUUM INTO '{target}'"))
             .execute(&self.pool)
             .await?;
+        if let Some(journal) = journal {
+            let copy = path.to_owned();
+            tokio::task::spawn_blocking(move || journal.add_to(&copy))
+                .await
+                .map_err(|e| super::Error::Internal(format!("backup: {e}")))??;
+        }
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| super::Error::Internal(format!("securing the backup: {e}")))?;

@@ -70,6 +70,8 @@ pub struct TestApp {
     pub clients: Arc<ClientCache>,
     /// The server's keys, to register agents as it would.
     pub keys: Arc<app::domain::keys::Keyring>,
+    /// The server's usage meter, to wait until what it counted is written.
+    pub meter: app::domain::metering::Meter,
     pub clock: Arc<ManualClock>,
     /// What Stripe (here: the test double) signs webhooks with.
     pub stripe_webhook_secret: String,
@@ -183,6 +185,7 @@ impl TestApp {
             db,
             clients: state.clients.clone(),
             keys: state.keys.clone(),
+            meter: state.meter.clone(),
             clock,
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             mail,

@@ -31,6 +31,7 @@ on_both_backends!(
 
 /// Where `tenant` stands today, as enforcement reads it.
 async fn usage_today(app: &TestApp, tenant: &str) -> metering::UsageToday {
+    app.meter.settled().await;
     metering::usage_today(&app.db, tenant, app.clock.now())
         .await
         .unwrap()
@@ -39,6 +40,7 @@ async fn usage_today(app: &TestApp, tenant: &str) -> metering::UsageToday {
 /// Tokens `tenant`'s agents issued, as the analytics rollup per agent and
 /// local day has them.
 async fn tokens_filed_by_agent_day(app: &TestApp, tenant: &str) -> i64 {
+    app.meter.settled().await;
     sqlx::query_scalar(
         "SELECT CAST(SUM(tokens_issued) AS BIGINT) FROM usage_agent_day WHERE tenant_id = $1",
     )

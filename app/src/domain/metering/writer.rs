@@ -11,6 +11,7 @@
 //! worker thread (together about a tenth of the token endpoint's CPU).
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use sqlx::postgres::{PgConnectOptions, PgConnection};
@@ -18,6 +19,7 @@ use sqlx::{ConnectOptions, Connection, FromRow};
 use tokio::sync::mpsc;
 
 use super::admission::{decide, Request, TenantDay};
+use super::journal::Journal;
 use super::rollups::{Guard, PostgresRollup, Rollup};
 use super::{Admission, Pending};
 use crate::domain::clock::SharedClock;
@@ -31,10 +33,20 @@ pub(super) const MAX_BATCH: usize = 1024;
 
 /// Starts the writer of `db`'s usage; it stops when every sender is gone.
 /// A SQLite database is always a file ([`Db::connect`] refuses others).
-pub(super) fn start(db: Db, clock: SharedClock, rx: mpsc::Receiver<Pending>) {
-    match db.reader.as_ref().map(|reader| reader.path().to_owned()) {
-        Some(path) => super::sqlite_writer::start(path, db.recent.clone(), clock, rx),
-        None => {
+pub(super) fn start(
+    db: Db,
+    clock: SharedClock,
+    rx: mpsc::Receiver<Pending>,
+    journal: Option<Arc<Journal>>,
+) {
+    match (
+        db.reader.as_ref().map(|reader| reader.path().to_owned()),
+        journal,
+    ) {
+        (Some(path), Some(journal)) => {
+            super::sqlite_writer::start(path, db.recent.clone(), clock, rx, journal)
+        }
+        _ => {
             tokio::spawn(run(db, clock, rx));
         }
     }
