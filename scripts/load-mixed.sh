@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # The load run: DURATION (60) seconds at CONNECTIONS (128) connections mixing
 # page views, token issuance and API calls (scripts/load_mixed.py), against
-# the release binary on SQLite, then on PostgreSQL with two instances. A
-# free tenant runs into its daily limits, so 429s are expected; anything
-# else is an error. Afterwards the usage counters must equal what the
-# clients were answered: every 200 token and API call counted, every 429
-# counted as refused.
+# the release binary on SQLite (a free tenant, then an enterprise one, whose
+# usage goes through the journal while the page views' commits keep closing
+# its fast path), then on PostgreSQL with two instances. The free tenant
+# runs into its daily limits, so 429s are expected; anything else is an
+# error. Afterwards the usage counters must equal what the clients were
+# answered: every 200 token and API call counted, every 429 counted as
+# refused.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=$PWD/target/release/portal
@@ -19,11 +21,11 @@ pids=()
 stop() { for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done; wait 2>/dev/null || true; pids=(); }
 trap stop EXIT
 
-# run LABEL INSTANCES COUNTERS_COMMAND
+# run LABEL INSTANCES COUNTERS_COMMAND [TIER]
 run() {
-  local label=$1 instances=$2 counters=$3 dir bases=()
+  local label=$1 instances=$2 counters=$3 tier=${4:-free} dir bases=()
   dir=$(mktemp -d /tmp/portal-load.XXXXXX)
-  "$BIN" tenant create --name Load --tier free >/dev/null
+  "$BIN" tenant create --name Load --tier "$tier" >/dev/null
   echo "$PASSWORD" | "$BIN" member add --tenant Load --email load@example.com --role owner --password-stdin >/dev/null 2>&1
   eval "$("$BIN" agent create --tenant Load --name load --capabilities analytics:read --owner load 2>/dev/null)"
   for i in $(seq "$instances"); do
@@ -60,12 +62,15 @@ if [ "${1:-}" = --postgres-inner ]; then
   exit
 fi
 
-dir=$(mktemp -d /tmp/portal-load-db.XXXXXX)
-export DATABASE_URL="sqlite://$dir/load.db"
 status=0
-run "SQLite, one instance" 1 \
-  "python3 -c \"import sqlite3; print(*sqlite3.connect('$dir/load.db').execute('SELECT COALESCE(SUM(tokens_issued),0), COALESCE(SUM(api_calls),0), COALESCE(SUM(refused),0) FROM usage_daily').fetchone())\"" || status=1
-rm -rf "$dir"
+for tier in free enterprise; do
+  dir=$(mktemp -d /tmp/portal-load-db.XXXXXX)
+  export DATABASE_URL="sqlite://$dir/load.db"
+  run "SQLite, one instance, $tier tenant" 1 \
+    "python3 -c \"import sqlite3; print(*sqlite3.connect('$dir/load.db').execute('SELECT COALESCE(SUM(tokens_issued),0), COALESCE(SUM(api_calls),0), COALESCE(SUM(refused),0) FROM usage_daily').fetchone())\"" \
+    "$tier" || status=1
+  rm -rf "$dir"
+done
 unset DATABASE_URL
 scripts/with-postgres.sh "$0" --postgres-inner || status=1
 exit $status
