@@ -759,7 +759,14 @@ mod tests {
             .unwrap();
         let journal = Journal::beside(&db);
         assert!(journal.try_own(0));
-        let version = data_version(&writer).unwrap();
+        writer_learns_t(&journal, &writer);
+        (journal, writer)
+    }
+
+    /// The writer commits (nothing, here) having read `t` as unlimited,
+    /// and nobody else commits before it looks.
+    fn writer_learns_t(journal: &Journal, writer: &Connection) {
+        let version = data_version(writer).unwrap();
         journal
             .commit_and_learn(
                 || Ok(()),
@@ -768,7 +775,6 @@ mod tests {
                 [("t".to_owned(), known())],
             )
             .unwrap();
-        (journal, writer)
     }
 
     #[test]
@@ -830,16 +836,7 @@ mod tests {
         let someone = Connection::open(dir.path().join("portal.db")).unwrap();
         someone.execute("INSERT INTO x VALUES (1)", []).unwrap();
         assert!(!journal.admit("t", "a", UsageKind::TokenIssued, 10));
-        // The writer commits, having read the tenant again.
-        let version = data_version(&writer).unwrap();
-        journal
-            .commit_and_learn(
-                || Ok(()),
-                version,
-                || Some(version),
-                [("t".to_owned(), known())],
-            )
-            .unwrap();
+        writer_learns_t(&journal, &writer);
         assert!(journal.admit("t", "a", UsageKind::TokenIssued, 10));
         // Someone committed between the writer's commit and its look.
         let version = data_version(&writer).unwrap();
