@@ -277,7 +277,7 @@ impl Journal {
             let watch = WalIndex::open(&self.db_path).map_err(journal_error)?;
             let _ = self.watch.set(watch);
         }
-        let mut last = applied_through;
+        let (mut last, mut replayed, mut requests) = (applied_through, HashMap::new(), 0);
         for (number, path) in self.files()? {
             last = last.max(number);
             if number <= applied_through {
@@ -285,9 +285,9 @@ impl Journal {
                 continue;
             }
             let text = std::fs::read(&path).map_err(journal_error)?;
-            let replayed = replay(&text, &mut state.pending);
-            tracing::info!(file = %path.display(), requests = replayed, "replaying the usage journal");
-            state.in_flight += replayed;
+            let found = replay(&text, &mut replayed);
+            tracing::info!(file = %path.display(), requests = found, "replaying the usage journal");
+            requests += found;
         }
         let _ = std::fs::remove_file(self.spare_path());
         let number = last + 1;
@@ -297,6 +297,10 @@ impl Journal {
             number,
             spare: None,
         });
+        // Only now: a journal that cannot be owned keeps its files for the
+        // next start, and nothing half-read stays pending.
+        state.pending = replayed;
+        state.in_flight = requests;
         Ok(true)
     }
 

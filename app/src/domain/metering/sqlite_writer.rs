@@ -93,14 +93,12 @@ fn run(
         }
         let started = Instant::now();
         last_started = started;
-        let w = match writer.take().map_or_else(|| Writer::open(path), Ok) {
-            Ok(w) => writer.insert(w),
-            Err(e) => {
-                answer(recent, &mut batch, Err(e), started);
-                continue;
-            }
+        let outcome = match writer.take().map_or_else(|| Writer::open(path), Ok) {
+            Ok(w) => writer
+                .insert(w)
+                .commit(&batch, journal, clock.now(), &mut stamps),
+            Err(e) => Err(e),
         };
-        let outcome = w.commit(&batch, journal, clock.now(), &mut stamps);
         match outcome {
             Ok((admissions, folded)) => {
                 if let Some(folded) = folded {
@@ -157,7 +155,7 @@ impl Writer {
     /// first if it can), then `batch`. BEGIN IMMEDIATE takes the write lock
     /// before today's counters are read, so nothing counts between the read
     /// and the write, and the fold comes first, so the counters hold every
-    /// request journaled before. A fold is committed (its files deleted)
+    /// request journaled before. A fold is committed (its file recycled)
     /// or put back. An error leaves the transaction open: the caller drops
     /// the writer, which rolls it back.
     fn commit(
