@@ -16,6 +16,7 @@ on_both_backends!(
     demo_seed_is_idempotent,
     serve_answers_on_its_address,
     tokens_received_are_counted_even_after_sigkill,
+    a_time_zone_set_by_the_cli_files_the_serving_portal_s_next_token,
     db_check_and_backup,
     sigterm_under_load_loses_no_counted_token,
 );
@@ -364,6 +365,76 @@ async fn tokens_received_are_counted_even_after_sigkill(db: TestDb) {
         counted().await,
         50,
         "every token a client received was counted, once"
+    );
+}
+
+// The CLI is another process: the serving portal, which journals this
+// unlimited tenant's tokens on SQLite, must still see its commit by the next
+// request. UTC-11 and UTC+14 are on different dates at any hour.
+async fn a_time_zone_set_by_the_cli_files_the_serving_portal_s_next_token(db: TestDb) {
+    let (id, secret) = agent_by_cli(&db, "Zones");
+    let set_zone = |zone: &str| {
+        let out = portal(
+            &db,
+            &[
+                "tenant",
+                "set-time-zone",
+                "--tenant",
+                "Zones",
+                "--time-zone",
+                zone,
+            ],
+            None,
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    };
+    set_zone("Pacific/Pago_Pago");
+    let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
+    assert!(up, "serve answers /healthz");
+    let client = crate::common::http_client();
+    let token = || async {
+        let res = client
+            .post(format!("{base}/api/v1/token"))
+            .basic_auth(&id, Some(&secret))
+            .form(&[("grant_type", "client_credentials")])
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_success());
+    };
+    for _ in 0..3 {
+        token().await;
+    }
+    set_zone("Pacific/Kiritimati");
+    for _ in 0..2 {
+        token().await;
+    }
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    child.wait().unwrap();
+    let db = app::domain::Db::connect(&db.url).await.unwrap();
+    let filed: Vec<(String, i64)> = sqlx::query_as(
+        "SELECT local_date, CAST(tokens_issued AS BIGINT) FROM usage_agent_day \
+         WHERE agent_id = $1 ORDER BY local_date",
+    )
+    .bind(&id)
+    .fetch_all(&db.pool)
+    .await
+    .unwrap();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let date = |zone: &str| {
+        let zone = jiff::tz::TimeZone::get(zone).unwrap();
+        app::domain::time_zones::local_date(now, &zone).to_string()
+    };
+    assert_eq!(
+        filed,
+        [
+            (date("Pacific/Pago_Pago"), 3),
+            (date("Pacific/Kiritimati"), 2)
+        ]
     );
 }
 
