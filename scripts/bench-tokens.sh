@@ -15,6 +15,11 @@ CONNECTIONS=${CONNECTIONS:-64}
 need_bin
 need_wrk
 
+# Servers started, stopped on any exit: a run that fails half-way (a server
+# that does not start, wrk missing) leaves none behind to skew the next.
+started=()
+trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
+
 # bench_tenant DIR: an enterprise tenant with one agent in $DATABASE_URL, and
 # DIR/token.lua, wrk's script asking a token for that agent.
 bench_tenant() {
@@ -37,6 +42,7 @@ run() {
   bench_tenant "$dir"
   serve_portal "$dir/server.log" "$@"
   pid=$PORTAL_PID port=$PORTAL_PORT
+  started+=("$pid")
   wrk -t"${WRK_THREADS:-1}" -c"$CONNECTIONS" -d"${DURATION}s" --latency -s "$dir/token.lua" "http://127.0.0.1:$port/api/v1/token" >"$dir/wrk.txt"
   kill "$pid"; wait "$pid" 2>/dev/null || true
   local rps total errors counted
@@ -66,7 +72,7 @@ if [ "${1:-}" = --postgres-inner ]; then
   pids=(); ports=(); wrks=()
   for i in 1 2; do
     serve_portal "$dir/server-$i.log"
-    pids+=("$PORTAL_PID"); ports+=("$PORTAL_PORT")
+    pids+=("$PORTAL_PID"); ports+=("$PORTAL_PORT"); started+=("$PORTAL_PID")
   done
   for i in 0 1; do
     wrk -t1 -c$((CONNECTIONS / 2)) -d"${DURATION}s" --latency -s "$dir/token.lua" \
