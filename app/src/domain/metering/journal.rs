@@ -348,15 +348,10 @@ impl Journal {
     pub fn put_back(&self, folded: Folded) {
         let mut state = self.state();
         for (agent, mut counts) in folded.by_agent {
-            match state.pending.remove(&agent) {
-                None => {
-                    state.pending.insert(agent, counts);
-                }
-                Some(newer) => {
-                    counts.by_second.extend(newer.by_second);
-                    state.pending.insert(agent, counts);
-                }
+            if let Some(newer) = state.pending.remove(&agent) {
+                counts.by_second.extend(newer.by_second);
             }
+            state.pending.insert(agent, counts);
         }
     }
 

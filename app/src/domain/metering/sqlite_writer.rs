@@ -172,7 +172,7 @@ impl Writer {
         };
         statement("BEGIN IMMEDIATE").map_err(failed)?;
         let version = data_version(&self.conn).map_err(failed)?;
-        let folded = self.fold(journal)?;
+        let mut folded = self.fold(journal)?;
         let committed = self
             .write_batch(batch, now, stamps)
             .and_then(|(plan, learnt)| {
@@ -193,7 +193,6 @@ impl Writer {
                 return Err(e);
             }
         };
-        let mut folded = folded;
         if let Some(folded) = &mut folded {
             journal.committed(folded);
         }
