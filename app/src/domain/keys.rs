@@ -5,11 +5,11 @@
 //! operator's master key, which never enters the database: a copy of the
 //! database alone signs no token.
 
+use aws_lc_rs::signature::{Ed25519KeyPair, KeyPair};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64;
 use base64::Engine;
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, Payload};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use ed25519_dalek::{Signer, SigningKey};
 use jsonwebtoken::{Algorithm, DecodingKey, Header};
 use rand::RngCore;
 use serde_json::json;
@@ -24,8 +24,9 @@ pub struct SigningKeyPair {
     pub kid: String,
     /// Kept expanded: `jsonwebtoken::encode` would parse the key again for
     /// every token, deriving its public half each time (a second curve
-    /// multiplication as costly as the signature).
-    signing: SigningKey,
+    /// multiplication as costly as the signature). Shared: AWS-LC's key
+    /// pair cannot be cloned.
+    signing: std::sync::Arc<Ed25519KeyPair>,
     pub decoding: DecodingKey,
     /// The public key, base64url (the JWK `x`).
     pub public_x: String,
@@ -229,7 +230,7 @@ impl SigningKeyPair {
         let mut jwt = format!("{}.{}", json_part(&header)?, json_part(claims)?);
         let signature = self.signing.sign(jwt.as_bytes());
         jwt.push('.');
-        jwt.push_str(&B64.encode(signature.to_bytes()));
+        jwt.push_str(&B64.encode(signature.as_ref()));
         Ok(jwt)
     }
 }
@@ -244,7 +245,7 @@ fn json_part(value: &impl serde::Serialize) -> Result<String> {
 async fn insert_signing_key(db: &Db, master: &MasterKey, created_at: i64) -> Result<String> {
     let mut random = [0u8; 32];
     rand::rngs::OsRng.fill_bytes(&mut random);
-    let key = SigningKey::from_bytes(&random);
+    let key = ed25519_key_pair(&random)?;
     let kid = format!(
         "ed25519-{}",
         &uuid::Uuid::new_v4().simple().to_string()[..12]
@@ -254,8 +255,8 @@ async fn insert_signing_key(db: &Db, master: &MasterKey, created_at: i64) -> Res
          VALUES ($1, 'token_signing', 'EdDSA', $2, $3, $4)",
     )
     .bind(&kid)
-    .bind(master.seal(&kid, &key.to_bytes())?)
-    .bind(B64.encode(key.verifying_key().to_bytes()))
+    .bind(master.seal(&kid, &random)?)
+    .bind(B64.encode(key.public_key().as_ref()))
     .bind(created_at)
     .execute(&db.pool)
     .await?;
@@ -326,14 +327,20 @@ fn decode32(text: &str) -> Result<[u8; 32]> {
 }
 
 fn signing_pair(kid: String, secret: &[u8; 32]) -> Result<SigningKeyPair> {
-    let key = SigningKey::from_bytes(secret);
-    let public = key.verifying_key().to_bytes();
+    let key = ed25519_key_pair(secret)?;
+    let public = key.public_key().as_ref();
     Ok(SigningKeyPair {
         kid,
-        signing: key,
-        decoding: DecodingKey::from_ed_der(&public),
+        decoding: DecodingKey::from_ed_der(public),
         public_x: B64.encode(public),
+        signing: std::sync::Arc::new(key),
     })
+}
+
+/// The Ed25519 key pair of a 32-byte secret (RFC 8032's seed).
+fn ed25519_key_pair(secret: &[u8; 32]) -> Result<Ed25519KeyPair> {
+    Ed25519KeyPair::from_seed_unchecked(secret)
+        .map_err(|e| Error::Internal(format!("Ed25519 key: {e}")))
 }
 
 #[cfg(test)]
@@ -353,6 +360,29 @@ mod tests {
         let parsed = MasterKey::parse(&master.to_base64()).unwrap();
         assert_eq!(parsed.open("kid-1", &sealed).unwrap(), secret);
         assert!(MasterKey::parse("too short").is_err());
+    }
+
+    /// RFC 8032's first test vector: any Ed25519 verifier accepts what we
+    /// sign and publish.
+    #[test]
+    fn keys_sign_as_rfc_8032_says() {
+        let hex = |s: &str| -> Vec<u8> {
+            (0..s.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+                .collect()
+        };
+        let secret = hex("9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60");
+        let pair = signing_pair("kid-1".into(), &secret.try_into().unwrap()).unwrap();
+        assert_eq!(
+            B64.decode(&pair.public_x).unwrap(),
+            hex("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a")
+        );
+        assert_eq!(
+            pair.signing.sign(b"").as_ref(),
+            hex("e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065\
+                 224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b")
+        );
     }
 
     #[test]
