@@ -85,7 +85,11 @@ pub async fn issue(
         scope: scope.clone(),
         iat: now,
         exp: now + TOKEN_TTL_SECS,
-        jti: uuid::Uuid::new_v4().to_string(),
+        // A v4 UUID from the thread's CSPRNG (seeded by the OS):
+        // `Uuid::new_v4` would make a getrandom system call per token.
+        jti: uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .to_string(),
     };
     let access_token = services.keys.get().current().sign_jwt(&claims)?;
     Ok(IssuedToken {
