@@ -263,15 +263,25 @@ fn sqlite_without_memory_statistics() {
 /// The database holds tenants' data and the sealed server keys: readable by
 /// its owner only. SQLite gives its `-wal` and `-shm` files the database
 /// file's mode; files an earlier version created are narrowed too.
+///
+/// An existing file is never opened here: closing a descriptor of it would
+/// release every POSIX lock this process holds on it, the locks of its
+/// open SQLite connections included (the session store connects after the
+/// portal's pool). Another process (the CLI) would then checkpoint and
+/// remove the WAL the serving portal still writes to: a corrupt database.
 fn owner_only(path: &str) -> Result<()> {
     use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let failed = |e: std::io::Error| super::Error::invalid(format!("cannot secure {path}: {e}"));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
+    match std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
         .mode(0o600)
         .open(path)
-        .map_err(failed)?;
+    {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(failed(e)),
+    }
     for file in [
         path.to_owned(),
         format!("{path}-wal"),

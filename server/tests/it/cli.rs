@@ -17,6 +17,7 @@ on_both_backends!(
     serve_answers_on_its_address,
     tokens_received_are_counted_even_after_sigkill,
     a_time_zone_set_by_the_cli_files_the_serving_portal_s_next_token,
+    agents_made_by_the_cli_beside_the_serving_portal_get_tokens_and_the_database_stays_intact,
     db_check_and_backup,
     sigterm_under_load_loses_no_counted_token,
 );
@@ -515,6 +516,49 @@ fn help_lists_every_subcommand_and_variable() {
     assert_eq!(out.status.code(), Some(2));
 }
 
+// The CLI is another process writing the database the portal serves. On
+// SQLite, a portal that let go of its locks on the WAL index (by closing a
+// descriptor of it) had the CLI rebuild the index under its writer: agents
+// made meanwhile were refused tokens, then reads failed on a corrupt file.
+async fn agents_made_by_the_cli_beside_the_serving_portal_get_tokens_and_the_database_stays_intact(
+    db: TestDb,
+) {
+    let (id, secret) = agent_by_cli(&db, "Beside");
+    let (mut child, base, up) = spawn_serve(&db, &[], &[]).await;
+    assert!(up, "serve answers /healthz");
+    let client = crate::common::http_client();
+    let token = |id: String, secret: String| {
+        let client = client.clone();
+        let url = format!("{base}/api/v1/token");
+        async move {
+            client
+                .post(url)
+                .basic_auth(id, Some(secret))
+                .form(&[("grant_type", "client_credentials")])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert!(token(id.clone(), secret.clone()).await.is_success());
+    for i in 0..20 {
+        let (new_id, new_secret) = another_agent_by_cli(&db, "Beside", &format!("b{i}"));
+        let status = token(new_id, new_secret).await;
+        assert!(status.is_success(), "agent {i} made by the CLI: {status}");
+        assert!(token(id.clone(), secret.clone()).await.is_success());
+    }
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    child.wait().unwrap();
+    let check = portal(&db, &["db", "check"], None);
+    assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
+    assert_eq!(text(&check.stdout).trim(), "ok");
+}
+
 async fn db_check_and_backup(db: TestDb) {
     let check = portal(&db, &["db", "check"], None);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stderr));
@@ -540,6 +584,12 @@ fn agent_by_cli(db: &TestDb, tenant: &str) -> (String, String) {
         None,
     );
     assert_eq!(created.status.code(), Some(0), "{}", text(&created.stderr));
+    another_agent_by_cli(db, tenant, "a")
+}
+
+/// An agent named `name` of `tenant`, made by the CLI: (client id, client
+/// secret).
+fn another_agent_by_cli(db: &TestDb, tenant: &str, name: &str) -> (String, String) {
     let out = portal(
         db,
         &[
@@ -548,7 +598,7 @@ fn agent_by_cli(db: &TestDb, tenant: &str) -> (String, String) {
             "--tenant",
             tenant,
             "--name",
-            "a",
+            name,
             "--capabilities",
             "a:run",
             "--owner",
@@ -556,6 +606,7 @@ fn agent_by_cli(db: &TestDb, tenant: &str) -> (String, String) {
         ],
         None,
     );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     let creds = text(&out.stdout);
     let field = |name: &str| {
         creds
