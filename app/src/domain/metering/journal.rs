@@ -286,6 +286,13 @@ impl Journal {
             }
             let text = std::fs::read(&path).map_err(journal_error)?;
             let found = replay(&text, &mut replayed);
+            if found == 0 {
+                // Nothing to fold, so no fold would ever remove it: every
+                // start without unlimited tenants' requests left one more
+                // 4 MB file behind.
+                std::fs::remove_file(&path).map_err(journal_error)?;
+                continue;
+            }
             tracing::info!(file = %path.display(), requests = found, "replaying the usage journal");
             requests += found;
         }
@@ -825,6 +832,21 @@ mod tests {
         let replayed = other.take().unwrap().unwrap();
         let (at, counts) = replayed.by_agent["a"].by_second[0];
         assert_eq!((at, counts.tokens_issued, counts.api_calls), (11, 1, 1));
+    }
+
+    #[test]
+    fn a_start_after_a_run_without_requests_leaves_no_file_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("portal.db");
+        let (journal, _writer) = owned_journal(dir.path());
+        drop(journal); // stopped with nothing journaled: file 1 is empty
+        let second = Journal::beside(&db);
+        assert!(second.try_own(0));
+        drop(second);
+        let third = Journal::beside(&db);
+        assert!(third.try_own(0));
+        let left: Vec<u64> = third.files().unwrap().iter().map(|f| f.0).collect();
+        assert_eq!(left, [3], "only the new owner's file");
     }
 
     #[test]
