@@ -588,6 +588,12 @@ type WalHeader = [u64; 6];
 #[derive(Debug)]
 struct WalIndex {
     map: memmap2::Mmap,
+    /// Never closed. Closing any descriptor of a file releases every POSIX
+    /// lock the process holds on it, SQLite's own included: among them the
+    /// lock that tells other processes the index is in use, without which
+    /// the next one to open the database (the CLI) rebuilds the index under
+    /// the serving writer, and the database ends up corrupt.
+    _file: std::mem::ManuallyDrop<File>,
     /// Only held (in a mutex, as connections are not `Sync`).
     _held: Mutex<Connection>,
 }
@@ -606,16 +612,17 @@ impl WalIndex {
         .map_err(std::io::Error::other)?;
         let mut shm = db_path.as_os_str().to_owned();
         shm.push("-shm");
-        let file = File::open(PathBuf::from(shm))?;
+        let file = std::mem::ManuallyDrop::new(File::open(PathBuf::from(shm))?);
         if file.metadata()?.len() < 96 {
             return Err(std::io::Error::other("the WAL index is not initialised"));
         }
         // SAFETY: SQLite changes these bytes as we read them (which
         // `header` allows for, as SQLite's own readers do), and cannot
         // shrink the file while `held` is open.
-        let map = unsafe { memmap2::MmapOptions::new().len(96).map(&file)? };
+        let map = unsafe { memmap2::MmapOptions::new().len(96).map(&*file)? };
         Ok(WalIndex {
             map,
+            _file: file,
             _held: Mutex::new(held),
         })
     }
