@@ -517,9 +517,10 @@ fn help_lists_every_subcommand_and_variable() {
 }
 
 // The CLI is another process writing the database the portal serves. On
-// SQLite, a portal that let go of its locks on the WAL index (by closing a
-// descriptor of it) had the CLI rebuild the index under its writer: agents
-// made meanwhile were refused tokens, then reads failed on a corrupt file.
+// SQLite, a portal that let go of its locks on the database file (by closing
+// a descriptor of it) had the CLI checkpoint and remove the WAL it still
+// wrote to: agents made meanwhile were refused tokens, then reads failed on
+// a corrupt file.
 async fn agents_made_by_the_cli_beside_the_serving_portal_get_tokens_and_the_database_stays_intact(
     db: TestDb,
 ) {
