@@ -45,6 +45,17 @@ fn portal(db: &TestDb, args: &[&str], stdin: Option<&str>) -> Output {
     child.wait_with_output().unwrap()
 }
 
+/// Stops a spawned `portal serve` as an operator would (SIGTERM), and waits
+/// for it to exit.
+fn stop(child: &mut std::process::Child) {
+    let stopped = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(stopped.success());
+    child.wait().unwrap();
+}
+
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
@@ -410,12 +421,7 @@ async fn a_time_zone_set_by_the_cli_files_the_serving_portal_s_next_token(db: Te
     for _ in 0..2 {
         token().await;
     }
-    let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    child.wait().unwrap();
+    stop(&mut child);
     let db = app::domain::Db::connect(&db.url).await.unwrap();
     let filed: Vec<(String, i64)> = sqlx::query_as(
         "SELECT local_date, CAST(tokens_issued AS BIGINT) FROM usage_agent_day \
@@ -549,12 +555,7 @@ async fn agents_made_by_the_cli_beside_the_serving_portal_get_tokens_and_the_dat
         assert!(status.is_success(), "agent {i} made by the CLI: {status}");
         assert!(token(id.clone(), secret.clone()).await.is_success());
     }
-    let stopped = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(stopped.success());
-    child.wait().unwrap();
+    stop(&mut child);
     let check = portal(&db, &["db", "check"], None);
     assert_eq!(check.status.code(), Some(0), "{}", text(&check.stdout));
     assert_eq!(text(&check.stdout).trim(), "ok");
