@@ -36,6 +36,7 @@ unit:
 	timeout 1800 scripts/with-postgres.sh cargo test --locked
 
 e2e:
+	@printf '==> Playwright in %s\n' "$$($${CHROMIUM_PATH:-/usr/bin/chromium} --version 2>/dev/null)"
 	cd end2end && npx playwright test
 
 ## Token endpoint throughput (tokens/s, 64 connections) with and without metering, then PostgreSQL with two instances

@@ -235,6 +235,12 @@ test('the trend is one tab stop walked with the arrow keys, with its tooltip', a
   const tooltip = page.locator('.trend-chart .chart-tooltip');
   await expect(tooltip).toContainText('tokens');
   await expect(tooltip).not.toContainText('today');
+  // Whatever the mouse does meanwhile (it was over today's point; focusing
+  // may scroll the page under it): once it leaves, the focused point's
+  // tooltip is still shown.
+  await page.mouse.move(1, 1);
+  await expect(tooltip).toContainText('tokens');
+  await expect(tooltip).not.toContainText('today');
   // The tooltip sits just above the point it describes.
   const [tip, at] = [(await tooltip.boundingBox())!, (await point(28).boundingBox())!];
   expect(Math.abs(tip.x + tip.width / 2 - (at.x + at.width / 2))).toBeLessThan(3);

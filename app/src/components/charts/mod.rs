@@ -165,6 +165,13 @@ mod dom {
 /// hovering or focusing a point (matching `selector`) makes it `active`;
 /// arrow keys walk the points, `row` to a row. The `tooltip` of the active
 /// point is drawn over the chart, in this box.
+///
+/// The keyboard's point keeps its tooltip whatever the pointer did before:
+/// focusing a point scrolls it into view, the page moves under a pointer
+/// that stands still, and the browser tells the chart that the pointer left
+/// it or is over something else. Until the pointer really moves, such
+/// events are the page's doing, not the person's, and are ignored; once the
+/// pointer leaves a point, the focused point's tooltip comes back.
 #[component]
 fn ChartFrame<T: IntoView + 'static>(
     active: RwSignal<Option<Pointed>>,
@@ -173,22 +180,52 @@ fn ChartFrame<T: IntoView + 'static>(
     tooltip: T,
     children: Children,
 ) -> impl IntoView {
+    let focused = StoredValue::new(None::<Pointed>);
+    // Where the pointer last moved, and where it stood when the keyboard
+    // took over (while it stands there).
+    let pointer = StoredValue::new(None::<(i32, i32)>);
+    let parked = StoredValue::new(None::<(i32, i32)>);
+    let at = |ev: &leptos::ev::MouseEvent| (ev.client_x(), ev.client_y());
+    let show = move |hovered: Option<Pointed>| active.set(hovered.or_else(|| focused.get_value()));
+    let hover = move |ev: &leptos::ev::MouseEvent, hovered: Option<Pointed>| {
+        if parked.get_value() == Some(at(ev)) {
+            return;
+        }
+        parked.set_value(None);
+        show(hovered);
+    };
     view! {
         <div
             class="chart-frame"
             on:keydown=roving_focus(row as isize, selector)
-            on:mouseover=move |ev| active.set(pointed(&ev, selector))
-            on:mouseleave=move |_| active.set(None)
+            on:mousemove=move |ev| {
+                let here = at(&ev);
+                pointer.set_value(Some(here));
+                if parked.get_value().is_some_and(|p| p != here) {
+                    parked.set_value(None);
+                    show(pointed(&ev, selector));
+                }
+            }
+            on:mouseover=move |ev| hover(&ev, pointed(&ev, selector))
+            on:mouseleave=move |ev| hover(&ev, None)
             on:focusin=move |ev| {
                 if let Some(point) = pointed(&ev, selector) {
                     #[cfg(feature = "hydrate")]
                     if let Some(el) = dom::target(&ev) {
                         dom::make_tab_stop(&el);
                     }
+                    parked.set_value(pointer.get_value());
+                    focused.set_value(Some(point.clone()));
                     active.set(Some(point));
                 }
             }
-            on:focusout=move |_| active.set(None)
+            on:focusout=move |_| {
+                let was = focused.get_value();
+                focused.set_value(None);
+                if active.get_untracked() == was {
+                    active.set(None);
+                }
+            }
         >
             {children()}
             {tooltip}
