@@ -123,6 +123,8 @@ pub struct SummaryCard {
     pub label: String,
     pub value: u64,
     pub previous: u64,
+    /// A fall is the good news (refusals), so it is coloured as such.
+    pub lower_is_better: bool,
 }
 
 /// The Agents page's list.

@@ -106,6 +106,7 @@ async fn page_data(
         label: label.into(),
         value,
         previous,
+        lower_is_better: key == "refused",
     };
     let cards = vec![
         card("tokens", "Tokens issued", t.tokens_issued, p.tokens_issued),

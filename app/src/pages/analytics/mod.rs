@@ -198,6 +198,12 @@ fn UsageViews(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl
                 "down" => "▼ ",
                 _ => "",
             };
+            // Green for good news, red for bad: fewer refusals is good.
+            let verdict = match (direction, c.lower_is_better) {
+                ("up", false) | ("down", true) => " better",
+                ("up", true) | ("down", false) => " worse",
+                _ => "",
+            };
             view! {
                 <div class="card stat-card" data-testid=format!("card-{}", c.key)>
                     <p class="stat-label">{c.label.clone()}</p>
@@ -205,7 +211,7 @@ fn UsageViews(data: Arc<AnalyticsPageData>, table: Option<&'static str>) -> impl
                         {thousands(c.value)}
                     </p>
                     <p class=format!(
-                        "stat-change {direction}",
+                        "stat-change {direction}{verdict}",
                     )>
                         {arrow}{delta}
                         <span class="muted">
