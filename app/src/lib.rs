@@ -26,6 +26,32 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     )))
 }
 
+/// The content security policy of every answer: scripts only from the
+/// portal itself and, on a page, the inline ones Leptos wrote with this
+/// response's `nonce`; never `'unsafe-inline'`, so a script someone managed
+/// to inject into a page does not run.
+pub fn content_security_policy(nonce: Option<&str>) -> String {
+    let inline = nonce.map(|n| format!(" 'nonce-{n}'")).unwrap_or_default();
+    format!(
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
+         script-src 'self'{inline} 'wasm-unsafe-eval'; connect-src 'self'; \
+         frame-ancestors 'none'; base-uri 'self'; object-src 'none'"
+    )
+}
+
+/// A page's policy names its own nonce (which leptos_axum draws for each
+/// response and writes on the inline scripts it adds).
+#[cfg(feature = "ssr")]
+fn strict_scripts() {
+    let policy = content_security_policy(leptos::nonce::use_nonce().as_deref());
+    if let (Some(response), Ok(value)) = (
+        use_context::<leptos_axum::ResponseOptions>(),
+        http::HeaderValue::from_str(&policy),
+    ) {
+        response.insert_header(http::header::CONTENT_SECURITY_POLICY, value);
+    }
+}
+
 /// Where the portal's stylesheet is served.
 pub fn stylesheet_href(options: &LeptosOptions) -> String {
     format!("/{}/{}.css", options.site_pkg_dir, options.output_name)
@@ -37,6 +63,8 @@ pub fn stylesheet_href(options: &LeptosOptions) -> String {
 pub fn document(assets: model::assets::AssetUrls) -> impl IntoView {
     let (css, icon) = (assets.stylesheet.clone(), assets.favicon.clone());
     provide_context(assets);
+    #[cfg(feature = "ssr")]
+    strict_scripts();
     view! {
         <!DOCTYPE html>
         <html lang="en">

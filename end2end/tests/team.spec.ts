@@ -27,17 +27,19 @@ test('sign up, read the verification mail, verify, register an agent', async ({ 
   await page.getByRole('button', { name: 'Create organisation' }).click();
   await expect(page.getByTestId('form-done')).toContainText(`We sent a message to ${owner}`);
 
-  // Signed in at once, read-only until the address is proven.
+  // Nothing exists until the address is proven: the password signs nobody in.
   await page.getByRole('link', { name: 'Sign in' }).click();
   await submitSignIn(page, owner, STRONG_PASSWORD);
-  await expect(page.getByTestId('verify-banner')).toBeVisible();
-  await expect(page.getByTestId('tenant-name')).toHaveText(org);
+  await expect(page.getByTestId('login-error')).toBeVisible();
 
   const link = await mailedLink(owner, 'Verify your e-mail', '/verify-email');
   await page.goto(link);
+  await expect(page.getByLabel('Organisation name')).toHaveValue(org);
+  await page.getByLabel('Your password').fill(STRONG_PASSWORD);
   await page.getByRole('button', { name: 'Verify my address' }).click();
-  await expect(page.getByTestId('form-done')).toContainText('Your address is verified');
+  await expect(page.getByTestId('form-done')).toContainText('your organisation is ready');
   await page.getByRole('link', { name: 'Register an agent' }).click();
+  await expect(page.getByTestId('tenant-name')).toHaveText(org);
   await expect(page.getByTestId('verify-banner')).toHaveCount(0);
   await page.getByText('Register an agent').click();
   await page.getByLabel('Name').fill('first-bot');
@@ -58,7 +60,7 @@ test('invite a viewer who joins from the mail, looks, and is signed out when rem
   await expect(page.getByTestId('form-done')).toContainText(`Invitation sent to ${viewer}`);
   await expect(page.getByTestId('invitation-row')).toContainText(viewer);
 
-  const link = await mailedLink(viewer, `invited to ${org}`, '/invitation');
+  const link = await mailedLink(viewer, 'Invitation to join', '/invitation');
   const guest = await newPage(browser);
   await guest.goto(link);
   await expect(guest.getByTestId('invitation-summary')).toContainText(org);
@@ -104,8 +106,8 @@ test('the audit trail shows each of these, newest first', async ({ page }) => {
   );
   const order = [
     'tenant.signed_up',
-    'member.signed_in',
     'member.email_verified',
+    'member.signed_in',
     'agent.registered',
     'member.invited',
     'invitation.accepted',

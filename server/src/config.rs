@@ -14,6 +14,15 @@ pub enum LogFormat {
     Json,
 }
 
+/// The header the trusted proxies append the client's address to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ClientIpHeader {
+    /// `X-Forwarded-For: client, proxy1`
+    XForwardedFor,
+    /// `Forwarded: for=client, for=proxy1` (RFC 7239)
+    Forwarded,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct Config {
     /// Database: sqlite://PATH (created on start) or postgres://USER@HOST:PORT/DB.
@@ -71,6 +80,12 @@ pub struct Config {
     /// those headers are ignored and the peer address is the client.
     #[arg(long, env = "TRUSTED_PROXIES", value_delimiter = ',', global = true)]
     pub trusted_proxies: Vec<ipnet::IpNet>,
+
+    /// The one header the trusted proxies append the client's address to
+    /// (required with TRUSTED_PROXIES); the other is never read: a client
+    /// could send it unchallenged.
+    #[arg(long, env = "CLIENT_IP_HEADER", value_enum, global = true)]
+    pub client_ip_header: Option<ClientIpHeader>,
 
     /// The master key that seals the server's signing keys at rest (32 bytes,
     /// base64). Every instance on one database needs the same one.
@@ -176,6 +191,7 @@ impl Config {
             session_secure: None,
             session_idle_minutes: 720,
             trusted_proxies: Vec::new(),
+            client_ip_header: None,
             token_audience: None,
             master_key: None,
             keys_refresh_seconds: 30,
@@ -255,6 +271,15 @@ impl Config {
         }
         if !serving {
             return problems;
+        }
+        // Guessing would be wrong one way or the other: the header the
+        // proxies do not write is the client's to fill in.
+        if !self.trusted_proxies.is_empty() && self.client_ip_header.is_none() {
+            problems.push(
+                "TRUSTED_PROXIES needs CLIENT_IP_HEADER: the header those proxies append the \
+                 client's address to (x-forwarded-for or forwarded)"
+                    .into(),
+            );
         }
         if let Some(url) = &self.public_url {
             let parsed = url.parse::<axum::http::Uri>().ok();

@@ -25,6 +25,11 @@ pub const MEMBER_ID: &str = "member_id";
 pub const SESSION_EPOCH: &str = "session_epoch";
 /// When the session last served a request (unix seconds, the portal's clock).
 pub const LAST_SEEN: &str = "last_seen";
+/// When the person signed in with their password (unix seconds): a session
+/// ends [`MAX_AGE_SECS`] after it, however busy it was.
+pub const SIGNED_IN_AT: &str = "signed_in_at";
+/// The absolute lifetime of a session: 30 days.
+pub const MAX_AGE_SECS: i64 = 30 * 24 * 3600;
 
 #[derive(Debug, Clone)]
 pub enum PortalSessionStore {
@@ -97,30 +102,55 @@ impl PortalSessionStore {
     }
 }
 
+/// What the table keeps in place of a session id: its SHA-256, cut to the
+/// id's 128 bits. The cookie holds the id; a copy of the database (a backup,
+/// a leaked dump) holds only hashes, which sign nobody in. The ids are 128
+/// random bits, so a plain hash is enough: there is nothing to guess.
+fn stored_id(id: &Id) -> Id {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(id.0.to_le_bytes());
+    let mut half = [0u8; 16];
+    half.copy_from_slice(&digest[..16]);
+    Id(i128::from_le_bytes(half))
+}
+
+fn stored(record: &Record) -> Record {
+    Record {
+        id: stored_id(&record.id),
+        ..record.clone()
+    }
+}
+
 #[async_trait]
 impl SessionStore for PortalSessionStore {
     async fn create(&self, record: &mut Record) -> session_store::Result<()> {
-        match self {
-            Self::Sqlite(s, _) => s.create(record).await,
-            Self::Postgres(s) => s.create(record).await,
+        // The stores' own `create` picks a new id on a collision, which
+        // here would be the hash's: pick the cookie's id anew instead.
+        while self.load(&record.id).await?.is_some() {
+            record.id = Id::default();
         }
+        self.save(record).await
     }
     async fn save(&self, record: &Record) -> session_store::Result<()> {
+        let record = stored(record);
         match self {
-            Self::Sqlite(s, _) => s.save(record).await,
-            Self::Postgres(s) => s.save(record).await,
+            Self::Sqlite(s, _) => s.save(&record).await,
+            Self::Postgres(s) => s.save(&record).await,
         }
     }
     async fn load(&self, id: &Id) -> session_store::Result<Option<Record>> {
-        match self {
-            Self::Sqlite(_, reader) => load_now(reader, id),
-            Self::Postgres(s) => s.load(id).await,
-        }
+        let hashed = stored_id(id);
+        let record = match self {
+            Self::Sqlite(_, reader) => load_now(reader, &hashed)?,
+            Self::Postgres(s) => s.load(&hashed).await?,
+        };
+        Ok(record.map(|r| Record { id: *id, ..r }))
     }
     async fn delete(&self, id: &Id) -> session_store::Result<()> {
+        let hashed = stored_id(id);
         match self {
-            Self::Sqlite(s, _) => s.delete(id).await,
-            Self::Postgres(s) => s.delete(id).await,
+            Self::Sqlite(s, _) => s.delete(&hashed).await,
+            Self::Postgres(s) => s.delete(&hashed).await,
         }
     }
 }
@@ -187,5 +217,18 @@ mod tests {
         store.create(&mut expired).await.unwrap();
         assert!(store.load(&expired.id).await.unwrap().is_none());
         assert!(store.load(&Id::default()).await.unwrap().is_none());
+
+        // The table holds no id a cookie could carry.
+        let kept: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap();
+        assert_eq!(kept.len(), 2);
+        assert!(!kept.contains(&live.id.to_string()));
+        assert!(store
+            .load(&kept[0].parse().unwrap())
+            .await
+            .unwrap()
+            .is_none());
     }
 }

@@ -13,6 +13,10 @@ use crate::model::{AuditAction, CurrentMember};
 /// Reset e-mails per address, and requests per client, per throttling window.
 pub const RESETS_PER_EMAIL: i64 = 3;
 pub const RESETS_PER_CLIENT: i64 = 10;
+/// Password changes a person may try per throttling window: each one costs
+/// a password check (and a hash) from the pool sign-ins share, so a member
+/// hammering this form must not starve everyone else's sign-in.
+pub const PASSWORD_CHANGES: i64 = 5;
 
 /// Ends every session of the person; returns the new epoch of `member_id`'s
 /// row (for the session that asked, when it lives on).
@@ -56,6 +60,10 @@ pub async fn change_password(
     client_ip: &str,
     now: i64,
 ) -> Result<i64> {
+    // Counted before the check, per person (the password is theirs in
+    // every organisation), as sign-in counts its attempts.
+    let key = format!("password-change:{}", member.email);
+    sign_in::throttle(db, &key, PASSWORD_CHANGES, now).await?;
     let stored = members::credentials_by_id(db, &member.member_id)
         .await?
         .map(|c| c.password_hash);
@@ -171,7 +179,7 @@ pub async fn send_reset_link(
         now,
     )
     .await?;
-    let by = By::visitor(&member.email, client_ip);
+    let by = By::unauthenticated(client_ip);
     record_everywhere(
         &mut tx,
         &member.email,

@@ -29,8 +29,12 @@ pub enum ActorKind {
     Member,
     Operator,
     Stripe,
-    /// Someone not signed in: a failed sign-in, a sign-up, a reset.
+    /// Someone not signed in who proved nothing yet: a sign-up, a reset
+    /// through an e-mailed link.
     Visitor,
+    /// Someone not signed in trying something at a member's address (a
+    /// failed sign-in, a reset request): whoever typed it, not the member.
+    Unauthenticated,
 }
 
 impl ActorKind {
@@ -40,6 +44,7 @@ impl ActorKind {
             ActorKind::Operator => "operator",
             ActorKind::Stripe => "stripe",
             ActorKind::Visitor => "visitor",
+            ActorKind::Unauthenticated => "unauthenticated",
         }
     }
 }
@@ -56,6 +61,15 @@ impl By {
         By {
             kind: ActorKind::Visitor,
             name: email.to_owned(),
+            client_ip: client_ip.to_owned(),
+        }
+    }
+    /// An attempt by someone not signed in: the trail names no member as
+    /// its actor (the address typed is the entry's object).
+    pub fn unauthenticated(client_ip: &str) -> Self {
+        By {
+            kind: ActorKind::Unauthenticated,
+            name: "unauthenticated attempt".into(),
             client_ip: client_ip.to_owned(),
         }
     }

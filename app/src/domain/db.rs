@@ -179,19 +179,35 @@ impl Db {
             Some(reader) => Some(super::metering::KeptForBackup::keep(reader.path())?),
             None => None,
         };
+        // Created empty and owner-only before SQLite writes a byte into it
+        // (it fills an empty file): a copy of the database signs keys and
+        // carries every tenant's data, so no other user may read it, not
+        // even while it is being written.
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| {
+                    super::Error::invalid(format!("cannot create {}: {e}", path.display()))
+                })?;
+        }
         let target = path.to_string_lossy().replace('\'', "''");
-        sqlx::query(&format!("VACUUM INTO '{target}'"))
+        let copied = sqlx::query(&format!("VACUUM INTO '{target}'"))
             .execute(&self.pool)
-            .await?;
+            .await;
+        if let Err(e) = copied {
+            let _ = std::fs::remove_file(path);
+            return Err(e.into());
+        }
         if let Some(journal) = journal {
             let copy = path.to_owned();
             tokio::task::spawn_blocking(move || journal.add_to(&copy))
                 .await
                 .map_err(|e| super::Error::Internal(format!("backup: {e}")))??;
         }
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| super::Error::Internal(format!("securing the backup: {e}")))?;
         Ok(())
     }
 

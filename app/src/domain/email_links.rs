@@ -72,14 +72,20 @@ pub struct NewLink<'a> {
     pub created_by: &'a str,
 }
 
-fn digest(token: &str) -> String {
+/// What is stored of a token: its SHA-256, in hex.
+pub(crate) fn digest(token: &str) -> String {
     let hash = Sha256::digest(token.as_bytes());
     hash.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A new link's random token (256 bits, URL-safe).
+pub fn new_token() -> String {
+    B64.encode(rand::random::<[u8; 32]>())
+}
+
 /// Stores a new link on `conn` and returns its token (for the e-mail only).
 pub async fn issue(conn: &mut AnyConnection, new: NewLink<'_>, now: i64) -> Result<String> {
-    let token = B64.encode(rand::random::<[u8; 32]>());
+    let token = new_token();
     sqlx::query(
         "INSERT INTO email_links (token_hash, purpose, tenant_id, member_id, email, role, \
          created_by, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -137,7 +143,7 @@ pub async fn redeem(
 
 /// The same answer for a wrong, used or expired link: which one it was
 /// helps nobody but a guesser.
-fn unusable(purpose: Purpose) -> Error {
+pub(crate) fn unusable(purpose: Purpose) -> Error {
     Error::invalid(match purpose {
         Purpose::Verify => {
             "This verification link has expired or was already used. Sign in and ask for a new one."

@@ -55,13 +55,16 @@ fn link(public_url: &str, path: &str, token: &str) -> String {
     format!("{}{path}?token={token}", public_url.trim_end_matches('/'))
 }
 
-pub fn verify_email(public_url: &str, to: &str, organisation: &str, token: &str) -> Message {
+/// No organisation name in it: whoever signs up chooses that, and this
+/// message goes to an address nobody has proven yet (the page the link opens
+/// names it).
+pub fn verify_email(public_url: &str, to: &str, token: &str) -> Message {
     message(
         to,
-        &format!("Verify your e-mail for {organisation}"),
+        &format!("Verify your e-mail address for {PRODUCT_NAME}"),
         &format!(
             "Welcome to {PRODUCT_NAME}. Confirm that {to} is your address to start \
-             registering agents for {organisation}."
+             registering agents."
         ),
         Some((
             "Verify my e-mail",
@@ -111,9 +114,13 @@ pub fn invitation(
 ) -> Message {
     message(
         to,
-        &format!("You are invited to {organisation}"),
+        // The organisation's name is its sign-up's choice: never in the
+        // subject (a phishing lure there would read as ours), and quoted in
+        // the body as a name, not a sentence of ours.
+        &format!("Invitation to join an organisation on {PRODUCT_NAME}"),
         &format!(
-            "{invited_by} invited you to join {organisation} on {PRODUCT_NAME} as {} {role}.",
+            "{invited_by} invited you to join the organisation \u{201c}{organisation}\u{201d} \
+             on {PRODUCT_NAME} as {} {role}.",
             if role == crate::model::Role::Admin {
                 "an"
             } else {
@@ -134,13 +141,20 @@ mod tests {
 
     #[test]
     fn both_parts_carry_the_link_and_html_is_escaped() {
-        let m = verify_email("https://portal.example/", "a@b.co", "<Acme & Co>", "tok");
+        let m = invitation(
+            "https://portal.example/",
+            "a@b.co",
+            "<Acme & Co>",
+            "ada@b.co",
+            crate::model::Role::Viewer,
+            "tok",
+        );
         assert!(m
             .text
-            .contains("https://portal.example/verify-email?token=tok"));
+            .contains("https://portal.example/invitation?token=tok"));
         assert!(m
             .html
-            .contains("https://portal.example/verify-email?token=tok"));
+            .contains("https://portal.example/invitation?token=tok"));
         assert!(m.html.contains("&lt;Acme &amp; Co&gt;"));
         assert!(!m.html.contains("<Acme"));
     }

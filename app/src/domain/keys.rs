@@ -137,8 +137,8 @@ impl MasterKey {
 }
 
 impl ServerKeys {
-    /// Loads the keys, generating the missing ones; keys stored in the
-    /// clear by an earlier version are sealed on the way.
+    /// Loads the keys, generating the missing ones; a key not sealed with
+    /// the master key is refused (see [`seal_clear_keys`]).
     pub async fn load_or_create(db: &Db, master: &MasterKey, now: i64) -> Result<ServerKeys> {
         let mut random = [0u8; 32];
         rand::rngs::OsRng.fill_bytes(&mut random);
@@ -169,18 +169,21 @@ impl ServerKeys {
         let mut signing = Vec::new();
         let mut secret_hash_key = None;
         for (kid, purpose, stored) in rows {
-            let secret = if stored.starts_with(SEALED) {
-                master.open(&kid, &stored)?
-            } else {
-                let secret = decode32(&stored)?;
-                sqlx::query("UPDATE server_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
-                    .bind(master.seal(&kid, &secret)?)
-                    .bind(&kid)
-                    .bind(&stored)
-                    .execute(&db.pool)
-                    .await?;
-                secret
-            };
+            // Only a key sealed with the master key is ours: one in the
+            // clear may have been planted by whoever could write to the
+            // database (a signing key to sign tokens of their own, a
+            // secret-hash key to mint agent secrets). An operator seals a
+            // genuine key of a database from before sealing with `portal
+            // keys seal`.
+            if !stored.starts_with(SEALED) {
+                return Err(Error::Internal(format!(
+                    "server key {kid} is stored in the clear, not sealed with the master key: \
+                     refused. If this database comes from a version before keys were sealed, \
+                     seal it with `portal keys seal`; otherwise the row was put there by \
+                     someone else: delete it"
+                )));
+            }
+            let secret = master.open(&kid, &stored)?;
             match purpose.as_str() {
                 "secret_hash" => secret_hash_key = Some(secret),
                 _ => signing.push(signing_pair(kid, &secret)?),
@@ -239,6 +242,28 @@ fn json_part(value: &impl serde::Serialize) -> Result<String> {
     let json =
         serde_json::to_vec(value).map_err(|e| Error::Internal(format!("signing token: {e}")))?;
     Ok(B64.encode(json))
+}
+
+/// `portal keys seal`: seals the keys a version before sealing stored in
+/// the clear, which the portal refuses to load (it cannot tell them from
+/// planted ones: this is the operator's word that they are genuine).
+/// Returns their kids.
+pub async fn seal_clear_keys(db: &Db, master: &MasterKey) -> Result<Vec<String>> {
+    let rows: Vec<(String, String)> = sqlx::query_as("SELECT kid, secret FROM server_keys")
+        .fetch_all(&db.pool)
+        .await?;
+    let mut sealed = Vec::new();
+    for (kid, stored) in rows.into_iter().filter(|(_, s)| !s.starts_with(SEALED)) {
+        let secret = decode32(&stored)?;
+        sqlx::query("UPDATE server_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
+            .bind(master.seal(&kid, &secret)?)
+            .bind(&kid)
+            .bind(&stored)
+            .execute(&db.pool)
+            .await?;
+        sealed.push(kid);
+    }
+    Ok(sealed)
 }
 
 /// A new Ed25519 signing key, sealed; returns its kid.

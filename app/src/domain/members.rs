@@ -20,25 +20,43 @@ pub struct Member {
 /// E-mails are compared case-insensitively: stored trimmed and lower-cased.
 pub fn normalize_email(email: &str) -> Result<String> {
     let email = email.trim().to_lowercase();
-    let valid = email.len() <= 254
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
-        && match email.split_once('@') {
-            Some((local, domain)) => {
-                !local.is_empty()
-                    && domain.contains('.')
-                    && !domain.starts_with('.')
-                    && !domain.ends_with('.')
-                    && !domain.contains('@')
-            }
-            None => false,
-        };
-    if valid {
+    if is_plain_address(&email) {
         Ok(email)
     } else {
         Err(Error::invalid(format!(
             "{email:?} is not a valid e-mail address"
         )))
     }
+}
+
+/// A bare address, `local@domain`, and nothing a mailer could read as a
+/// display name, a comment or a second recipient (`x<victim@example.com>`,
+/// `a@b.co, c@d.co`): the local part is a dot-atom (RFC 5322), the domain
+/// dot-separated labels of letters, digits and inner hyphens.
+fn is_plain_address(email: &str) -> bool {
+    const ATOM_SPECIALS: &str = "!#$%&'*+-/=?^_`{|}~";
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    let dot_separated = |part: &str, ok: &dyn Fn(&str) -> bool| {
+        !part.is_empty() && part.split('.').all(|piece| !piece.is_empty() && ok(piece))
+    };
+    let atom = |piece: &str| {
+        piece
+            .chars()
+            .all(|c| c.is_alphanumeric() || ATOM_SPECIALS.contains(c))
+    };
+    let label = |piece: &str| {
+        piece.len() <= 63
+            && !piece.starts_with('-')
+            && !piece.ends_with('-')
+            && piece.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    email.len() <= 254
+        && local.len() <= 64
+        && dot_separated(local, &atom)
+        && dot_separated(domain, &label)
+        && domain.contains('.')
 }
 
 /// Adds a member with a password an operator chose (or generated).
@@ -265,8 +283,24 @@ mod tests {
             "ada@example",
             "a b@example.com",
             "a@b@c.com",
+            // What a mailer reads as another recipient.
+            "x<victim@example.com>",
+            "victim@example.com>",
+            "\"x\"@example.com",
+            "a@example.com,b@example.com",
+            "ada(comment)@example.com",
+            "ada..b@example.com",
+            ".ada@example.com",
+            "ada@-example.com",
+            "ada@example..com",
         ] {
             assert!(normalize_email(bad).is_err(), "{bad:?} accepted");
+        }
+        for good in [
+            "o'brien+agents@mail.example.co.uk",
+            "first.last@sub-domain.example",
+        ] {
+            assert_eq!(normalize_email(good).unwrap(), good);
         }
     }
 }

@@ -46,16 +46,15 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn
     if email.len() > 254 || email.chars().any(char::is_control) {
         return Err(Error::InvalidCredentials);
     }
+    let email_and_client = format!("email+client:{email} {}", attempt.client);
     let keys = [
-        (
-            format!("email+client:{email} {}", attempt.client),
-            PER_EMAIL_AND_CLIENT,
-        ),
         (format!("client:{}", attempt.client), PER_CLIENT),
+        (email_and_client.clone(), PER_EMAIL_AND_CLIENT),
         (format!("email:{email}"), PER_EMAIL),
     ];
     // In this order, stopping at the first counter that is full: a client
-    // already refused does not eat into the e-mail's wider budget.
+    // already refused writes no row for each new address it tries, and
+    // does not eat into the e-mail's wider budget.
     let mut reserved = Vec::with_capacity(keys.len());
     for (key, limit) in &keys {
         let (attempts, window_start) = reserve(db, key, now).await?;
@@ -69,7 +68,7 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn
     let credentials = members::credentials(db, &email).await?;
     let hash = credentials.as_ref().map(|c| c.password_hash.clone());
     let verified = passwords::verify(attempt.password.to_owned(), hash).await;
-    let by = By::visitor(&email, attempt.client);
+    let by = By::unauthenticated(attempt.client);
     let member = match (verified, credentials) {
         (Ok(true), Some(member)) => member,
         // Overloaded: not a guess that failed, so not counted as one.
@@ -95,7 +94,7 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn
     };
     give_back(db, &reserved).await?;
     sqlx::query("DELETE FROM sign_in_counters WHERE key = $1")
-        .bind(&keys[0].0)
+        .bind(&email_and_client)
         .execute(&db.pool)
         .await?;
     let mut tx = db.pool.begin().await?;
@@ -126,10 +125,21 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn
 /// once more than `limit` were made in the window: the same atomic counters
 /// as sign-in, for other things worth throttling.
 pub(crate) async fn throttle(db: &Db, key: &str, limit: i64, now: i64) -> Result<()> {
-    let (attempts, window_start) = reserve(db, key, now).await?;
+    throttle_within(db, key, limit, WINDOW_SECS, now).await
+}
+
+/// [`throttle`] with a window of `window` seconds.
+pub(crate) async fn throttle_within(
+    db: &Db,
+    key: &str,
+    limit: i64,
+    window: i64,
+    now: i64,
+) -> Result<()> {
+    let (attempts, window_start) = reserve_within(db, key, window, now).await?;
     if attempts > limit {
         return Err(Error::Throttled {
-            retry_after_secs: (window_start + WINDOW_SECS - now).max(1),
+            retry_after_secs: (window_start + window - now).max(1),
         });
     }
     Ok(())
@@ -138,6 +148,10 @@ pub(crate) async fn throttle(db: &Db, key: &str, limit: i64, now: i64) -> Result
 /// Counts one attempt under `key`; returns the attempts in its window
 /// (this one included) and when the window started.
 async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
+    reserve_within(db, key, WINDOW_SECS, now).await
+}
+
+async fn reserve_within(db: &Db, key: &str, window: i64, now: i64) -> Result<(i64, i64)> {
     // fetch_all, not fetch_one: SQLite commits an autocommit
     // `INSERT ... RETURNING` only once the statement has run to its end, and
     // a statement left after its first row would keep the write lock.
@@ -152,7 +166,7 @@ async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
     )
     .bind(key)
     .bind(now)
-    .bind(now - WINDOW_SECS)
+    .bind(now - window)
     .fetch_all(&db.pool)
     .await?;
     let counted = counted

@@ -1,21 +1,29 @@
-//! Sign-up and e-mail verification. A sign-up creates a free tenant with
-//! its person as owner; the tenant can be looked at at once, and changed
-//! once the address is proven by the e-mailed link.
+//! Sign-up and e-mail verification. A sign-up creates nothing but a pending
+//! sign-up and a mailed link; opening the link proves the address and
+//! creates the free tenant with its person as owner, signed in.
 //!
-//! The answer never tells whether an address already has an account: a
-//! duplicate gets the same answer (after the same password hashing), and
-//! the address's owner gets a message saying someone tried.
+//! Neither the answer nor anything after it tells whether an address
+//! already has an account: a duplicate gets the same answer (after the same
+//! password hashing, with no look at the organisation's name), the
+//! address's owner gets a message saying someone tried, and since nothing
+//! exists before the link is opened, signing in with the password just
+//! chosen fails alike for a new address and a taken one.
 
 use super::audit::{self, By};
-use super::email_links::{self, NewLink, Purpose};
+use super::email_links::{self, digest, NewLink, Purpose};
+use super::sign_in::SignedIn;
 use super::tenants::{self, NewTenant};
 use super::{emails, members, outbox, passwords, sign_in, Db, Error, Result};
 use crate::model::{AuditAction, CurrentMember, Role};
 
 /// Sign-ups one client may make per throttling window.
 pub const PER_CLIENT: i64 = 5;
+/// Sign-up e-mails one address may get per throttling window.
+pub const PER_EMAIL: i64 = 3;
 /// Seconds between two verification e-mails for one member.
 pub const RESEND_AFTER_SECS: i64 = 60;
+/// How long a sign-up's link works.
+pub const PENDING_SECS: i64 = 24 * 3600;
 
 pub struct SignUp<'a> {
     pub organisation: &'a str,
@@ -26,10 +34,18 @@ pub struct SignUp<'a> {
 
 pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Result<()> {
     sign_in::throttle(db, &format!("signup:{}", s.client_ip), PER_CLIENT, now).await?;
-    let organisation = tenants::parse_name(s.organisation)?;
+    let organisation = tenants::parse_name(s.organisation).map_err(|_| {
+        Error::invalid_field(
+            "organisation",
+            "The organisation name must be 1 to 100 characters.",
+        )
+    })?;
     let email = members::normalize_email(s.email)
         .map_err(|_| Error::invalid_field("email", "Enter a valid e-mail address."))?;
     passwords::check_new(s.password, &[&email, &organisation])?;
+    // Counted after the checks, so a typo does not use the address's
+    // budget; the same for a new address and a taken one.
+    sign_in::throttle(db, &format!("signup-email:{email}"), PER_EMAIL, now).await?;
     // Hashed whether or not the address is taken: both answers take as long.
     let hash = passwords::hash(s.password.to_owned()).await?;
     let taken = members::find_by_email(db, &email).await?.is_some();
@@ -40,16 +56,167 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
         tx.commit().await?;
         return Ok(());
     }
-    let tenant = tenants::insert(&mut tx, NewTenant::named(organisation), now).await?;
-    let inserted =
-        members::insert(&mut tx, &tenant.id, &email, Role::Owner, &hash, None, now).await;
-    let member = match inserted {
-        Ok(member) => member,
-        // Taken a moment ago by a racing sign-up: the same quiet answer.
-        Err(Error::Conflict(_)) => return Ok(()),
-        Err(e) => return Err(e),
+    // A new sign-up for the address replaces an earlier one still pending.
+    sqlx::query("UPDATE pending_signups SET used_at = $1 WHERE email = $2 AND used_at IS NULL")
+        .bind(now)
+        .bind(&email)
+        .execute(&mut *tx)
+        .await?;
+    let token = email_links::new_token();
+    sqlx::query(
+        "INSERT INTO pending_signups (token_hash, email, organisation, password_hash, client_ip, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(digest(&token))
+    .bind(&email)
+    .bind(&organisation)
+    .bind(&hash)
+    .bind(s.client_ip)
+    .bind(now)
+    .bind(now + PENDING_SECS)
+    .execute(&mut *tx)
+    .await?;
+    let message = emails::verify_email(public_url, &email, &token);
+    outbox::enqueue(&mut tx, &message, now).await?;
+    // Now and then, forget sign-ups nobody finished.
+    if rand::random::<u8>() < 4 {
+        sqlx::query("DELETE FROM pending_signups WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// A pending sign-up as its link finds it.
+#[derive(sqlx::FromRow)]
+struct Pending {
+    email: String,
+    organisation: String,
+    password_hash: String,
+    client_ip: String,
+}
+
+/// What a verification link did: a sign-up's link created its organisation
+/// and signed its person in; a member's link (an address never proven)
+/// proved the address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verified {
+    SignedUp(SignedIn),
+    AddressProven,
+}
+
+/// What a sign-up's link proves, when it is one: the person opening it
+/// shows the password chosen at sign-up (so an address signed up by someone
+/// else cannot be handed an account whose password that someone knows) and
+/// may rename the organisation (its name may have been taken since).
+pub struct Verification<'a> {
+    pub token: &'a str,
+    pub password: &'a str,
+    pub organisation: Option<&'a str>,
+    /// `SIGNUP=closed` since the link was sent: it creates nothing.
+    pub signup_open: bool,
+    pub client_ip: &'a str,
+}
+
+async fn pending(db: &Db, token: &str, now: i64) -> Result<Option<Pending>> {
+    Ok(sqlx::query_as(
+        "SELECT email, organisation, password_hash, client_ip FROM pending_signups \
+         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+    )
+    .bind(digest(token))
+    .bind(now)
+    .fetch_optional(&db.pool)
+    .await?)
+}
+
+/// The organisation a sign-up's link would create, to show on its page
+/// (`None`: not a sign-up's link, or one no longer usable).
+pub async fn pending_organisation(db: &Db, token: &str, now: i64) -> Result<Option<String>> {
+    Ok(pending(db, token, now).await?.map(|p| p.organisation))
+}
+
+/// Uses a verification link. A sign-up's creates the organisation with the
+/// person as its verified owner, signed in; a member's proves the address.
+pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Verified> {
+    let Some(pending) = pending(db, v.token, now).await? else {
+        verify_member_address(db, v.token, v.client_ip, now).await?;
+        return Ok(Verified::AddressProven);
     };
-    let by = By::visitor(&email, s.client_ip);
+    if !v.signup_open {
+        return Err(Error::Forbidden(
+            "Sign-up is closed on this portal: ask its operator for an account.".into(),
+        ));
+    }
+    let name =
+        tenants::parse_name(v.organisation.unwrap_or(&pending.organisation)).map_err(|_| {
+            Error::invalid_field(
+                "organisation",
+                "The organisation name must be 1 to 100 characters.",
+            )
+        })?;
+    // Checked before anything is written: the hash takes a core for a
+    // moment, and SQLite's one writer would wait for it.
+    let hash = Some(pending.password_hash.clone());
+    if !passwords::verify(v.password.to_owned(), hash).await? {
+        return Err(Error::invalid_field(
+            "password",
+            "This is not the password chosen at sign-up. Whoever signed up chose it: if that \
+             was not you, ignore the link.",
+        ));
+    }
+    // The link proves the address: its owner may be told what exists.
+    if members::find_by_email(db, &pending.email).await?.is_some() {
+        return Err(Error::invalid(
+            "This address has an account already (it joined an organisation since): sign in \
+             with it instead.",
+        ));
+    }
+    let taken_name = || {
+        Error::invalid_field(
+            "organisation",
+            format!(
+                "An organisation named {name:?} exists already: choose another name for yours."
+            ),
+        )
+    };
+    if tenants::find_by_id_or_name(db, &name).await.is_ok() {
+        return Err(taken_name());
+    }
+    let mut tx = db.pool.begin().await?;
+    // One conditional update: of racing requests, one gets the sign-up.
+    let used = sqlx::query(
+        "UPDATE pending_signups SET used_at = $1 WHERE token_hash = $2 AND used_at IS NULL",
+    )
+    .bind(now)
+    .bind(digest(v.token))
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if used == 0 {
+        return Err(email_links::unusable(Purpose::Verify));
+    }
+    let tenant = match tenants::insert(&mut tx, NewTenant::named(name.clone()), now).await {
+        Err(Error::Conflict(_)) => return Err(taken_name()),
+        other => other?,
+    };
+    let member = members::insert(
+        &mut tx,
+        &tenant.id,
+        &pending.email,
+        Role::Owner,
+        &pending.password_hash,
+        Some(now),
+        now,
+    )
+    .await?;
+    sqlx::query("UPDATE members SET last_sign_in_at = $1 WHERE id = $2")
+        .bind(now)
+        .bind(&member.id)
+        .execute(&mut *tx)
+        .await?;
+    let by = By::visitor(&pending.email, &pending.client_ip);
     audit::record(
         &mut tx,
         &tenant.id,
@@ -60,25 +227,21 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
         now,
     )
     .await?;
-    send_verification(
-        &mut tx,
-        &member.id,
-        &tenant.id,
-        &tenant.name,
-        &email,
-        public_url,
-        now,
-    )
-    .await?;
+    let by = By::member(&pending.email, v.client_ip);
+    for action in [AuditAction::EmailVerified, AuditAction::SignedIn] {
+        audit::record(&mut tx, &tenant.id, &by, action, &pending.email, "", now).await?;
+    }
     tx.commit().await?;
-    Ok(())
+    Ok(Verified::SignedUp(SignedIn {
+        member_id: member.id,
+        session_epoch: 0,
+    }))
 }
 
 async fn send_verification(
     conn: &mut sqlx::AnyConnection,
     member_id: &str,
     tenant_id: &str,
-    tenant_name: &str,
     email: &str,
     public_url: &str,
     now: i64,
@@ -97,7 +260,7 @@ async fn send_verification(
         now,
     )
     .await?;
-    let message = emails::verify_email(public_url, email, tenant_name, &token);
+    let message = emails::verify_email(public_url, email, &token);
     outbox::enqueue(conn, &message, now).await
 }
 
@@ -112,21 +275,30 @@ pub async fn resend_verification(
     if member.is_verified() {
         return Err(Error::invalid("Your address is already verified."));
     }
+    let too_soon = |wait: i64| {
+        Err(Error::invalid(format!(
+            "We sent a link less than a minute ago; ask again in {wait} s. Check your spam folder too."
+        )))
+    };
     let last = email_links::last_issued(db, Purpose::Verify, &member.member_id).await?;
     if let Some(wait) = last
         .map(|at| at + RESEND_AFTER_SECS - now)
         .filter(|w| *w > 0)
     {
-        return Err(Error::invalid(format!(
-            "We sent a link less than a minute ago; ask again in {wait} s. Check your spam folder too."
-        )));
+        return too_soon(wait);
+    }
+    // The look above does not stop a burst of requests all looking before
+    // any sends: one atomic count per window does.
+    let key = format!("verify-resend:{}", member.member_id);
+    match sign_in::throttle_within(db, &key, 1, RESEND_AFTER_SECS, now).await {
+        Err(Error::Throttled { retry_after_secs }) => return too_soon(retry_after_secs),
+        other => other?,
     }
     let mut tx = db.pool.begin().await?;
     send_verification(
         &mut tx,
         &member.member_id,
         &member.tenant_id,
-        &member.tenant_name,
         &member.email,
         public_url,
         now,
@@ -136,8 +308,8 @@ pub async fn resend_verification(
     Ok(())
 }
 
-/// Uses a verification link: the member's address is proven.
-pub async fn verify_email(db: &Db, token: &str, client_ip: &str, now: i64) -> Result<()> {
+/// Uses a member's verification link: the member's address is proven.
+async fn verify_member_address(db: &Db, token: &str, client_ip: &str, now: i64) -> Result<()> {
     let mut tx = db.pool.begin().await?;
     let link = email_links::redeem(&mut tx, Purpose::Verify, token, now).await?;
     let member_id = link.member_id.as_deref().unwrap_or_default();

@@ -47,6 +47,39 @@ fn only_owners(acting: &Acting, what: &str) -> Result<()> {
     }
 }
 
+/// Whether a member with role `by` may send (or replace) an invitation as
+/// `role`: owners any, admins viewers only.
+fn may_invite(by: Role, role: Role) -> bool {
+    matches!((by, role), (Role::Owner, _) | (Role::Admin, Role::Viewer))
+}
+
+/// Invitations a member may send per throttling window, and a whole
+/// organisation; an organisation younger than [`NEW_TENANT_SECS`] gets
+/// [`INVITES_PER_NEW_TENANT`] in all. Each is a mail from the portal's own
+/// sender: a stranger who signs up must not be able to make it a spam cannon.
+pub const INVITES_PER_MEMBER: i64 = 10;
+pub const INVITES_PER_TENANT: i64 = 30;
+pub const INVITES_PER_NEW_TENANT: i64 = 5;
+pub const NEW_TENANT_SECS: i64 = 24 * 3600;
+
+/// Counts one invitation against the member's and the organisation's
+/// budgets (the operator, inviting from the CLI, has none).
+async fn throttle_invitations(db: &Db, acting: &Acting, now: i64) -> Result<()> {
+    if acting.by.kind == audit::ActorKind::Operator {
+        return Ok(());
+    }
+    let tenant = tenants::get(db, &acting.tenant_id).await?;
+    let per_tenant = if now - tenant.created_at < NEW_TENANT_SECS {
+        INVITES_PER_NEW_TENANT
+    } else {
+        INVITES_PER_TENANT
+    };
+    let tenant_key = format!("invite-tenant:{}", acting.tenant_id);
+    let member_key = format!("invite-member:{} {}", acting.tenant_id, acting.by.name);
+    sign_in::throttle(db, &member_key, INVITES_PER_MEMBER, now).await?;
+    sign_in::throttle(db, &tenant_key, per_tenant, now).await
+}
+
 /// Invites `email` with `role`: an e-mail with a 7-day single-use link.
 /// Inviting the same address again replaces the pending invitation.
 pub async fn invite(
@@ -57,17 +90,18 @@ pub async fn invite(
     public_url: &str,
     now: i64,
 ) -> Result<()> {
-    match (acting.role, role) {
-        (Role::Owner, _) | (Role::Admin, Role::Viewer) => {}
-        (Role::Admin, _) => {
+    match acting.role {
+        _ if may_invite(acting.role, role) => {}
+        Role::Admin => {
             return Err(Error::Forbidden(
                 "Admins can invite viewers only; ask an owner to invite an admin or owner.".into(),
             ))
         }
-        (Role::Viewer, _) => return Err(Error::Forbidden("Viewers cannot invite anyone.".into())),
+        _ => return Err(Error::Forbidden("Viewers cannot invite anyone.".into())),
     }
     let email = members::normalize_email(email)
         .map_err(|_| Error::invalid_field("email", "Enter a valid e-mail address."))?;
+    throttle_invitations(db, acting, now).await?;
     let mut tx = db.pool.begin().await?;
     let tenant_name = tenants::lock(&mut tx, db.backend, &acting.tenant_id).await?;
     let member_here: Option<String> =
@@ -78,6 +112,26 @@ pub async fn invite(
             .await?;
     if member_here.is_some() {
         return Err(Error::Conflict(format!("{email} is already a member.")));
+    }
+    // Re-inviting replaces the pending invitation: only someone who could
+    // have sent that one may (an admin cannot cancel an owner's).
+    let pending: Vec<String> = sqlx::query_scalar(
+        "SELECT role FROM email_links WHERE tenant_id = $1 AND purpose = 'invite' \
+         AND email = $2 AND used_at IS NULL AND expires_at > $3",
+    )
+    .bind(&acting.tenant_id)
+    .bind(&email)
+    .bind(now)
+    .fetch_all(&mut *tx)
+    .await?;
+    if let Some(role) = pending
+        .iter()
+        .filter_map(|r| r.parse::<Role>().ok())
+        .find(|r| !may_invite(acting.role, *r))
+    {
+        return Err(Error::Forbidden(format!(
+            "{email} has a pending invitation as {role}: only an owner can replace or revoke it."
+        )));
     }
     sqlx::query(
         "UPDATE email_links SET used_at = $1 WHERE tenant_id = $2 AND purpose = 'invite' \
@@ -379,6 +433,7 @@ pub async fn set_role(
         .bind(member_id)
         .execute(&mut *tx)
         .await?;
+    revoke_invitations_sent_by(&mut tx, &acting.tenant_id, &member.email, Some(role), now).await?;
     audit::record(
         &mut tx,
         &acting.tenant_id,
@@ -390,6 +445,40 @@ pub async fn set_role(
     )
     .await?;
     tx.commit().await?;
+    Ok(())
+}
+
+/// Ends the pending invitations `email` sent in the tenant that a member
+/// with `role` (`None`: no longer a member) could not send: an invitation
+/// does not outlive its sender's right to send it.
+async fn revoke_invitations_sent_by(
+    conn: &mut sqlx::AnyConnection,
+    tenant_id: &str,
+    email: &str,
+    role: Option<Role>,
+    now: i64,
+) -> Result<()> {
+    let pending: Vec<(String, String)> = sqlx::query_as(
+        "SELECT token_hash, role FROM email_links WHERE tenant_id = $1 AND purpose = 'invite' \
+         AND created_by = $2 AND used_at IS NULL",
+    )
+    .bind(tenant_id)
+    .bind(email)
+    .fetch_all(&mut *conn)
+    .await?;
+    for (token_hash, invited_as) in pending {
+        let still_allowed = match (role, invited_as.parse::<Role>().ok()) {
+            (Some(by), Some(invited_as)) => may_invite(by, invited_as),
+            _ => false,
+        };
+        if !still_allowed {
+            sqlx::query("UPDATE email_links SET used_at = $1 WHERE token_hash = $2")
+                .bind(now)
+                .bind(&token_hash)
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
     Ok(())
 }
 
@@ -407,6 +496,7 @@ pub async fn remove(db: &Db, acting: &Acting, member_id: &str, now: i64) -> Resu
         .bind(member_id)
         .execute(&mut *tx)
         .await?;
+    revoke_invitations_sent_by(&mut tx, &acting.tenant_id, &member.email, None, now).await?;
     audit::record(
         &mut tx,
         &acting.tenant_id,

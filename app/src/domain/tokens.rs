@@ -118,7 +118,15 @@ pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
     let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
         .map_err(|_| Error::InvalidToken)?
         .claims;
-    if claims.exp <= now {
+    // Our tokens live TOKEN_TTL_SECS from their issue: one that claims to
+    // live longer, or to be issued in the future, was not made by this
+    // portal's rules (a key that leaked, a bug), and is refused outright.
+    const SKEW_SECS: i64 = 60;
+    if claims.exp <= now
+        || claims.exp > now + TOKEN_TTL_SECS + SKEW_SECS
+        || claims.exp - claims.iat > TOKEN_TTL_SECS
+        || claims.iat > now + SKEW_SECS
+    {
         return Err(Error::InvalidToken);
     }
     let (status, revoked): (String, i64) = sqlx::query_as(

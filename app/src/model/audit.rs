@@ -10,12 +10,13 @@ pub struct AuditEntry {
     pub id: i64,
     /// Unix seconds.
     pub at: i64,
-    /// `member`, `operator`, `stripe` or `visitor` (someone not signed in:
-    /// a failed sign-in, a sign-up, a reset). Agents change nothing the
-    /// trail records: they only get tokens.
+    /// `member`, `operator`, `stripe`, `visitor` (someone not signed in: a
+    /// sign-up, a reset through its link) or `unauthenticated` (a failed
+    /// sign-in, a reset request: whoever typed the address). Agents change
+    /// nothing the trail records: they only get tokens.
     pub actor_kind: String,
     /// The member's e-mail (a visitor's: the address typed), `Stripe`,
-    /// `operator`.
+    /// `operator`, `unauthenticated attempt`.
     pub actor: String,
     /// A stable name, e.g. `agent.registered`: see [`AuditAction`].
     pub action: String,

@@ -36,6 +36,45 @@ pub fn VerifyEmailPage() -> impl IntoView {
         }
         .into_any();
     }
+    // A sign-up's link: the password chosen at sign-up proves that whoever
+    // opens it signed up; the organisation's name can still be changed.
+    if state.value("signup") == "yes" {
+        let errors = state.errors.clone();
+        return view! {
+            <AuthCard title="Create your organisation">
+                {form_outcome(None, errors.other_than(&["organisation", "password"]))}
+                <p class="muted">
+                    "Confirm your address with the password you chose when you signed up."
+                </p> <form method="post" action="/verify-email" class="stack" novalidate>
+                    <input type="hidden" name="token" value=token() />
+                    <TextField
+                        name="organisation"
+                        label="Organisation name"
+                        value=state.value("organisation")
+                        errors=errors.clone()
+                        max_length=Some(100)
+                        placeholder=None
+                        input_type="text"
+                        autocomplete="organization"
+                    />
+                    <TextField
+                        name="password"
+                        label="Your password"
+                        value=String::new()
+                        errors=errors
+                        max_length=None
+                        placeholder=None
+                        input_type="password"
+                        autocomplete="current-password"
+                    />
+                    <button type="submit" class="button button-primary">
+                        "Verify my address"
+                    </button>
+                </form>
+            </AuthCard>
+        }
+        .into_any();
+    }
     view! {
         <AuthCard title="Verify your e-mail">
             {form_outcome(None, general_error(&state))}
@@ -83,9 +122,22 @@ pub fn ForgotPasswordPage() -> impl IntoView {
 pub fn ResetPasswordPage() -> impl IntoView {
     let state = use_context::<AuthFormState>().unwrap_or_default();
     let errors = state.errors.clone();
+    // The link itself no longer works: no form that could only fail.
+    if let Some(problem) = general_error(&state) {
+        return view! {
+            <AuthCard title="Choose a new password">
+                {form_outcome(None, Some(problem))} <p>
+                    <a class="button button-primary" href="/forgot-password">
+                        "Ask for a new link"
+                    </a>
+                </p>
+            </AuthCard>
+        }
+        .into_any();
+    }
     view! {
         <AuthCard title="Choose a new password">
-            {form_outcome(None, general_error(&state))}
+            {form_outcome(None, None)}
             <p class="muted">"Every session of your account ends when you change it."</p>
             <form method="post" action="/reset-password" class="stack" novalidate>
                 <input type="hidden" name="token" value=token() />
@@ -96,6 +148,7 @@ pub fn ResetPasswordPage() -> impl IntoView {
             </form>
         </AuthCard>
     }
+    .into_any()
 }
 
 #[component]

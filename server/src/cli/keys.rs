@@ -17,6 +17,10 @@ pub enum KeysCommand {
     Retire,
     /// The signing keys, newest (current) first.
     List,
+    /// Seal the keys a version before sealing left in the clear (the portal
+    /// refuses to load them otherwise: it cannot tell them from planted
+    /// ones). Prints the kids sealed.
+    Seal,
 }
 
 pub async fn run(
@@ -37,6 +41,13 @@ pub async fn run(
             for kid in keys::retire(db, clock.now()).await? {
                 println!("{kid}");
             }
+        }
+        KeysCommand::Seal => {
+            let sealed = keys::seal_clear_keys(db, master).await?;
+            for kid in &sealed {
+                println!("{kid}");
+            }
+            eprintln!("{} key(s) sealed with the master key", sealed.len());
         }
         KeysCommand::List => {
             let keys = ServerKeys::load_or_create(db, master, clock.now()).await?;

@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::Response;
 use tracing::Instrument;
@@ -46,7 +46,8 @@ pub async fn log(State(state): State<AppState>, mut req: Request, next: Next) ->
     if let Ok(value) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID, value);
     }
-    let method = req.method().clone();
+    let method = method_label(req.method());
+    // A route template of the router (a closed set), never the path itself.
     let route = req
         .extensions()
         .get::<MatchedPath>()
@@ -66,15 +67,15 @@ pub async fn log(State(state): State<AppState>, mut req: Request, next: Next) ->
         .map(|t| t.0.clone())
         .unwrap_or_default();
     let status = res.status().as_u16().to_string();
-    let labels = [("route", route.clone()), ("method", method.to_string())];
-    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status)
+    let labels = [("route", route.clone()), ("method", method.to_owned())];
+    metrics::counter!("portal_http_requests_total", "route" => route.clone(), "method" => method, "status" => status)
         .increment(1);
     metrics::histogram!("portal_http_request_duration_seconds", &labels[..])
         .record(started.elapsed().as_secs_f64());
     span.in_scope(|| {
         tracing::info!(
             target: "access",
-            method = %method,
+            method = method,
             route = %route,
             status = res.status().as_u16(),
             latency_ms = started.elapsed().as_secs_f64() * 1000.0,
@@ -85,4 +86,16 @@ pub async fn log(State(state): State<AppState>, mut req: Request, next: Next) ->
         res.headers_mut().insert(REQUEST_ID, value);
     }
     res
+}
+
+/// The request's method as a metrics label and log field: one of the
+/// standard ones, else `other`. A client may send any token as a method, and
+/// each label value is a series the process keeps.
+fn method_label(method: &Method) -> &'static str {
+    [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ]
+    .into_iter()
+    .find(|known| *known == method.as_str())
+    .unwrap_or("other")
 }

@@ -14,12 +14,13 @@ use app::model::CurrentMember;
 
 use super::error::ApiError;
 use super::security::is_same_origin;
-use crate::sessions::{LAST_SEEN, MEMBER_ID, SESSION_EPOCH};
+use crate::config::ClientIpHeader;
+use crate::sessions::{LAST_SEEN, MAX_AGE_SECS, MEMBER_ID, SESSION_EPOCH, SIGNED_IN_AT};
 use crate::state::AppState;
 
 /// The client's address: the peer of the connection, or, when the peer is
-/// one of `TRUSTED_PROXIES`, the address the proxies say they forwarded for
-/// (the nearest one that is not itself a trusted proxy).
+/// one of `TRUSTED_PROXIES`, the address the proxies appended to the one
+/// header the operator named (`CLIENT_IP_HEADER`), read from its right end.
 pub struct ClientIp(pub String);
 
 impl FromRequestParts<AppState> for ClientIp {
@@ -32,60 +33,82 @@ impl FromRequestParts<AppState> for ClientIp {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        let client =
-            peer.map(|peer| client_address(peer, &parts.headers, &state.config.trusted_proxies));
+        let config = &state.config;
+        let client = peer.map(|peer| {
+            client_address(
+                peer,
+                &parts.headers,
+                config
+                    .client_ip_header
+                    .unwrap_or(ClientIpHeader::XForwardedFor),
+                &config.trusted_proxies,
+            )
+        });
         Ok(ClientIp(
             client.map_or_else(|| "unknown".into(), |ip| ip.to_string()),
         ))
     }
 }
 
-fn client_address(peer: IpAddr, headers: &HeaderMap, trusted: &[IpNet]) -> IpAddr {
+/// Each proxy appends the address it received the request from. Walking
+/// from the right, every address a trusted proxy wrote is believed until the
+/// first one no trusted proxy owns: that is the client. Whatever lies left of
+/// it the client wrote itself, and an entry that does not parse (a client's
+/// or an obfuscated one) is never believed: the hop before it is taken.
+fn client_address(
+    peer: IpAddr,
+    headers: &HeaderMap,
+    header: ClientIpHeader,
+    trusted: &[IpNet],
+) -> IpAddr {
     let is_trusted = |ip: &IpAddr| trusted.iter().any(|net| net.contains(ip));
-    if !is_trusted(&peer) {
-        return peer;
+    let mut client = peer;
+    let chain = forwarded_chain(headers, header);
+    for entry in chain.iter().rev() {
+        if !is_trusted(&client) {
+            break;
+        }
+        match parse_node(entry) {
+            Some(ip) => client = ip,
+            None => break,
+        }
     }
-    // Nearest hop last: walk back until an address no trusted proxy owns.
-    let chain = forwarded_for(headers);
-    chain
-        .iter()
-        .rev()
-        .find(|ip| !is_trusted(ip))
-        .or(chain.first())
-        .copied()
-        .unwrap_or(peer)
+    client
 }
 
-/// The `for=` addresses of `Forwarded` (RFC 7239), else of `X-Forwarded-For`,
-/// in order; anything unparsable ends the chain there.
-fn forwarded_for(headers: &HeaderMap) -> Vec<IpAddr> {
-    let joined = |name: header::HeaderName| {
+/// The entries of the configured header, all its lines joined, in order:
+/// `for=` values of `Forwarded` (RFC 7239), or `X-Forwarded-For`'s list.
+/// The other header is ignored: a client could send it unchallenged.
+fn forwarded_chain(headers: &HeaderMap, header: ClientIpHeader) -> Vec<String> {
+    let lines = |name: header::HeaderName| {
         headers
             .get_all(name)
             .iter()
-            .filter_map(|v| v.to_str().ok())
+            .map(|v| v.to_str().unwrap_or("").to_owned())
             .collect::<Vec<_>>()
             .join(",")
     };
-    let forwarded = joined(header::FORWARDED);
-    let values: Vec<String> = if !forwarded.is_empty() {
-        forwarded
+    match header {
+        ClientIpHeader::Forwarded => lines(header::FORWARDED)
             .split(',')
-            .filter_map(|element| {
-                element.split(';').find_map(|pair| {
-                    let (k, v) = pair.trim().split_once('=')?;
-                    k.eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
-                })
+            .map(|element| {
+                element
+                    .split(';')
+                    .find_map(|pair| {
+                        let (k, v) = pair.trim().split_once('=')?;
+                        k.eq_ignore_ascii_case("for").then(|| v.trim().to_owned())
+                    })
+                    .unwrap_or_default()
             })
-            .collect()
-    } else {
-        joined(header::HeaderName::from_static("x-forwarded-for"))
-            .split(',')
-            .map(|v| v.trim().to_owned())
-            .filter(|v| !v.is_empty())
-            .collect()
-    };
-    values.iter().map_while(|v| parse_node(v)).collect()
+            .collect(),
+        ClientIpHeader::XForwardedFor => {
+            let joined = lines(header::HeaderName::from_static("x-forwarded-for"));
+            if joined.trim().is_empty() {
+                return Vec::new();
+            }
+            joined.split(',').map(|v| v.trim().to_owned()).collect()
+        }
+    }
 }
 
 /// `192.0.2.60`, `"192.0.2.60:4711"`, `"[2001:db8::17]:4711"`, `2001:db8::17`.
@@ -116,7 +139,8 @@ impl FromRequestParts<AppState> for SameOrigin {
 }
 
 /// The member a session points at, if any. A session idle for longer than
-/// `SESSION_IDLE_MINUTES` (by the portal's clock, from its last request),
+/// `SESSION_IDLE_MINUTES` (by the portal's clock, from its last request) or
+/// older than `MAX_AGE_SECS` from its sign-in,
 /// whose member is gone, or that an epoch change ended (password change,
 /// sign out everywhere), is emptied. A live one is marked as seen, at
 /// most once a minute, which also moves the stored expiry on.
@@ -129,7 +153,13 @@ pub async fn member_of(
     let now = state.now();
     let last_seen: Option<i64> = session.get(LAST_SEEN).await.map_err(ApiError::internal)?;
     let idle = i64::from(state.config.session_idle_minutes) * 60;
-    if last_seen.is_none_or(|seen| now - seen > idle) {
+    let signed_in_at: Option<i64> = session
+        .get(SIGNED_IN_AT)
+        .await
+        .map_err(ApiError::internal)?;
+    if last_seen.is_none_or(|seen| now - seen > idle)
+        || signed_in_at.is_none_or(|at| now - at > MAX_AGE_SECS)
+    {
         session.flush().await.map_err(ApiError::internal)?;
         return Ok(None);
     }
@@ -217,33 +247,60 @@ mod tests {
 
     #[test]
     fn forwarded_headers_count_only_behind_a_trusted_proxy() {
+        use ClientIpHeader::{Forwarded, XForwardedFor};
         let proxy: IpAddr = "10.0.0.5".parse().unwrap();
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let at = |headers: &HeaderMap, header, trusted: &[IpNet]| {
+            client_address(proxy, headers, header, trusted).to_string()
+        };
         let xff = headers(&[("x-forwarded-for", "203.0.113.9, 10.0.0.7")]);
         // Not trusted: the peer is the client, whatever it claims.
-        assert_eq!(client_address(proxy, &xff, &[]), proxy);
+        assert_eq!(at(&xff, XForwardedFor, &[]), "10.0.0.5");
         let stranger: IpAddr = "198.51.100.1".parse().unwrap();
-        assert_eq!(client_address(stranger, &xff, &trusted), stranger);
-        // Trusted: the nearest untrusted hop.
         assert_eq!(
-            client_address(proxy, &xff, &trusted).to_string(),
-            "203.0.113.9"
+            client_address(stranger, &xff, XForwardedFor, &trusted),
+            stranger
         );
+        // Trusted: the nearest untrusted hop.
+        assert_eq!(at(&xff, XForwardedFor, &trusted), "203.0.113.9");
         let fwd = headers(&[(
             "forwarded",
             "for=198.51.100.17;proto=https, for=\"[2001:db8::17]:4711\"",
         )]);
-        assert_eq!(
-            client_address(proxy, &fwd, &trusted).to_string(),
-            "2001:db8::17"
-        );
+        assert_eq!(at(&fwd, Forwarded, &trusted), "2001:db8::17");
         // Nothing forwarded: the proxy itself.
-        assert_eq!(client_address(proxy, &HeaderMap::new(), &trusted), proxy);
+        assert_eq!(at(&HeaderMap::new(), XForwardedFor, &trusted), "10.0.0.5");
         // A spoofed leftmost entry does not win over the real nearest hop.
         let spoofed = headers(&[("x-forwarded-for", "1.2.3.4, 203.0.113.9")]);
-        assert_eq!(
-            client_address(proxy, &spoofed, &trusted).to_string(),
-            "203.0.113.9"
-        );
+        assert_eq!(at(&spoofed, XForwardedFor, &trusted), "203.0.113.9");
+    }
+
+    #[test]
+    fn a_client_s_own_header_values_never_name_it() {
+        use ClientIpHeader::{Forwarded, XForwardedFor};
+        let proxy: IpAddr = "10.0.0.5".parse().unwrap();
+        let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap()];
+        let at = |headers: &HeaderMap, header| {
+            client_address(proxy, headers, header, &trusted).to_string()
+        };
+        // The proxy appends to X-Forwarded-For; a Forwarded header the
+        // client sent is not read.
+        let both = headers(&[
+            ("x-forwarded-for", "203.0.113.9"),
+            ("forwarded", "for=1.2.3.4"),
+        ]);
+        assert_eq!(at(&both, XForwardedFor), "203.0.113.9");
+        // Garbage the client put before the proxy's entry cuts nothing.
+        let garbage = headers(&[("x-forwarded-for", "1.2.3.4, not-an-ip, 203.0.113.9")]);
+        assert_eq!(at(&garbage, XForwardedFor), "203.0.113.9");
+        // An unparsable entry where the proxy's should be: the proxy is the
+        // client, never an address to its left.
+        let cut = headers(&[("x-forwarded-for", "1.2.3.4, unknown")]);
+        assert_eq!(at(&cut, XForwardedFor), "10.0.0.5");
+        let cut = headers(&[("forwarded", "for=1.2.3.4, for=_hidden")]);
+        assert_eq!(at(&cut, Forwarded), "10.0.0.5");
+        // A client claiming a trusted address first gains nothing either.
+        let inner = headers(&[("x-forwarded-for", "1.2.3.4, 10.9.9.9, 203.0.113.9")]);
+        assert_eq!(at(&inner, XForwardedFor), "203.0.113.9");
     }
 }

@@ -5,9 +5,13 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-const CSP: &str = "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; \
-    script-src 'self' 'unsafe-inline' 'wasm-unsafe-eval'; connect-src 'self'; \
-    frame-ancestors 'none'; base-uri 'self'; object-src 'none'";
+use std::sync::LazyLock;
+
+/// The policy of answers that are not pages (a page sets its own, with its
+/// nonce: see `app::content_security_policy`).
+static CSP: LazyLock<HeaderValue> = LazyLock::new(|| {
+    HeaderValue::from_str(&app::content_security_policy(None)).expect("a valid header")
+});
 
 pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Response {
     let is_static = super::assets::is_asset(req.uri().path());
@@ -22,10 +26,9 @@ pub async fn headers(State(hsts): State<bool>, req: Request, next: Next) -> Resp
         header::REFERRER_POLICY,
         HeaderValue::from_static("same-origin"),
     );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CSP),
-    );
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(header::CONTENT_SECURITY_POLICY, CSP.clone());
+    }
     // Behind https (PUBLIC_URL), browsers must never fall back to http.
     if hsts {
         h.insert(

@@ -147,6 +147,10 @@ async fn reset_links_expire_after_an_hour_and_work_once(app: TestApp) {
         .nth("ada@acme.example", 1)
         .await
         .token("/reset-password");
+    let link = format!("/reset-password?token={first}");
+    let (status, page) = get(&app, &app.client(), &link).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("name=\"password\""), "the form");
     let form = [("token", first.as_str()), ("password", STRONG)];
     assert_eq!(
         post(&app, &app.client(), "/reset-password", &form).await.0,
@@ -156,6 +160,13 @@ async fn reset_links_expire_after_an_hour_and_work_once(app: TestApp) {
         post(&app, &app.client(), "/reset-password", &form).await.0,
         StatusCode::BAD_REQUEST
     );
+    // The used link says so as soon as it is opened, with no form that
+    // could only fail, and a way to a new one.
+    let (status, page) = get(&app, &app.client(), &link).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(page.contains("expired or was already used"), "{page}");
+    assert!(!page.contains("name=\"password\""));
+    assert!(page.contains("href=\"/forgot-password\""));
     post(
         &app,
         &app.client(),

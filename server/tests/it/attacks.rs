@@ -28,6 +28,16 @@ on_both_backends!(
     a_removed_or_demoted_member_loses_access_on_the_next_request,
     oversized_bodies_get_a_clear_413,
     an_idle_session_expires_from_its_last_request_not_from_sign_in,
+    a_session_ends_thirty_days_after_sign_in_however_busy,
+    a_copy_of_the_session_table_signs_nobody_in,
+    password_changes_are_throttled_and_others_still_sign_in,
+    a_password_change_gives_the_session_a_new_id,
+    a_stranger_s_attempts_are_not_in_the_trail_as_the_member_s,
+    an_address_with_a_second_recipient_in_it_is_refused,
+    a_throttled_client_writes_no_row_per_new_address,
+    a_token_that_claims_a_long_life_is_refused,
+    server_functions_answer_bad_arguments_with_a_400_that_names_no_internals,
+    only_the_page_s_own_scripts_may_run,
 );
 
 on_both_backends!(
@@ -37,6 +47,10 @@ on_both_backends!(
     a_copy_of_the_database_alone_holds_no_usable_key,
     a_stranger_cannot_lock_out_a_known_admin,
     a_flood_of_sign_ins_is_bounded_and_other_pages_answer,
+    a_client_behind_the_proxy_cannot_pick_its_own_address,
+    made_up_methods_and_paths_do_not_grow_the_metrics,
+    a_signing_key_planted_in_the_clear_is_refused,
+    trusted_proxies_without_their_header_named_do_not_start,
 );
 
 async fn agent_count(app: &TestApp) -> i64 {
@@ -219,6 +233,7 @@ async fn absurd_page_numbers_are_not_errors(app: TestApp) {
 async fn a_stranger_cannot_lock_out_a_known_admin(db: TestDb) {
     let app = TestApp::start_configured(db, |c| {
         c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
     })
     .await;
     let tenant = app.tenant("Acme", Tier::Free).await;
@@ -260,7 +275,15 @@ async fn a_stranger_cannot_lock_out_a_known_admin(db: TestDb) {
 /// random e-mail, so no throttle spares the password hashing: the real
 /// binary's memory stays bounded and other pages keep answering.
 async fn a_flood_of_sign_ins_is_bounded_and_other_pages_answer(db: TestDb) {
-    let (mut child, base, up) = spawn_serve(&db, &[("TRUSTED_PROXIES", "127.0.0.1/32")], &[]).await;
+    let (mut child, base, up) = spawn_serve(
+        &db,
+        &[
+            ("TRUSTED_PROXIES", "127.0.0.1/32"),
+            ("CLIENT_IP_HEADER", "x-forwarded-for"),
+        ],
+        &[],
+    )
+    .await;
     assert!(up);
     let client = reqwest::Client::builder()
         .timeout(std::time::Duration::from_secs(120))
@@ -737,4 +760,546 @@ async fn secure_cookies_and_hsts_follow_the_public_url(db: TestDb) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::FORBIDDEN);
+}
+
+/// Behind a trusted proxy that appends to `X-Forwarded-For`, a client sends
+/// its own `Forwarded` header and garbage before the proxy's entry, a new
+/// address each guess: the per-client limit still counts it as one client.
+async fn a_client_behind_the_proxy_cannot_pick_its_own_address(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| {
+        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
+    })
+    .await;
+    let client = app.client();
+    let mut statuses = Vec::new();
+    for i in 0..=PER_CLIENT {
+        let res = client
+            .post(app.url("/login"))
+            .header("forwarded", format!("for=198.51.100.{i}"))
+            // What the client sent, then what the proxy appended.
+            .header(
+                "x-forwarded-for",
+                format!("192.0.2.{i}, not-an-address, 203.0.113.66"),
+            )
+            .form(&[
+                ("email", format!("guess{i}@acme.example").as_str()),
+                ("password", "nope"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        statuses.push(res.status());
+    }
+    assert_eq!(
+        statuses.last(),
+        Some(&StatusCode::TOO_MANY_REQUESTS),
+        "{statuses:?}"
+    );
+    // Another client of the same proxy is not affected.
+    let other = app
+        .client()
+        .post(app.url("/login"))
+        .header("x-forwarded-for", "198.51.100.200")
+        .form(&[("email", "someone@acme.example"), ("password", "nope")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
+
+/// Requests with made-up methods (long ones) on made-up paths, as a
+/// stranger can send them: `/metrics` keeps its closed set of labels, so
+/// nothing the stranger chose is kept by the process.
+async fn made_up_methods_and_paths_do_not_grow_the_metrics(db: TestDb) {
+    let app = TestApp::start_configured(db, |c| {
+        c.metrics_addr = Some(std::net::SocketAddr::from(([127, 0, 0, 1], 0)));
+    })
+    .await;
+    let metrics = app.metrics_addr.expect("metrics configured");
+    let client = crate::common::http_client();
+    let junk = "M".repeat(4_000);
+    for i in 0..200 {
+        let method = reqwest::Method::from_bytes(format!("{junk}{i}").as_bytes()).unwrap();
+        let res = client
+            .request(method, app.url(&format!("/{junk}/{i}")))
+            .send()
+            .await
+            .unwrap();
+        assert!(res.status().is_client_error(), "{}", res.status());
+    }
+    let scrape = client
+        .get(format!("http://{metrics}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!scrape.contains(&junk[..64]), "a made-up label was kept");
+    let other: f64 = scrape
+        .lines()
+        .filter(|l| l.starts_with("portal_http_requests_total{") && l.contains("method=\"other\""))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum();
+    assert!(other >= 200.0, "made-up methods are counted as `other`");
+    assert!(scrape.contains("portal_metrics_series_dropped_total"));
+}
+
+async fn a_session_ends_thirty_days_after_sign_in_however_busy(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let client = app
+        .signed_in(&tenant, "ada@acme.example", Role::Owner)
+        .await;
+    // Busy every 10 hours, so never idle: 29 days on, still signed in.
+    for _ in 0..(29 * 24 / 10) {
+        app.clock.advance(10 * 3600);
+        let res = client.get(app.url("/agents")).send().await.unwrap();
+        assert_eq!(res.status(), StatusCode::OK);
+    }
+    app.clock
+        .advance(30 * 24 * 3600 - (29 * 24 / 10) * 10 * 3600 + 1);
+    let res = client.get(app.url("/agents")).send().await.unwrap();
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+    assert!(crate::common::location(&res).starts_with("/login"));
+}
+
+/// The session cookie's value, from a sign-in's answer.
+fn session_cookie(res: &reqwest::Response) -> String {
+    res.headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("portal_session="))
+        .and_then(|v| v.split(';').next())
+        .expect("a session cookie")
+        .to_owned()
+}
+
+/// What a copy of the database (a backup, a dump) holds of sessions opens
+/// none of them: only hashes of their ids are stored.
+async fn a_copy_of_the_session_table_signs_nobody_in(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let res = app
+        .sign_in(&app.client(), "ada@acme.example", PASSWORD, "/")
+        .await;
+    let cookie = session_cookie(&res);
+    // Where each backend's session store keeps them.
+    let table = match app.db.backend {
+        app::domain::db::Backend::Sqlite => "tower_sessions",
+        app::domain::db::Backend::Postgres => "tower_sessions.session",
+    };
+    let stored: Vec<String> = sqlx::query_scalar(&format!("SELECT id FROM {table}"))
+        .fetch_all(&app.db.pool)
+        .await
+        .unwrap();
+    assert!(!stored.is_empty());
+    assert!(!stored.contains(&cookie), "the session id is stored as is");
+    let bare = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let with = |id: &str| {
+        bare.get(app.url("/settings/account"))
+            .header("cookie", format!("portal_session={id}"))
+            .send()
+    };
+    for id in &stored {
+        let res = with(id).await.unwrap();
+        assert_eq!(res.status(), StatusCode::SEE_OTHER, "a stored id opened it");
+    }
+    // The cookie itself still does.
+    assert_eq!(with(&cookie).await.unwrap().status(), StatusCode::OK);
+}
+
+/// One member hammering the password form with guesses at the current
+/// password: past a few, each is refused before any password check, and
+/// another member's sign-in meanwhile is answered, not told to come back.
+async fn password_changes_are_throttled_and_others_still_sign_in(app: TestApp) {
+    use app::domain::account::PASSWORD_CHANGES;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let mallory = app
+        .signed_in(&tenant, "mallory@acme.example", Role::Viewer)
+        .await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let guesses = (0..40).map(|i| {
+        let mallory = mallory.clone();
+        let url = app.url("/settings/account/password");
+        async move {
+            mallory
+                .post(url)
+                .form(&[
+                    ("current_password", format!("guess {i}")),
+                    ("password", "a brand new passphrase 2026".to_owned()),
+                ])
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    });
+    let ada = async {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        app.sign_in(&app.client(), "ada@acme.example", PASSWORD, "/")
+            .await
+            .status()
+    };
+    let (statuses, ada) = tokio::join!(join_all(guesses), ada);
+    let throttled = statuses
+        .iter()
+        .filter(|s| **s == StatusCode::TOO_MANY_REQUESTS)
+        .count();
+    assert_eq!(throttled as i64, 40 - PASSWORD_CHANGES, "{statuses:?}");
+    assert_eq!(ada, StatusCode::SEE_OTHER, "the owner signs in");
+}
+
+/// After a password change the session goes on under a new id: an id read
+/// before the change (over a shoulder, from a log) is worth nothing.
+async fn a_password_change_gives_the_session_a_new_id(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    app.member(&tenant, "ada@acme.example", Role::Owner).await;
+    let client = app.client();
+    let res = app
+        .sign_in(&client, "ada@acme.example", PASSWORD, "/")
+        .await;
+    let before = session_cookie(&res);
+    let res = client
+        .post(app.url("/settings/account/password"))
+        .form(&[
+            ("current_password", PASSWORD),
+            ("password", "a brand new passphrase 2026"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let after = session_cookie(&res);
+    assert_ne!(before, after);
+    let old = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+        .get(app.url("/settings/account"))
+        .header("cookie", format!("portal_session={before}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), StatusCode::SEE_OTHER);
+    let res = client
+        .get(app.url("/settings/account"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK, "the session lives on");
+}
+
+/// A stranger's failed sign-in and reset request at a member's address are
+/// recorded as unauthenticated attempts, not as the member's doing.
+async fn a_stranger_s_attempts_are_not_in_the_trail_as_the_member_s(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    app.member(&tenant, "ada@acme.example", Role::Admin).await;
+    app.sign_in(&app.client(), "ada@acme.example", "a wrong guess", "/")
+        .await;
+    app.client()
+        .post(app.url("/forgot-password"))
+        .form(&[("email", "ada@acme.example")])
+        .send()
+        .await
+        .unwrap();
+    app.mail.wait_for("ada@acme.example", 1).await;
+    let entries: Vec<(String, String, String, String)> = sqlx::query_as(
+        "SELECT action, actor_kind, actor, object FROM audit_log \
+         WHERE action IN ('member.sign_in_failed', 'member.password_reset_requested') ORDER BY id",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    for (action, kind, actor, object) in &entries {
+        assert_eq!(kind, "unauthenticated", "{action}");
+        assert_ne!(actor, "ada@acme.example", "{action}");
+        assert_eq!(object, "ada@acme.example", "{action}: the address typed");
+    }
+    let page = owner
+        .get(app.url("/settings/audit"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Unauthenticated attempt"));
+}
+
+/// An address a mailer would read with a display name (and send to the
+/// address inside) is refused at sign-up and at invitation: nobody is mailed.
+async fn an_address_with_a_second_recipient_in_it_is_refused(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    for email in ["x<victim@example.com>", "a@example.com, victim@example.com"] {
+        let res = app
+            .client()
+            .post(app.url("/signup"))
+            .form(&[
+                ("organisation", "Lure Ltd"),
+                ("email", email),
+                ("password", "a long and unusual passphrase 42"),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_client_error(),
+            "sign-up {email}: {}",
+            res.status()
+        );
+        let res = owner
+            .post(app.url("/settings/team/invite"))
+            .form(&[("email", email), ("role", "viewer")])
+            .send()
+            .await
+            .unwrap();
+        assert!(
+            res.status().is_client_error(),
+            "invite {email}: {}",
+            res.status()
+        );
+    }
+    let queued: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_outbox")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(queued, 0);
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert!(app.mail.to("victim@example.com").is_empty());
+}
+
+/// Once a client is refused, more guesses at new addresses write nothing:
+/// the counters cannot be grown by the one who is throttled.
+async fn a_throttled_client_writes_no_row_per_new_address(app: TestApp) {
+    let client = app.client();
+    for i in 0..PER_CLIENT {
+        app.sign_in(&client, &format!("guess{i}@acme.example"), "nope", "/")
+            .await;
+    }
+    let count = || async {
+        sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM sign_in_counters")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap()
+    };
+    let before = count().await;
+    for i in 0..50 {
+        let res = app
+            .sign_in(&client, &format!("more{i}@acme.example"), "nope", "/")
+            .await;
+        assert_eq!(res.status(), StatusCode::TOO_MANY_REQUESTS);
+    }
+    assert_eq!(count().await, before);
+}
+
+/// A token signed with the portal's own key but claiming to live for years
+/// (a leaked key, a bug) is refused: this portal's tokens live an hour.
+async fn a_token_that_claims_a_long_life_is_refused(app: TestApp) {
+    use app::domain::tokens::Claims;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "files:read").await;
+    let issued: serde_json::Value = app.token(&id, &secret, None).await.json().await.unwrap();
+    let real = issued["access_token"].as_str().unwrap();
+    let header = jsonwebtoken::decode_header(real).unwrap();
+    let mut claims: Claims = serde_json::from_slice(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+            real.split('.').nth(1).unwrap(),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    let me = |token: String| {
+        let url = app.url("/api/v1/agents/me");
+        async move {
+            crate::common::http_client()
+                .get(url)
+                .bearer_auth(token)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(me(real.to_owned()).await, StatusCode::OK);
+    let keys = app.keys.get();
+    let key = keys.by_kid(header.kid.as_deref().unwrap()).unwrap();
+    claims.exp = claims.iat + 10 * 365 * 24 * 3600;
+    assert_eq!(
+        me(key.sign_jwt(&claims).unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+    claims.iat = app.clock.now() + 3600;
+    claims.exp = claims.iat + 600;
+    assert_eq!(
+        me(key.sign_jwt(&claims).unwrap()).await,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+/// A signing key written into the database in the clear (by whoever could
+/// write there, to sign tokens of their own) stops the portal from
+/// starting, with the reason, instead of being adopted and sealed.
+async fn a_signing_key_planted_in_the_clear_is_refused(db: TestDb) {
+    let app = TestApp::start_on(db).await;
+    let planted =
+        base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, [7u8; 32]);
+    sqlx::query(
+        "INSERT INTO server_keys (kid, purpose, algorithm, secret, public_key, created_at) \
+         VALUES ('ed25519-planted', 'token_signing', 'EdDSA', $1, 'x', $2)",
+    )
+    .bind(&planted)
+    .bind(app.clock.now() + 10)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let db = app.stop();
+    let (mut child, _, up) = spawn_serve(&db, &[], &[]).await;
+    let _ = child.kill();
+    let status = child.wait().unwrap();
+    assert!(!up, "the portal started with a planted key");
+    assert!(!status.success());
+    let stored: String =
+        sqlx::query_scalar("SELECT secret FROM server_keys WHERE kid = 'ed25519-planted'")
+            .fetch_one(&app::domain::Db::connect(&db.url).await.unwrap().pool)
+            .await
+            .unwrap();
+    assert_eq!(stored, planted, "never sealed as if it were ours");
+    // A genuine key of a database from before sealing: the operator vouches
+    // for it with `portal keys seal`, and the portal starts.
+    let sealed = std::process::Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["keys", "seal"])
+        .env("DATABASE_URL", &db.url)
+        .env("PORTAL_MASTER_KEY_FILE", db.key_file())
+        .output()
+        .unwrap();
+    assert!(sealed.status.success(), "{sealed:?}");
+    assert_eq!(
+        String::from_utf8_lossy(&sealed.stdout).trim(),
+        "ed25519-planted"
+    );
+    let (mut child, _, up) = spawn_serve(&db, &[], &[]).await;
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(up, "starts once the operator sealed the key");
+}
+
+/// A signed-in member's server function call with arguments that do not
+/// parse: 400 with a fixed message, never a 500 with the deserializer's
+/// words (which name our types and fields).
+async fn server_functions_answer_bad_arguments_with_a_400_that_names_no_internals(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    use app::server_fns::agents::{AgentDetail, AgentsOverview};
+    use leptos::server_fn::ServerFn;
+    for (path, body) in [
+        (AgentsOverview::PATH, "q=x"),
+        (AgentsOverview::PATH, "%ZZ=%%"),
+        (AgentDetail::PATH, ""),
+    ] {
+        let res = owner
+            .post(app.url(path))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        let status = res.status();
+        let text = res.text().await.unwrap();
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{path} {body:?}: {text}");
+        assert!(
+            !text.contains("missing field") && !text.contains("invalid type"),
+            "{path} {body:?}: {text}"
+        );
+    }
+}
+
+/// The `script-src` of a policy, and the nonce it allows (if any).
+fn script_src(policy: &str) -> (String, Option<String>) {
+    let src = policy
+        .split(';')
+        .map(str::trim)
+        .find_map(|d| d.strip_prefix("script-src "))
+        .unwrap_or_default()
+        .to_owned();
+    let nonce = src
+        .split_whitespace()
+        .find_map(|s| s.strip_prefix("'nonce-")?.strip_suffix('\''))
+        .map(str::to_owned);
+    (src, nonce)
+}
+
+/// Every answer's policy forbids inline scripts but the ones the page wrote
+/// itself, named by a nonce drawn for that answer: a script injected into a
+/// page (a name, a label) would not run.
+async fn only_the_page_s_own_scripts_may_run(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let mut nonces = std::collections::HashSet::new();
+    for (client, path) in [
+        (app.client(), "/login"),
+        (app.client(), "/signup"),
+        (owner.clone(), "/analytics"),
+        (owner.clone(), "/analytics"),
+        (owner.clone(), "/agents"),
+        (owner.clone(), "/settings/tier"),
+        (owner.clone(), "/settings/team"),
+        (owner.clone(), "/settings/audit"),
+        (owner.clone(), "/no/such/page"),
+        (owner.clone(), "/api/v1/agents/me"),
+    ] {
+        let res = client.get(app.url(path)).send().await.unwrap();
+        let policy = res.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        let (src, nonce) = script_src(&policy);
+        assert!(!src.contains("unsafe-inline"), "{path}: {policy}");
+        assert!(
+            !src.contains("unsafe-eval'") || src.contains("wasm-unsafe-eval"),
+            "{path}"
+        );
+        let page = res.text().await.unwrap();
+        // Each inline script carries this answer's nonce.
+        for script in page.split("<script").skip(1) {
+            let tag = script.split('>').next().unwrap_or_default();
+            if tag.contains("src=") {
+                continue;
+            }
+            let nonce = nonce.as_deref().unwrap_or("(none)");
+            assert!(
+                tag.contains(&format!("nonce=\"{nonce}\"")),
+                "{path}: an inline script without the answer's nonce: <script{tag}>"
+            );
+        }
+        if let Some(nonce) = nonce {
+            assert!(nonces.insert(nonce), "{path}: a nonce used twice");
+        }
+    }
+    assert!(nonces.len() >= 8, "pages name their nonce");
+}
+
+/// Trusting proxies without naming the header they write would leave the
+/// other header to the client: the portal refuses to start, and says why.
+async fn trusted_proxies_without_their_header_named_do_not_start(db: TestDb) {
+    let (mut child, _, up) = spawn_serve(&db, &[("TRUSTED_PROXIES", "10.0.0.0/8")], &[]).await;
+    let _ = child.kill();
+    assert!(!child.wait().unwrap().success());
+    assert!(!up, "served without CLIENT_IP_HEADER");
 }

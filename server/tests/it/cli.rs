@@ -505,6 +505,7 @@ fn help_lists_every_subcommand_and_variable() {
         "DATABASE_URL",
         "PORTAL_MASTER_KEY",
         "TRUSTED_PROXIES",
+        "CLIENT_IP_HEADER",
         "TOKEN_AUDIENCE",
         "LEPTOS_SITE_ADDR",
         "SESSION_SECURE",
@@ -567,10 +568,48 @@ async fn db_check_and_backup(db: TestDb) {
     assert_eq!(text(&check.stdout).trim(), "ok");
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("copy.db");
-    let backup = portal(&db, &["db", "backup", path.to_str().unwrap()], None);
+    if db.url.starts_with("sqlite:") {
+        // Big enough that the copy takes a while to write: long enough to
+        // look at the file while it is being written.
+        let filled = app::domain::Db::connect(&db.url).await.unwrap();
+        sqlx::query("CREATE TABLE filler (b BLOB)")
+            .execute(&filled.pool)
+            .await
+            .unwrap();
+        for _ in 0..48 {
+            sqlx::query("INSERT INTO filler VALUES (randomblob(1048576))")
+                .execute(&filled.pool)
+                .await
+                .unwrap();
+        }
+        filled.pool.close().await;
+    }
+    let mut child = Command::new(env!("CARGO_BIN_EXE_portal"))
+        .args(["db", "backup", path.to_str().unwrap()])
+        .env("DATABASE_URL", &db.url)
+        .env("PORTAL_MASTER_KEY_FILE", db.key_file())
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("portal runs");
+    // The file's mode from the moment it exists: a copy of the database is
+    // never readable by another user, not even half written.
+    let mut first_mode = None;
+    while first_mode.is_none() && child.try_wait().unwrap().is_none() {
+        use std::os::unix::fs::PermissionsExt;
+        first_mode = std::fs::metadata(&path)
+            .ok()
+            .map(|m| m.permissions().mode() & 0o777);
+    }
+    let backup = child.wait_with_output().unwrap();
     if db.url.starts_with("sqlite:") {
         assert_eq!(backup.status.code(), Some(0), "{}", text(&backup.stderr));
-        assert!(path.exists());
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let first = first_mode.expect("the copy was seen while being written");
+        assert_eq!(first, 0o600, "the backup was {first:o} while written");
     } else {
         assert_eq!(backup.status.code(), Some(2));
         assert!(text(&backup.stderr).contains("pg_dump"));

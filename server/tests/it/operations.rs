@@ -103,6 +103,7 @@ async fn a_backup_taken_under_write_load_holds_every_counted_token(app: TestApp)
 async fn every_answer_carries_a_request_id_a_proxy_may_set(db: TestDb) {
     let app = TestApp::start_configured(db, |c| {
         c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
     })
     .await;
     let client = crate::common::http_client();
@@ -214,7 +215,12 @@ async fn every_metrics_family_appears_and_moves(db: TestDb) {
             "{family} did not move:\n{after}"
         );
     }
-    for family in ["portal_metering_queue_depth", "portal_db_connections"] {
+    for family in [
+        "portal_metering_queue_depth",
+        "portal_db_connections",
+        "portal_render_stalls_total",
+        "portal_metrics_series_dropped_total",
+    ] {
         assert!(after.contains(family), "{family} missing:\n{after}");
     }
     assert!(after.contains("tier=\"free\""), "by tier, never by tenant");

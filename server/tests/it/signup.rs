@@ -9,7 +9,7 @@ use crate::on_both_backends;
 
 on_both_backends!(
     TestApp =>
-    a_sign_up_is_read_only_until_the_mailed_link_is_used,
+    a_sign_up_creates_nothing_until_the_mailed_link_is_used,
     a_taken_address_gets_the_same_answer_and_its_owner_a_warning,
     weak_passwords_and_bad_input_are_refused_with_reasons,
     verification_links_expire_after_a_day,
@@ -94,7 +94,7 @@ pub async fn register_agent(app: &TestApp, client: &reqwest::Client) -> StatusCo
     post(app, client, "/agents", &form).await.0
 }
 
-async fn a_sign_up_is_read_only_until_the_mailed_link_is_used(app: TestApp) {
+async fn a_sign_up_creates_nothing_until_the_mailed_link_is_used(app: TestApp) {
     let (status, body) = sign_up(&app, "Initech", "Grace@Initech.example").await;
     assert_eq!(status, StatusCode::OK);
     assert!(
@@ -111,68 +111,155 @@ async fn a_sign_up_is_read_only_until_the_mailed_link_is_used(app: TestApp) {
     assert!(mail.text.contains("Content-Type: text/html"));
     let token = mail.token("/verify-email");
 
-    let client = app.client();
+    // Nothing exists yet: the password just chosen signs nobody in.
+    assert_eq!(tenants(&app).await, 0);
     let res = app
-        .sign_in(&client, "grace@initech.example", STRONG, "/agents")
+        .sign_in(&app.client(), "grace@initech.example", STRONG, "/agents")
         .await;
-    assert_eq!(
-        res.status(),
-        StatusCode::SEE_OTHER,
-        "the owner signs in at once"
-    );
-    let (status, page) = get(&app, &client, "/agents").await;
-    assert_eq!(status, StatusCode::OK);
-    assert!(
-        page.contains("Verify your e-mail address"),
-        "the banner says why"
-    );
-    assert_eq!(register_agent(&app, &client).await, StatusCode::FORBIDDEN);
+    assert_eq!(res.status(), StatusCode::UNAUTHORIZED);
 
-    // Opening the link does not use it (mail scanners open links too).
+    // Opening the link does not use it (mail scanners open links too); its
+    // page names the organisation, which the mail did not.
+    assert!(
+        !mail.text.contains("Initech"),
+        "no sign-up's words in the mail"
+    );
     let (status, page) = get(&app, &app.client(), &format!("/verify-email?token={token}")).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Verify my address"));
-    let (status, page) = post(&app, &app.client(), "/verify-email", &[("token", &token)]).await;
+    assert!(page.contains("value=\"Initech\""), "{page}");
+    assert_eq!(tenants(&app).await, 0);
+    // Someone with the link but not the password (the address's owner, when
+    // a stranger signed it up) creates nothing.
+    let (status, page) = post(
+        &app,
+        &app.client(),
+        "/verify-email",
+        &[("token", &token), ("password", "not the one chosen")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        page.contains("not the password chosen at sign-up"),
+        "{page}"
+    );
+    assert_eq!(tenants(&app).await, 0);
+    let client = app.client();
+    let (status, page) = post(
+        &app,
+        &client,
+        "/verify-email",
+        &[("token", &token), ("password", STRONG)],
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{page}");
-    assert!(page.contains("Your address is verified"));
+    assert!(page.contains("your organisation is ready"), "{page}");
+    // Signed in, as the verified owner of the new free organisation.
     assert_eq!(register_agent(&app, &client).await, StatusCode::CREATED);
-    let (status, page) = post(&app, &app.client(), "/verify-email", &[("token", &token)]).await;
+    let (status, _) = post(
+        &app,
+        &app.client(),
+        "/verify-email",
+        &[("token", &token), ("password", STRONG)],
+    )
+    .await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "single use");
-    assert!(page.contains("expired or was already used"));
     let tier: String = sqlx::query_scalar("SELECT tier FROM tenants WHERE name = 'Initech'")
         .fetch_one(&app.db.pool)
         .await
         .unwrap();
     assert_eq!(tier, "free");
+    // And the password chosen at sign-up is the account's.
+    let res = app
+        .sign_in(&app.client(), "grace@initech.example", STRONG, "/agents")
+        .await;
+    assert_eq!(res.status(), StatusCode::SEE_OTHER);
+}
+
+/// `page` with `address` written as `someone@example.com`, and without its
+/// nonce: what a stranger could compare.
+fn as_anyone(page: &str, address: &str) -> String {
+    without_nonce(&page.replace(address, "someone@example.com"))
 }
 
 async fn a_taken_address_gets_the_same_answer_and_its_owner_a_warning(app: TestApp) {
-    let (first, first_body) = sign_up(&app, "Initech", "grace@initech.example").await;
-    assert_eq!(first, StatusCode::OK);
+    let initech = app.tenant("Initech", app::model::Tier::Free).await;
+    app.member(&initech, "grace@initech.example", app::model::Role::Owner)
+        .await;
     let before = tenants(&app).await;
+    // A taken address with a free name; a free address with a taken name.
     let started = Instant::now();
-    let (again, again_body) = sign_up(&app, "Initrode", "grace@initech.example").await;
-    let taken = started.elapsed();
+    let (taken, taken_page) = sign_up(&app, "Initrode", "grace@initech.example").await;
+    let taken_time = started.elapsed();
     let started = Instant::now();
-    let (new, _) = sign_up(&app, "Umbrella", "alice@umbrella.example").await;
-    let fresh = started.elapsed();
-    assert_eq!((again, new), (StatusCode::OK, StatusCode::OK));
+    let (new, new_page) = sign_up(&app, "Initech", "alice@umbrella.example").await;
+    let new_time = started.elapsed();
+    assert_eq!((taken, new), (StatusCode::OK, StatusCode::OK));
     assert_eq!(
-        without_nonce(&again_body),
-        without_nonce(&first_body),
+        as_anyone(&taken_page, "grace@initech.example"),
+        as_anyone(&new_page, "alice@umbrella.example"),
         "the same page, word for word"
     );
-    assert_eq!(tenants(&app).await, before + 1, "only Umbrella was created");
-    let mails = app.mail.wait_for("grace@initech.example", 2).await;
+    assert_eq!(
+        tenants(&app).await,
+        before,
+        "nothing created before the link"
+    );
+    // Signing in with the password just chosen: the same refusal for both.
+    let mut refusals = Vec::new();
+    for address in ["grace@initech.example", "alice@umbrella.example"] {
+        let res = app.sign_in(&app.client(), address, STRONG, "/").await;
+        let status = res.status();
+        refusals.push((status, as_anyone(&res.text().await.unwrap(), address)));
+    }
+    assert_eq!(refusals[0].0, StatusCode::UNAUTHORIZED);
+    assert_eq!(refusals[0], refusals[1]);
+    let mails = app.mail.wait_for("grace@initech.example", 1).await;
     assert!(
-        mails[1].subject().contains("Someone tried to sign up"),
+        mails[0].subject().contains("Someone tried to sign up"),
         "{}",
-        mails[1].subject()
+        mails[0].subject()
     );
     // Both answers hash the password; neither is a tell (a loose bound: the
     // two take about the same, far below the hash's own cost variance).
-    let (a, b) = (taken.as_millis() as i64, fresh.as_millis() as i64);
+    let (a, b) = (taken_time.as_millis() as i64, new_time.as_millis() as i64);
     assert!((a - b).abs() < 400, "taken {a} ms vs new {b} ms");
+
+    // Alice's link: the name is taken, which she (the address's proven
+    // owner) is told now, and she picks another.
+    let token = app
+        .mail
+        .nth("alice@umbrella.example", 1)
+        .await
+        .token("/verify-email");
+    let client = app.client();
+    let (status, page) = post(
+        &app,
+        &client,
+        "/verify-email",
+        &[("token", &token), ("password", STRONG)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{page}");
+    assert!(page.contains("exists already"), "{page}");
+    assert!(
+        page.contains("name=\"organisation\""),
+        "a field to rename it"
+    );
+    let (status, page) = post(
+        &app,
+        &client,
+        "/verify-email",
+        &[
+            ("token", &token),
+            ("password", STRONG),
+            ("organisation", "Umbrella"),
+        ],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(register_agent(&app, &client).await, StatusCode::CREATED);
+    assert_eq!(tenants(&app).await, before + 1);
 }
 
 async fn weak_passwords_and_bad_input_are_refused_with_reasons(app: TestApp) {
@@ -233,24 +320,45 @@ async fn verification_links_expire_after_a_day(app: TestApp) {
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
 
+/// A member whose address was never proven (made before sign-ups waited
+/// for their link) asks for a new link: at most one a minute, however many
+/// requests race, and each new one ends the one before.
 async fn a_new_verification_link_is_throttled_and_replaces_the_old(app: TestApp) {
-    sign_up(&app, "Initech", "grace@initech.example").await;
+    let tenant = app.tenant("Initech", app::model::Tier::Free).await;
+    app.member(&tenant, "grace@initech.example", app::model::Role::Owner)
+        .await;
+    sqlx::query("UPDATE members SET email_verified_at = NULL")
+        .execute(&app.db.pool)
+        .await
+        .unwrap();
+    let client = app.signed_in_existing("grace@initech.example").await;
+    let app = &app;
+    let resend = || {
+        let client = client.clone();
+        async move { post(app, &client, "/settings/account/verification", &[]).await }
+    };
+    // A burst at once: one link.
+    let burst = futures::future::join_all((0..10).map(|_| resend())).await;
+    let sent = burst.iter().filter(|(s, _)| *s == StatusCode::OK).count();
+    assert_eq!(
+        sent,
+        1,
+        "{:?}",
+        burst.iter().map(|(s, _)| s).collect::<Vec<_>>()
+    );
     let old = app
         .mail
         .nth("grace@initech.example", 1)
         .await
         .token("/verify-email");
-    let client = app.client();
-    app.sign_in(&client, "grace@initech.example", STRONG, "/analytics")
-        .await;
-    let (status, page) = post(&app, &client, "/settings/account/verification", &[]).await;
+    let (status, page) = resend().await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
         page.contains("ask again in"),
         "within a minute of the first"
     );
     app.clock.advance(61);
-    let (status, page) = post(&app, &client, "/settings/account/verification", &[]).await;
+    let (status, page) = resend().await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("We sent a new link"), "{page}");
     let new = app
@@ -258,14 +366,16 @@ async fn a_new_verification_link_is_throttled_and_replaces_the_old(app: TestApp)
         .nth("grace@initech.example", 2)
         .await
         .token("/verify-email");
-    let (status, _) = post(&app, &app.client(), "/verify-email", &[("token", &old)]).await;
+    let (status, _) = post(app, &app.client(), "/verify-email", &[("token", &old)]).await;
     assert_eq!(
         status,
         StatusCode::BAD_REQUEST,
         "the old link stopped working"
     );
-    let (status, _) = post(&app, &app.client(), "/verify-email", &[("token", &new)]).await;
+    let (status, page) = post(app, &app.client(), "/verify-email", &[("token", &new)]).await;
     assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your address is verified"), "{page}");
+    assert_eq!(register_agent(app, &client).await, StatusCode::CREATED);
 }
 
 async fn sign_ups_are_throttled_per_client(app: TestApp) {
@@ -277,7 +387,11 @@ async fn sign_ups_are_throttled_per_client(app: TestApp) {
     let (status, page) = sign_up(&app, "One more", "more@x.example").await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(page.contains("Too many attempts"));
-    assert_eq!(tenants(&app).await, limit);
+    let pending: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM pending_signups")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(pending, limit);
 }
 
 async fn closed_sign_up_is_404(db: TestDb) {

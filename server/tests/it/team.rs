@@ -20,6 +20,9 @@ on_both_backends!(
     an_invitation_raced_by_many_requests_admits_one,
     someone_with_an_account_elsewhere_joins_with_it_and_switches,
     a_copy_of_the_database_opens_no_mailed_link,
+    invitations_are_limited_per_member_and_per_organisation,
+    an_admin_cannot_replace_an_owner_s_pending_invitation,
+    invitations_die_with_their_sender_s_right_to_send_them,
 );
 
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -74,11 +77,13 @@ async fn an_invited_viewer_joins_from_the_mail_and_only_looks(app: TestApp) {
         "listed as pending"
     );
     let mail = app.mail.nth("vic@acme.example", 1).await;
-    assert!(
-        mail.subject().contains("invited to Acme"),
-        "{}",
-        mail.subject()
+    // The organisation's name (a sign-up's free choice) is never in a
+    // subject; the body quotes it.
+    assert_eq!(
+        mail.subject(),
+        "Invitation to join an organisation on Agent ID Portal"
     );
+    assert!(mail.text.contains("\u{201c}Acme\u{201d}"), "{}", mail.text);
     assert!(mail.text.contains("olga@acme.example invited you"));
     let token = mail.token("/invitation");
 
@@ -567,4 +572,119 @@ async fn a_copy_of_the_database_opens_no_mailed_link(app: TestApp) {
     let form = [("token", stored[0].as_str()), ("password", STRONG)];
     let (status, _) = post(&app, &app.client(), "/invitation", &form).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+/// A stranger's fresh organisation cannot send the portal's mail in bulk:
+/// a few invitations, then 429 with nothing sent; an older organisation
+/// gets more, still bounded per member.
+async fn invitations_are_limited_per_member_and_per_organisation(app: TestApp) {
+    use app::domain::team::{INVITES_PER_MEMBER, INVITES_PER_NEW_TENANT, NEW_TENANT_SECS};
+    let fresh = app.tenant("Fresh", Tier::Free).await;
+    let owner = app
+        .signed_in(&fresh, "olga@fresh.example", Role::Owner)
+        .await;
+    let mut statuses = Vec::new();
+    for i in 0..INVITES_PER_NEW_TENANT + 3 {
+        let (status, _) = invite(&app, &owner, &format!("v{i}@elsewhere.example"), "viewer").await;
+        statuses.push(status);
+    }
+    let sent = statuses.iter().filter(|s| **s == StatusCode::OK).count() as i64;
+    assert_eq!(sent, INVITES_PER_NEW_TENANT, "{statuses:?}");
+    assert_eq!(statuses.last(), Some(&StatusCode::TOO_MANY_REQUESTS));
+    let mailed = sqlx::query_scalar::<_, i64>(
+        "SELECT COUNT(*) FROM mail_outbox WHERE recipient LIKE '%@elsewhere.example'",
+    )
+    .fetch_one(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        mailed, INVITES_PER_NEW_TENANT,
+        "refused invitations send nothing"
+    );
+
+    // A day later (a new window, no longer new): the member's own budget.
+    app.clock.advance(NEW_TENANT_SECS + 1);
+    let owner = app.signed_in_existing("olga@fresh.example").await;
+    let mut sent = 0;
+    for i in 0..INVITES_PER_MEMBER + 3 {
+        let (status, _) = invite(&app, &owner, &format!("w{i}@elsewhere.example"), "viewer").await;
+        if status == StatusCode::OK {
+            sent += 1;
+        } else {
+            assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+        }
+    }
+    assert_eq!(sent, INVITES_PER_MEMBER);
+}
+
+/// Inviting an address again replaces its pending invitation: an admin
+/// (who may invite viewers) must not be able to cancel an owner's
+/// invitation of an owner that way.
+async fn an_admin_cannot_replace_an_owner_s_pending_invitation(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let admin = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    let token = invitation(&app, &owner, "new.owner@acme.example", "owner").await;
+    let (status, page) = invite(&app, &admin, "new.owner@acme.example", "viewer").await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("only an owner can replace"), "{page}");
+    // The owner's invitation still opens, as an owner.
+    let (status, page) = get(&app, &app.client(), &format!("/invitation?token={token}")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("owner"), "{page}");
+}
+
+/// An invitation lives no longer than its sender's right to send it:
+/// removing the sender ends all of theirs, demoting an admin to viewer
+/// ends theirs too.
+async fn invitations_die_with_their_sender_s_right_to_send_them(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let admin = app
+        .signed_in(&tenant, "ada@acme.example", Role::Admin)
+        .await;
+    let other = app
+        .signed_in(&tenant, "otto@acme.example", Role::Owner)
+        .await;
+    let from_ada = invitation(&app, &admin, "v1@acme.example", "viewer").await;
+    let from_otto = invitation(&app, &other, "v2@acme.example", "admin").await;
+    let ada = member_id(&app, "ada@acme.example").await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{ada}/role"),
+        &[("role", "viewer")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let otto = member_id(&app, "otto@acme.example").await;
+    let (status, _) = post(
+        &app,
+        &owner,
+        &format!("/settings/team/members/{otto}/remove"),
+        &[],
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    for token in [from_ada, from_otto] {
+        let (status, _) = post(
+            &app,
+            &app.client(),
+            "/invitation",
+            &[("token", token.as_str()), ("password", STRONG)],
+        )
+        .await;
+        assert!(
+            status.is_client_error(),
+            "{status}: the invitation still works"
+        );
+    }
+    let (_, page) = get(&app, &owner, "/settings/team").await;
+    assert!(!page.contains("v1@acme.example") && !page.contains("v2@acme.example"));
 }

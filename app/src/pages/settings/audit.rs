@@ -150,6 +150,7 @@ fn entry_row(e: &AuditEntry) -> impl IntoView {
         .unwrap_or_else(|| e.action.clone());
     let who = match e.actor_kind.as_str() {
         "member" | "visitor" | "operator" => e.actor.clone(),
+        "unauthenticated" => "Unauthenticated attempt".to_owned(),
         kind => format!("{} ({kind})", e.actor),
     };
     view! {

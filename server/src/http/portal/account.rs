@@ -2,7 +2,7 @@
 //! member's own account: resend the verification, change the password,
 //! sign out everywhere. Plain form posts answered with pages.
 
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Form;
@@ -10,7 +10,7 @@ use leptos::prelude::provide_context;
 use serde::Deserialize;
 use tower_sessions::Session;
 
-use app::domain::signup::{self, SignUp};
+use app::domain::signup::{self, SignUp, Verified};
 use app::domain::{account, Error, Problem};
 use app::model::forms::{AuthFormState, LoginFormState};
 
@@ -18,7 +18,7 @@ use super::form::{page, settings_answer, FormPage};
 use super::sign_in::internal;
 use crate::http::error::PageError;
 use crate::http::extract::{ClientIp, Member, SameOrigin};
-use crate::sessions::SESSION_EPOCH;
+use crate::sessions::{SESSION_EPOCH, SIGNED_IN_AT};
 use crate::state::AppState;
 
 /// Renders the public page at `path` with `state` as its form's state.
@@ -80,8 +80,8 @@ pub async fn sign_up(
     .await?;
     // The same answer whether the address was new or not.
     let done = format!(
-        "We sent a message to {}. Open the link in it to verify your address; you can sign in \
-         right away to look around.",
+        "We sent a message to {}. Open the link in it to verify your address: your \
+         organisation is created then, and you are signed in.",
         form.email.trim().to_lowercase()
     );
     let answer = AuthFormState {
@@ -94,28 +94,93 @@ pub async fn sign_up(
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
-pub struct TokenForm {
+pub struct VerifyForm {
     token: String,
+    /// A sign-up's link: the password chosen at sign-up.
+    password: String,
+    /// A sign-up's link: the organisation's name (the one signed up with
+    /// may have been taken since).
+    organisation: Option<String>,
+}
+
+fn verify_path(token: &str) -> String {
+    format!(
+        "/verify-email?token={}",
+        percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
+    )
+}
+
+/// The verification page's form: a sign-up's link asks for the password
+/// chosen at sign-up and shows the organisation it creates (`organisation`
+/// as typed, else as signed up); a member's link is a button.
+async fn verify_form(
+    state: &AppState,
+    token: &str,
+    organisation: Option<String>,
+) -> Result<AuthFormState, PageError> {
+    let pending = signup::pending_organisation(&state.db, token, state.now()).await?;
+    let values = match pending {
+        Some(signed_up_as) => vec![
+            ("signup", "yes".to_owned()),
+            ("organisation", organisation.unwrap_or(signed_up_as)),
+        ],
+        None => vec![],
+    };
+    Ok(AuthFormState {
+        values,
+        ..Default::default()
+    })
+}
+
+pub async fn verify_email_page(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let token = query
+        .as_deref()
+        .and_then(|q| super::url_query_value(q, "token"))
+        .unwrap_or_default();
+    let form = verify_form(&state, &token, None).await?;
+    auth_page(&state, &verify_path(&token), form, StatusCode::OK).await
 }
 
 pub async fn verify_email(
     State(state): State<AppState>,
     _: SameOrigin,
+    session: Session,
     ClientIp(ip): ClientIp,
-    Form(form): Form<TokenForm>,
+    Form(form): Form<VerifyForm>,
 ) -> Result<Response, PageError> {
-    let result = signup::verify_email(&state.db, &form.token, &ip, state.now()).await;
-    FormPage {
+    let verification = signup::Verification {
+        token: &form.token,
+        password: &form.password,
+        organisation: form.organisation.as_deref(),
+        signup_open: state.signup_open,
+        client_ip: &ip,
+    };
+    let result = signup::verify_email(&state.db, verification, state.now()).await;
+    let again = match &result {
+        Err(_) => verify_form(&state, &form.token, form.organisation.clone()).await?,
+        Ok(_) => AuthFormState::default(),
+    };
+    let verified = FormPage {
         state: &state,
         member: None,
-        path: "/verify-email".into(),
+        path: verify_path(&form.token),
     }
-    .or_show(result, |p| problem_state(p, vec![]))
+    .or_show(result, |p| problem_state(p, again.values.clone()))
     .await?;
+    let done = match verified {
+        Verified::SignedUp(who) => {
+            super::sign_in::start_session(&session, &who, state.now(), state.now()).await?;
+            "Your address is verified and your organisation is ready: you are signed in."
+        }
+        Verified::AddressProven => {
+            "Your address is verified: you can now register agents and change settings."
+        }
+    };
     let answer = AuthFormState {
-        done: Some(
-            "Your address is verified: you can now register agents and change settings.".into(),
-        ),
+        done: Some(done.into()),
         ..Default::default()
     };
     auth_page(&state, "/verify-email", answer, StatusCode::OK).await
@@ -205,6 +270,33 @@ pub async fn reset_password(
     .await
 }
 
+/// A reset link's page says at once when the link no longer works (used,
+/// expired, replaced), instead of a form that can only fail on submit.
+pub async fn reset_password_page(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Response, PageError> {
+    let token = query
+        .as_deref()
+        .and_then(|q| super::url_query_value(q, "token"))
+        .unwrap_or_default();
+    let path = format!(
+        "/reset-password?token={}",
+        percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
+    );
+    let (form, status) = match account::reset_link_email(&state.db, &token, state.now()).await {
+        Ok(_) => (AuthFormState::default(), StatusCode::OK),
+        Err(e) => {
+            let problem = e.classify();
+            if problem.status.is_server_error() {
+                return Err(PageError::Problem(problem));
+            }
+            (problem_state(&problem, vec![]), problem.status)
+        }
+    };
+    auth_page(&state, &path, form, status).await
+}
+
 pub async fn resend_verification(
     State(state): State<AppState>,
     _: SameOrigin,
@@ -245,7 +337,10 @@ pub async fn change_password(
     .await;
     let (result, member) = match result {
         Ok(epoch) => {
-            // This session lives on; every other one ended with the old epoch.
+            // This session lives on, under a new id (one read before the
+            // change is worth nothing now); every other one ended with the
+            // old epoch.
+            session.cycle_id().await.map_err(internal)?;
             session
                 .insert(SESSION_EPOCH, epoch)
                 .await
@@ -280,7 +375,11 @@ pub async fn switch_organisation(
     let to =
         app::domain::team::switch_organisation(&state.db, &member, &form.member, &ip, state.now())
             .await?;
-    super::sign_in::start_session(&session, &to, state.now()).await?;
+    // The guard read this session a moment ago: it is live, and its sign-in
+    // time is what the new organisation's session keeps.
+    let signed_in_at: Option<i64> = session.get(SIGNED_IN_AT).await.map_err(internal)?;
+    let now = state.now();
+    super::sign_in::start_session(&session, &to, signed_in_at.unwrap_or(now), now).await?;
     Ok(Redirect::to("/analytics").into_response())
 }
 

@@ -82,6 +82,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
                 .leptos_routes_with_context(state, member_pages, state.page_context(), shell(state))
                 .route_layer(middleware::from_fn_with_state(state.clone(), with_standing)),
         )
+        .route_layer(middleware::map_response(server_fn_bad_arguments))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             require_member,
@@ -103,7 +104,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         ))
         .route(
             "/verify-email",
-            get(public_page.clone()).post(account::verify_email),
+            get(account::verify_email_page).post(account::verify_email),
         )
         .route(
             "/forgot-password",
@@ -111,10 +112,36 @@ pub fn router(state: &AppState) -> Router<AppState> {
         )
         .route(
             "/reset-password",
-            get(public_page.clone()).post(account::reset_password),
+            get(account::reset_password_page).post(account::reset_password),
         )
         .route("/invitation", get(public_page).post(team::accept));
     members.merge(public)
+}
+
+/// A server function whose arguments do not parse is the caller's mistake:
+/// 400 with a fixed message (in the server functions' error encoding), not
+/// Leptos' 500 with the deserializer's words.
+async fn server_fn_bad_arguments(res: Response) -> Response {
+    const BAD_ARGUMENTS: [&[u8]; 3] = [b"Args|", b"MissingArg|", b"Deserialization|"];
+    if res.status() != StatusCode::INTERNAL_SERVER_ERROR
+        || !res
+            .headers()
+            .contains_key(leptos::server_fn::error::SERVER_FN_ERROR_HEADER)
+    {
+        return res;
+    }
+    let (mut parts, body) = res.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    // An error's text: small, and ours.
+    let text = axum::body::to_bytes(body, 64 * 1024)
+        .await
+        .unwrap_or_default();
+    if !BAD_ARGUMENTS.iter().any(|p| text.starts_with(p)) {
+        return Response::from_parts(parts, axum::body::Body::from(text));
+    }
+    parts.status = StatusCode::BAD_REQUEST;
+    let message = "Args|The request's arguments could not be read.";
+    Response::from_parts(parts, axum::body::Body::from(message))
 }
 
 /// `SIGNUP=closed`: no sign-up page, no sign-up post.

@@ -16,7 +16,7 @@ use app::session::safe_next;
 use super::form::FormPage;
 use crate::http::error::{ApiError, PageError};
 use crate::http::extract::{ClientIp, SameOrigin};
-use crate::sessions::{LAST_SEEN, MEMBER_ID, SESSION_EPOCH};
+use crate::sessions::{LAST_SEEN, MEMBER_ID, SESSION_EPOCH, SIGNED_IN_AT};
 use crate::state::AppState;
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,14 +65,25 @@ pub async fn sign_in(
             notice: None,
         })
         .await?;
-    start_session(&session, &signed_in, state.now()).await?;
+    start_session(&session, &signed_in, state.now(), state.now()).await?;
     Ok(Redirect::to(&next).into_response())
 }
 
-/// Makes `session` the signed-in member's.
-pub async fn start_session(session: &Session, who: &SignedIn, now: i64) -> Result<(), PageError> {
+/// Makes `session` the signed-in member's, `signed_in_at` (the session's
+/// absolute lifetime counts from the password, so moving to another
+/// organisation of the same person keeps the time of the sign-in).
+pub async fn start_session(
+    session: &Session,
+    who: &SignedIn,
+    signed_in_at: i64,
+    now: i64,
+) -> Result<(), PageError> {
     // A new id at every sign-in: a session id planted before cannot be reused.
     session.cycle_id().await.map_err(internal)?;
+    session
+        .insert(SIGNED_IN_AT, signed_in_at)
+        .await
+        .map_err(internal)?;
     session
         .insert(MEMBER_ID, &who.member_id)
         .await

@@ -60,11 +60,15 @@ where
                 let req = Request::from_parts(parts.clone(), Body::empty());
                 match tokio::time::timeout(STALLED, inner.clone().oneshot(req)).await {
                     Ok(answer) => return answer,
-                    Err(_) => tracing::warn!(
-                        path = %parts.uri.path(),
-                        attempt,
-                        "page render stalled; abandoned"
-                    ),
+                    Err(_) => {
+                        // In `/metrics`: how often this retry acts at all.
+                        metrics::counter!("portal_render_stalls_total").increment(1);
+                        tracing::warn!(
+                            path = %parts.uri.path(),
+                            attempt,
+                            "page render stalled; abandoned"
+                        )
+                    }
                 }
             }
             let problem = app::domain::Problem::new(

@@ -181,6 +181,6 @@ pub async fn accept(
         member_id,
         session_epoch: 0,
     };
-    start_session(&session, &who, state.now()).await?;
+    start_session(&session, &who, state.now(), state.now()).await?;
     Ok(Redirect::to("/analytics").into_response())
 }

@@ -1,0 +1,27 @@
+-- Attempts by someone not signed in (a failed sign-in, a reset request) are
+-- the trail's own kind of actor, never the member whose address was typed.
+ALTER TABLE audit_log DROP CONSTRAINT IF EXISTS audit_log_actor_kind_check;
+ALTER TABLE audit_log ADD CONSTRAINT audit_log_actor_kind_check
+    CHECK (actor_kind IN ('member', 'operator', 'stripe', 'agent', 'visitor', 'unauthenticated'));
+
+-- The attempts recorded before, as what they were.
+UPDATE audit_log SET actor_kind = 'unauthenticated', actor = 'unauthenticated attempt'
+    WHERE actor_kind = 'visitor'
+      AND action IN ('member.sign_in_failed', 'member.password_reset_requested');
+
+-- A sign-up waits here until its address is proven by the mailed link:
+-- nothing exists before that, so neither the answer nor a sign-in after it
+-- tells whether the address already had an account. Only a hash of the
+-- link's token is kept.
+CREATE TABLE pending_signups (
+    token_hash    TEXT PRIMARY KEY,
+    email         TEXT NOT NULL,
+    organisation  TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    client_ip     TEXT NOT NULL DEFAULT '',
+    created_at    BIGINT NOT NULL,
+    expires_at    BIGINT NOT NULL,
+    used_at       BIGINT
+);
+CREATE INDEX pending_signups_email ON pending_signups (email);
+CREATE INDEX pending_signups_expires ON pending_signups (expires_at);
