@@ -846,3 +846,57 @@ async fn member_invite_set_role_and_remove(db: TestDb) {
         .collect();
     assert_eq!(rows, expected);
 }
+
+/// Every `portal` command the documentation shows exists, with every flag
+/// it shows: its `--help` answers and names them.
+#[test]
+fn every_command_in_the_docs_exists_with_its_flags() {
+    let docs = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/operations.md");
+    let text_of_docs = std::fs::read_to_string(&docs).unwrap();
+    let is_word = |t: &str| {
+        t.chars().next().is_some_and(|c| c.is_ascii_lowercase())
+            && t.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+    };
+    let mut checked = 0;
+    for line in text_of_docs.lines().filter(|l| l.starts_with("portal ")) {
+        let line = line.split(" #").next().unwrap();
+        let words: Vec<&str> = line.split_whitespace().skip(1).collect();
+        let path: Vec<&str> = words.iter().copied().take_while(|w| is_word(w)).collect();
+        // `keys rotate | retire | list`: each alternative is a command.
+        let mut commands = vec![path.clone()];
+        for alternative in words[path.len()..].windows(2) {
+            if alternative[0] == "|" && is_word(alternative[1]) {
+                let mut other = path[..path.len() - 1].to_vec();
+                other.push(alternative[1]);
+                commands.push(other);
+            }
+        }
+        let flags: Vec<&str> = words
+            .iter()
+            .map(|w| w.trim_matches(['[', ']']))
+            .filter(|w| w.starts_with("--"))
+            .map(|w| w.split('=').next().unwrap())
+            .collect();
+        for command in commands {
+            let out = Command::new(env!("CARGO_BIN_EXE_portal"))
+                .args(&command)
+                .arg("--help")
+                .output()
+                .unwrap();
+            let help = text(&out.stdout);
+            assert_eq!(out.status.code(), Some(0), "portal {command:?} --help");
+            for flag in &flags {
+                assert!(
+                    help.contains(flag),
+                    "portal {command:?} lacks {flag}:\n{help}"
+                );
+            }
+            checked += 1;
+        }
+    }
+    assert!(
+        checked >= 15,
+        "only {checked} commands found in {}",
+        docs.display()
+    );
+}
