@@ -25,6 +25,7 @@ on_both_backends!(
     new_usage_is_on_the_page_within_two_seconds,
     an_unlimited_tenant_s_tokens_are_on_the_page_within_two_seconds,
     pages_come_gzipped_to_a_browser_that_accepts_it,
+    fewer_refusals_are_the_good_news_on_the_cards,
 );
 
 async fn bearer(app: &TestApp, id: &str, secret: &str) -> String {
@@ -677,4 +678,57 @@ async fn pages_come_gzipped_to_a_browser_that_accepts_it(app: TestApp) {
     assert_eq!(html.matches("<tr>").count(), 13, "a header and 12 rows");
     // Smaller pages are deflated whole (`MIN_SPLICED_PAGE`).
     assert!(plain.len() > 2 * 1024, "{} bytes", plain.len());
+}
+
+/// The class of a summary card's change line (`stat-change up better`...).
+fn card_change(html: &str, key: &str) -> String {
+    let start = html.find(&format!("data-testid=\"card-{key}\"")).unwrap();
+    let rest = &html[start..];
+    let at = rest.find("class=\"stat-change").unwrap() + "class=\"".len();
+    rest[at..].split('"').next().unwrap().to_owned()
+}
+
+/// More tokens and fewer refusals than the period before: both cards say
+/// so in green; more refusals would be red.
+async fn fewer_refusals_are_the_good_news_on_the_cards(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (agent, _) = app.agent(&tenant, "files:read").await;
+    let day = 86_400;
+    for (ago, tokens, refused) in [(40 * day, 10, 30), (2 * day, 50, 5)] {
+        record_past_hour(
+            &app.db,
+            &tenant,
+            &agent,
+            app.clock.now() - ago,
+            Counts {
+                tokens_issued: tokens,
+                api_calls: 0,
+                refused,
+            },
+        )
+        .await;
+    }
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let html = page(&owner, &app, "/analytics?days=30").await;
+    assert_eq!(card_change(&html, "tokens"), "stat-change up better");
+    assert_eq!(card_change(&html, "refused"), "stat-change down better");
+    record_past_hour(
+        &app.db,
+        &tenant,
+        &agent,
+        app.clock.now() - day,
+        Counts {
+            tokens_issued: 0,
+            api_calls: 0,
+            refused: 100,
+        },
+    )
+    .await;
+    // Past the page's one-second read cache (history is written as the
+    // demo seeder writes it, not through the live meter).
+    app.clock.advance(2);
+    let html = page(&owner, &app, "/analytics?days=30").await;
+    assert_eq!(card_change(&html, "refused"), "stat-change up worse");
 }
