@@ -127,4 +127,6 @@ print(f'median: {statistics.median(on):.0f} tokens/s with metering and enforceme
 print('per-round cost: ' + ', '.join(f'{c:.1f} %' for c in costs))
 print(f'metering costs {statistics.median(costs):.1f} % of throughput (median of paired rounds)')
 PY
-[ "${POSTGRES:-1}" = 0 ] || scripts/with-postgres.sh "$0" --postgres-inner
+# On a durable cluster (fsync and synchronous commit on), as deployments run
+# PostgreSQL; PG_DURABLE=0 measures the fsync=off cluster the tests use.
+[ "${POSTGRES:-1}" = 0 ] || PG_DURABLE=${PG_DURABLE:-1} scripts/with-postgres.sh "$0" --postgres-inner

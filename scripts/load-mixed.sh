@@ -72,5 +72,5 @@ for tier in free enterprise; do
   rm -rf "$dir"
 done
 unset DATABASE_URL
-scripts/with-postgres.sh "$0" --postgres-inner || status=1
+PG_DURABLE=1 scripts/with-postgres.sh "$0" --postgres-inner || status=1
 exit $status

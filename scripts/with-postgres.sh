@@ -2,6 +2,9 @@
 # Runs a command beside a throw-away PostgreSQL 15 cluster: initialised in a
 # temp dir, listening on a free loopback port, stopped and deleted on exit.
 # The command finds it in PORTAL_TEST_PG_URL (a superuser URL).
+# PG_DURABLE=1 keeps PostgreSQL's durable defaults (fsync, synchronous
+# commit), as a deployment runs it: benchmarks use it. Without it the
+# cluster skips fsync, for the test suite's speed only.
 set -euo pipefail
 PGBIN=${PGBIN:-/usr/lib/postgresql/15/bin}
 
@@ -20,9 +23,11 @@ cleanup() {
 trap cleanup EXIT
 
 as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -A trust --no-sync -E UTF8 >/dev/null
+durability="-c fsync=off"
+[ "${PG_DURABLE:-0}" = 1 ] && durability="-c fsync=on -c synchronous_commit=on"
 as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/log" -w -t 60 \
-  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300" start >/dev/null
-echo "==> PostgreSQL 15 test cluster on 127.0.0.1:$port"
+  -o "-p $port -k $dir -c listen_addresses=127.0.0.1 $durability -c max_connections=300" start >/dev/null
+echo "==> PostgreSQL 15 test cluster on 127.0.0.1:$port ($durability)"
 
 export PORTAL_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
 export PORTAL_TEST_REQUIRE_PG=1
