@@ -23,5 +23,6 @@ CREATE TABLE pending_signups (
     expires_at    BIGINT NOT NULL,
     used_at       BIGINT
 );
-CREATE INDEX pending_signups_email ON pending_signups (email);
+-- One live sign-up per address: a new one retires the one before.
+CREATE UNIQUE INDEX pending_signups_email ON pending_signups (email) WHERE used_at IS NULL;
 CREATE INDEX pending_signups_expires ON pending_signups (expires_at);

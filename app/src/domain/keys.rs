@@ -179,8 +179,8 @@ impl ServerKeys {
                 return Err(Error::Internal(format!(
                     "server key {kid} is stored in the clear, not sealed with the master key: \
                      refused. If this database comes from a version before keys were sealed, \
-                     seal it with `portal keys seal`; otherwise the row was put there by \
-                     someone else: delete it"
+                     check it is yours with `portal keys seal` and seal it with `portal keys \
+                     seal --kid {kid}`; otherwise someone else put the row there: delete it"
                 )));
             }
             let secret = master.open(&kid, &stored)?;
@@ -244,16 +244,39 @@ fn json_part(value: &impl serde::Serialize) -> Result<String> {
     Ok(B64.encode(json))
 }
 
-/// `portal keys seal`: seals the keys a version before sealing stored in
-/// the clear, which the portal refuses to load (it cannot tell them from
-/// planted ones: this is the operator's word that they are genuine).
-/// Returns their kids.
-pub async fn seal_clear_keys(db: &Db, master: &MasterKey) -> Result<Vec<String>> {
+/// The keys stored in the clear: (kid, purpose, created_at).
+pub async fn clear_keys(db: &Db) -> Result<Vec<(String, String, i64)>> {
+    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+        "SELECT kid, purpose, created_at, secret FROM server_keys ORDER BY created_at",
+    )
+    .fetch_all(&db.pool)
+    .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, _, _, secret)| !secret.starts_with(SEALED))
+        .map(|(kid, purpose, created_at, _)| (kid, purpose, created_at))
+        .collect())
+}
+
+/// `portal keys seal --kid KID`: seals keys a version before sealing stored
+/// in the clear, which the portal refuses to load (it cannot tell them from
+/// planted ones: naming them is the operator's word that they are
+/// genuine). Returns the kids sealed; a kid not in the clear is an error.
+pub async fn seal_clear_keys(db: &Db, master: &MasterKey, kids: &[String]) -> Result<Vec<String>> {
     let rows: Vec<(String, String)> = sqlx::query_as("SELECT kid, secret FROM server_keys")
         .fetch_all(&db.pool)
         .await?;
+    if let Some(unknown) = kids.iter().find(|kid| {
+        !rows
+            .iter()
+            .any(|(k, s)| k == *kid && !s.starts_with(SEALED))
+    }) {
+        return Err(Error::invalid(format!(
+            "no key {unknown} is stored in the clear"
+        )));
+    }
     let mut sealed = Vec::new();
-    for (kid, stored) in rows.into_iter().filter(|(_, s)| !s.starts_with(SEALED)) {
+    for (kid, stored) in rows.into_iter().filter(|(k, _)| kids.contains(k)) {
         let secret = decode32(&stored)?;
         sqlx::query("UPDATE server_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
             .bind(master.seal(&kid, &secret)?)

@@ -24,6 +24,8 @@ pub const PER_EMAIL: i64 = 3;
 pub const RESEND_AFTER_SECS: i64 = 60;
 /// How long a sign-up's link works.
 pub const PENDING_SECS: i64 = 24 * 3600;
+/// Passwords tried on one sign-up's link per throttling window.
+pub const VERIFY_GUESSES: i64 = 5;
 
 pub struct SignUp<'a> {
     pub organisation: &'a str,
@@ -63,7 +65,7 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
         .execute(&mut *tx)
         .await?;
     let token = email_links::new_token();
-    sqlx::query(
+    let inserted = sqlx::query(
         "INSERT INTO pending_signups (token_hash, email, organisation, password_hash, client_ip, \
          created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
@@ -75,7 +77,14 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
     .bind(now)
     .bind(now + PENDING_SECS)
     .execute(&mut *tx)
-    .await?;
+    .await;
+    match inserted {
+        // A racing sign-up for the same address won: the same quiet answer.
+        Err(e) if matches!(&e, sqlx::Error::Database(d) if d.is_unique_violation()) => {
+            return Ok(())
+        }
+        other => other?,
+    };
     let message = emails::verify_email(public_url, &email, &token);
     outbox::enqueue(&mut tx, &message, now).await?;
     // Now and then, forget sign-ups nobody finished.
@@ -141,6 +150,17 @@ pub async fn pending_organisation(db: &Db, token: &str, now: i64) -> Result<Opti
 /// person as its verified owner, signed in; a member's proves the address.
 pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Verified> {
     let Some(pending) = pending(db, v.token, now).await? else {
+        let was_a_sign_up: Option<i64> =
+            sqlx::query_scalar("SELECT created_at FROM pending_signups WHERE token_hash = $1")
+                .bind(digest(v.token))
+                .fetch_optional(&db.pool)
+                .await?;
+        if was_a_sign_up.is_some() {
+            return Err(Error::invalid(
+                "This sign-up link has expired or was already used. If your organisation was \
+                 not created, sign up again; if it was, sign in.",
+            ));
+        }
         verify_member_address(db, v.token, v.client_ip, now).await?;
         return Ok(Verified::AddressProven);
     };
@@ -156,6 +176,10 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
                 "The organisation name must be 1 to 100 characters.",
             )
         })?;
+    // Guesses are counted before the check, as sign-ins are: a link held
+    // for a day must not be a way to keep the hashing pool busy.
+    let key = format!("signup-verify:{}", digest(v.token));
+    sign_in::throttle(db, &key, VERIFY_GUESSES, now).await?;
     // Checked before anything is written: the hash takes a core for a
     // moment, and SQLite's one writer would wait for it.
     let hash = Some(pending.password_hash.clone());
@@ -196,6 +220,18 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
     .rows_affected();
     if used == 0 {
         return Err(email_links::unusable(Purpose::Verify));
+    }
+    // Again inside the transaction: an invitation accepted a moment ago
+    // would give the person a second password.
+    let member_now: Option<String> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
+        .bind(&pending.email)
+        .fetch_optional(&mut *tx)
+        .await?;
+    if member_now.is_some() {
+        return Err(Error::invalid(
+            "This address has an account already (it joined an organisation since): sign in \
+             with it instead.",
+        ));
     }
     let tenant = match tenants::insert(&mut tx, NewTenant::named(name.clone()), now).await {
         Err(Error::Conflict(_)) => return Err(taken_name()),

@@ -433,7 +433,7 @@ pub async fn set_role(
         .bind(member_id)
         .execute(&mut *tx)
         .await?;
-    revoke_invitations_sent_by(&mut tx, &acting.tenant_id, &member.email, Some(role), now).await?;
+    revoke_invitations_sent_by(&mut tx, acting, &member.email, Some(role), now).await?;
     audit::record(
         &mut tx,
         &acting.tenant_id,
@@ -450,23 +450,28 @@ pub async fn set_role(
 
 /// Ends the pending invitations `email` sent in the tenant that a member
 /// with `role` (`None`: no longer a member) could not send: an invitation
-/// does not outlive its sender's right to send it.
+/// does not outlive its sender's right to send it. Each one ended is in the
+/// trail, as a revocation by whoever changed the sender.
 async fn revoke_invitations_sent_by(
     conn: &mut sqlx::AnyConnection,
-    tenant_id: &str,
+    acting: &Acting,
     email: &str,
     role: Option<Role>,
     now: i64,
 ) -> Result<()> {
-    let pending: Vec<(String, String)> = sqlx::query_as(
-        "SELECT token_hash, role FROM email_links WHERE tenant_id = $1 AND purpose = 'invite' \
-         AND created_by = $2 AND used_at IS NULL",
+    let pending: Vec<(String, String, String)> = sqlx::query_as(
+        "SELECT token_hash, role, email FROM email_links WHERE tenant_id = $1 \
+         AND purpose = 'invite' AND created_by = $2 AND used_at IS NULL",
     )
-    .bind(tenant_id)
+    .bind(&acting.tenant_id)
     .bind(email)
     .fetch_all(&mut *conn)
     .await?;
-    for (token_hash, invited_as) in pending {
+    let why = match role {
+        Some(role) => format!("sent by {email}, now {role}"),
+        None => format!("sent by {email}, removed"),
+    };
+    for (token_hash, invited_as, invited) in pending {
         let still_allowed = match (role, invited_as.parse::<Role>().ok()) {
             (Some(by), Some(invited_as)) => may_invite(by, invited_as),
             _ => false,
@@ -477,6 +482,16 @@ async fn revoke_invitations_sent_by(
                 .bind(&token_hash)
                 .execute(&mut *conn)
                 .await?;
+            audit::record(
+                conn,
+                &acting.tenant_id,
+                &acting.by,
+                AuditAction::InvitationRevoked,
+                &invited,
+                &why,
+                now,
+            )
+            .await?;
         }
     }
     Ok(())
@@ -496,7 +511,7 @@ pub async fn remove(db: &Db, acting: &Acting, member_id: &str, now: i64) -> Resu
         .bind(member_id)
         .execute(&mut *tx)
         .await?;
-    revoke_invitations_sent_by(&mut tx, &acting.tenant_id, &member.email, None, now).await?;
+    revoke_invitations_sent_by(&mut tx, acting, &member.email, None, now).await?;
     audit::record(
         &mut tx,
         &acting.tenant_id,

@@ -17,10 +17,14 @@ pub enum KeysCommand {
     Retire,
     /// The signing keys, newest (current) first.
     List,
-    /// Seal the keys a version before sealing left in the clear (the portal
+    /// Seal keys a version before sealing left in the clear (the portal
     /// refuses to load them otherwise: it cannot tell them from planted
-    /// ones). Prints the kids sealed.
-    Seal,
+    /// ones). Without --kid, lists them; check each is yours, then name it.
+    Seal {
+        /// A key to seal (repeatable).
+        #[arg(long)]
+        kid: Vec<String>,
+    },
 }
 
 pub async fn run(
@@ -42,8 +46,19 @@ pub async fn run(
                 println!("{kid}");
             }
         }
-        KeysCommand::Seal => {
-            let sealed = keys::seal_clear_keys(db, master).await?;
+        KeysCommand::Seal { kid } if kid.is_empty() => {
+            let clear = keys::clear_keys(db).await?;
+            for (kid, purpose, created_at) in &clear {
+                println!("{kid}  {purpose}  created {created_at}");
+            }
+            eprintln!(
+                "{} key(s) in the clear. Seal only those your portal made (not rows someone \
+                 added): portal keys seal --kid KID",
+                clear.len()
+            );
+        }
+        KeysCommand::Seal { kid } => {
+            let sealed = keys::seal_clear_keys(db, master, &kid).await?;
             for kid in &sealed {
                 println!("{kid}");
             }

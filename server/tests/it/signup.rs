@@ -15,6 +15,8 @@ on_both_backends!(
     verification_links_expire_after_a_day,
     a_new_verification_link_is_throttled_and_replaces_the_old,
     sign_ups_are_throttled_per_client,
+    a_pending_sign_up_creates_nothing_once_sign_up_is_closed,
+    guesses_at_a_sign_up_s_password_are_throttled,
 );
 
 on_both_backends!(
@@ -402,5 +404,59 @@ async fn closed_sign_up_is_404(db: TestDb) {
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (_, login) = get(&app, &app.client(), "/login").await;
     assert!(!login.contains("/signup"), "no link to a closed page");
+    assert_eq!(tenants(&app).await, 0);
+}
+
+/// An operator closes sign-up while links are still out: they create
+/// nothing.
+async fn a_pending_sign_up_creates_nothing_once_sign_up_is_closed(app: TestApp) {
+    sign_up(&app, "Initech", "grace@initech.example").await;
+    let token = app
+        .mail
+        .nth("grace@initech.example", 1)
+        .await
+        .token("/verify-email");
+    let app =
+        TestApp::start_configured(app.stop(), |c| c.signup = server::config::Signup::Closed).await;
+    let (status, page) = post(
+        &app,
+        &app.client(),
+        "/verify-email",
+        &[("token", &token), ("password", STRONG)],
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "{page}");
+    assert!(page.contains("Sign-up is closed"), "{page}");
+    assert_eq!(tenants(&app).await, 0);
+}
+
+/// Whoever holds a sign-up's link cannot try passwords on it for a day:
+/// a few, then 429 before any check, the right one included.
+async fn guesses_at_a_sign_up_s_password_are_throttled(app: TestApp) {
+    use app::domain::signup::VERIFY_GUESSES;
+    sign_up(&app, "Initech", "grace@initech.example").await;
+    let token = app
+        .mail
+        .nth("grace@initech.example", 1)
+        .await
+        .token("/verify-email");
+    let attempt = |password: &'static str| {
+        let token = token.clone();
+        let app = &app;
+        async move {
+            post(
+                app,
+                &app.client(),
+                "/verify-email",
+                &[("token", token.as_str()), ("password", password)],
+            )
+            .await
+            .0
+        }
+    };
+    for _ in 0..VERIFY_GUESSES {
+        assert_eq!(attempt("a wrong guess").await, StatusCode::BAD_REQUEST);
+    }
+    assert_eq!(attempt(STRONG).await, StatusCode::TOO_MANY_REQUESTS);
     assert_eq!(tenants(&app).await, 0);
 }

@@ -635,7 +635,7 @@ async fn an_admin_cannot_replace_an_owner_s_pending_invitation(app: TestApp) {
     // The owner's invitation still opens, as an owner.
     let (status, page) = get(&app, &app.client(), &format!("/invitation?token={token}")).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("owner"), "{page}");
+    assert!(page.contains("<strong>owner</strong>"), "{page}");
 }
 
 /// An invitation lives no longer than its sender's right to send it:
@@ -687,4 +687,15 @@ async fn invitations_die_with_their_sender_s_right_to_send_them(app: TestApp) {
     }
     let (_, page) = get(&app, &owner, "/settings/team").await;
     assert!(!page.contains("v1@acme.example") && !page.contains("v2@acme.example"));
+    let revoked: Vec<String> = sqlx::query_scalar(
+        "SELECT object FROM audit_log WHERE action = 'invitation.revoked' ORDER BY object",
+    )
+    .fetch_all(&app.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        revoked,
+        ["v1@acme.example", "v2@acme.example"],
+        "in the trail"
+    );
 }
