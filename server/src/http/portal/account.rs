@@ -21,6 +21,9 @@ use crate::http::extract::{ClientIp, Member, SameOrigin};
 use crate::sessions::{SESSION_EPOCH, SIGNED_IN_AT};
 use crate::state::AppState;
 
+const VERIFY: &str = "/verify-email";
+const RESET: &str = "/reset-password";
+
 /// Renders the public page at `path` with `state` as its form's state.
 async fn auth_page(
     state: &AppState,
@@ -103,11 +106,19 @@ pub struct VerifyForm {
     organisation: Option<String>,
 }
 
-fn verify_path(token: &str) -> String {
+/// The page an e-mailed link opens: `page` with its `token`.
+fn link_page(page: &str, token: &str) -> String {
     format!(
-        "/verify-email?token={}",
+        "{page}?token={}",
         percent_encoding::utf8_percent_encode(token, percent_encoding::NON_ALPHANUMERIC)
     )
+}
+
+/// The `token` of a link's address (empty when there is none).
+fn token_of(query: Option<&str>) -> String {
+    query
+        .and_then(|q| super::url_query_value(q, "token"))
+        .unwrap_or_default()
 }
 
 /// The verification page's form: a sign-up's link asks for the password
@@ -136,12 +147,9 @@ pub async fn verify_email_page(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let token = query
-        .as_deref()
-        .and_then(|q| super::url_query_value(q, "token"))
-        .unwrap_or_default();
+    let token = token_of(query.as_deref());
     let form = verify_form(&state, &token, None).await?;
-    auth_page(&state, &verify_path(&token), form, StatusCode::OK).await
+    auth_page(&state, &link_page(VERIFY, &token), form, StatusCode::OK).await
 }
 
 pub async fn verify_email(
@@ -166,7 +174,7 @@ pub async fn verify_email(
     let verified = FormPage {
         state: &state,
         member: None,
-        path: verify_path(&form.token),
+        path: link_page(VERIFY, &form.token),
     }
     .or_show(result, |p| problem_state(p, again.values.clone()))
     .await?;
@@ -183,7 +191,7 @@ pub async fn verify_email(
         done: Some(done.into()),
         ..Default::default()
     };
-    auth_page(&state, "/verify-email", answer, StatusCode::OK).await
+    auth_page(&state, VERIFY, answer, StatusCode::OK).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -242,10 +250,7 @@ pub async fn reset_password(
 ) -> Result<Response, PageError> {
     let result =
         account::reset_password(&state.db, &form.token, &form.password, &ip, state.now()).await;
-    let path = format!(
-        "/reset-password?token={}",
-        percent_encoding::utf8_percent_encode(&form.token, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let path = link_page(RESET, &form.token);
     FormPage {
         state: &state,
         member: None,
@@ -276,14 +281,8 @@ pub async fn reset_password_page(
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, PageError> {
-    let token = query
-        .as_deref()
-        .and_then(|q| super::url_query_value(q, "token"))
-        .unwrap_or_default();
-    let path = format!(
-        "/reset-password?token={}",
-        percent_encoding::utf8_percent_encode(&token, percent_encoding::NON_ALPHANUMERIC)
-    );
+    let token = token_of(query.as_deref());
+    let path = link_page(RESET, &token);
     let (form, status) = match account::reset_link_email(&state.db, &token, state.now()).await {
         Ok(_) => (AuthFormState::default(), StatusCode::OK),
         Err(e) => {
