@@ -62,6 +62,11 @@ pub async fn get(app: &TestApp, client: &reqwest::Client, path: &str) -> (Status
     (status, if body.is_empty() { location } else { body })
 }
 
+/// The token of the `n`th verification mail to `to`.
+async fn verification_token(app: &TestApp, to: &str, n: usize) -> String {
+    app.mail.nth(to, n).await.token("/verify-email")
+}
+
 /// Signs up `email` for `organisation`; returns the answer.
 pub async fn sign_up(app: &TestApp, organisation: &str, email: &str) -> (StatusCode, String) {
     post(
@@ -229,11 +234,7 @@ async fn a_taken_address_gets_the_same_answer_and_its_owner_a_warning(app: TestA
 
     // Alice's link: the name is taken, which she (the address's proven
     // owner) is told now, and she picks another.
-    let token = app
-        .mail
-        .nth("alice@umbrella.example", 1)
-        .await
-        .token("/verify-email");
+    let token = verification_token(&app, "alice@umbrella.example", 1).await;
     let client = app.client();
     let (status, page) = post(
         &app,
@@ -303,11 +304,7 @@ async fn weak_passwords_and_bad_input_are_refused_with_reasons(app: TestApp) {
 
 async fn verification_links_expire_after_a_day(app: TestApp) {
     sign_up(&app, "Initech", "grace@initech.example").await;
-    let token = app
-        .mail
-        .nth("grace@initech.example", 1)
-        .await
-        .token("/verify-email");
+    let token = verification_token(&app, "grace@initech.example", 1).await;
     app.clock.advance(24 * 3600 + 1);
     let (status, page) = post(&app, &app.client(), "/verify-email", &[("token", &token)]).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
@@ -348,11 +345,7 @@ async fn a_new_verification_link_is_throttled_and_replaces_the_old(app: TestApp)
         "{:?}",
         burst.iter().map(|(s, _)| s).collect::<Vec<_>>()
     );
-    let old = app
-        .mail
-        .nth("grace@initech.example", 1)
-        .await
-        .token("/verify-email");
+    let old = verification_token(app, "grace@initech.example", 1).await;
     let (status, page) = resend().await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     assert!(
@@ -363,11 +356,7 @@ async fn a_new_verification_link_is_throttled_and_replaces_the_old(app: TestApp)
     let (status, page) = resend().await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("We sent a new link"), "{page}");
-    let new = app
-        .mail
-        .nth("grace@initech.example", 2)
-        .await
-        .token("/verify-email");
+    let new = verification_token(app, "grace@initech.example", 2).await;
     let (status, _) = post(app, &app.client(), "/verify-email", &[("token", &old)]).await;
     assert_eq!(
         status,
@@ -411,11 +400,7 @@ async fn closed_sign_up_is_404(db: TestDb) {
 /// nothing.
 async fn a_pending_sign_up_creates_nothing_once_sign_up_is_closed(app: TestApp) {
     sign_up(&app, "Initech", "grace@initech.example").await;
-    let token = app
-        .mail
-        .nth("grace@initech.example", 1)
-        .await
-        .token("/verify-email");
+    let token = verification_token(&app, "grace@initech.example", 1).await;
     let app =
         TestApp::start_configured(app.stop(), |c| c.signup = server::config::Signup::Closed).await;
     let (status, page) = post(
@@ -435,11 +420,7 @@ async fn a_pending_sign_up_creates_nothing_once_sign_up_is_closed(app: TestApp) 
 async fn guesses_at_a_sign_up_s_password_are_throttled(app: TestApp) {
     use app::domain::signup::VERIFY_GUESSES;
     sign_up(&app, "Initech", "grace@initech.example").await;
-    let token = app
-        .mail
-        .nth("grace@initech.example", 1)
-        .await
-        .token("/verify-email");
+    let token = verification_token(&app, "grace@initech.example", 1).await;
     let attempt = |password: &'static str| {
         let token = token.clone();
         let app = &app;
