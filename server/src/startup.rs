@@ -176,8 +176,8 @@ fn spawn_key_refresh(
     });
 }
 
-/// Every hour: deletes audit entries past `AUDIT_RETENTION_DAYS` and sent
-/// mail past a week.
+/// Every hour: deletes audit entries past `AUDIT_RETENTION_DAYS`, sent
+/// mail past a week, and sign-ups whose link expired unused.
 fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -191,6 +191,9 @@ fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
             }
             if let Err(e) = app::domain::outbox::prune_sent(&db, now).await {
                 tracing::warn!(error = %e, "could not prune sent mail");
+            }
+            if let Err(e) = app::domain::signup::forget_expired(&db, now).await {
+                tracing::warn!(error = %e, "could not forget expired sign-ups");
             }
         }
     });

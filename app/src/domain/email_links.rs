@@ -194,15 +194,3 @@ pub async fn revoke_for_email(
     .await?;
     Ok(())
 }
-
-/// When the newest link of `purpose` for the member was issued (for the
-/// resend throttle).
-pub async fn last_issued(db: &Db, purpose: Purpose, member_id: &str) -> Result<Option<i64>> {
-    Ok(sqlx::query_scalar(
-        "SELECT MAX(created_at) FROM email_links WHERE member_id = $1 AND purpose = $2",
-    )
-    .bind(member_id)
-    .bind(purpose.as_str())
-    .fetch_one(&db.pool)
-    .await?)
-}

@@ -244,16 +244,26 @@ fn json_part(value: &impl serde::Serialize) -> Result<String> {
     Ok(B64.encode(json))
 }
 
-/// The keys stored in the clear: (kid, purpose, created_at).
-pub async fn clear_keys(db: &Db) -> Result<Vec<(String, String, i64)>> {
-    let rows: Vec<(String, String, i64, String)> = sqlx::query_as(
+/// A key stored in the clear: kid, purpose, created_at and its secret.
+type ClearKey = (String, String, i64, String);
+
+async fn clear_rows(db: &Db) -> Result<Vec<ClearKey>> {
+    let rows: Vec<ClearKey> = sqlx::query_as(
         "SELECT kid, purpose, created_at, secret FROM server_keys ORDER BY created_at",
     )
     .fetch_all(&db.pool)
     .await?;
     Ok(rows
         .into_iter()
-        .filter(|(_, _, _, secret)| !secret.starts_with(SEALED))
+        .filter(|(.., secret)| !secret.starts_with(SEALED))
+        .collect())
+}
+
+/// The keys stored in the clear: (kid, purpose, created_at).
+pub async fn clear_keys(db: &Db) -> Result<Vec<(String, String, i64)>> {
+    Ok(clear_rows(db)
+        .await?
+        .into_iter()
         .map(|(kid, purpose, created_at, _)| (kid, purpose, created_at))
         .collect())
 }
@@ -263,20 +273,17 @@ pub async fn clear_keys(db: &Db) -> Result<Vec<(String, String, i64)>> {
 /// planted ones: naming them is the operator's word that they are
 /// genuine). Returns the kids sealed; a kid not in the clear is an error.
 pub async fn seal_clear_keys(db: &Db, master: &MasterKey, kids: &[String]) -> Result<Vec<String>> {
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT kid, secret FROM server_keys")
-        .fetch_all(&db.pool)
-        .await?;
-    if let Some(unknown) = kids.iter().find(|kid| {
-        !rows
-            .iter()
-            .any(|(k, s)| k == *kid && !s.starts_with(SEALED))
-    }) {
+    let clear = clear_rows(db).await?;
+    if let Some(unknown) = kids
+        .iter()
+        .find(|kid| !clear.iter().any(|(k, ..)| k == *kid))
+    {
         return Err(Error::invalid(format!(
             "no key {unknown} is stored in the clear"
         )));
     }
     let mut sealed = Vec::new();
-    for (kid, stored) in rows.into_iter().filter(|(k, _)| kids.contains(k)) {
+    for (kid, _, _, stored) in clear.into_iter().filter(|(k, ..)| kids.contains(k)) {
         let secret = decode32(&stored)?;
         sqlx::query("UPDATE server_keys SET secret = $1 WHERE kid = $2 AND secret = $3")
             .bind(master.seal(&kid, &secret)?)

@@ -57,7 +57,7 @@ pub async fn sign_in(db: &Db, attempt: Attempt<'_>, now: i64) -> Result<SignedIn
     // does not eat into the e-mail's wider budget.
     let mut reserved = Vec::with_capacity(keys.len());
     for (key, limit) in &keys {
-        let (attempts, window_start) = reserve(db, key, now).await?;
+        let (attempts, window_start) = reserve(db, key, WINDOW_SECS, now).await?;
         if attempts > *limit {
             return Err(Error::SignInThrottled {
                 retry_after_secs: (window_start + WINDOW_SECS - now).max(1),
@@ -136,7 +136,7 @@ pub(crate) async fn throttle_within(
     window: i64,
     now: i64,
 ) -> Result<()> {
-    let (attempts, window_start) = reserve_within(db, key, window, now).await?;
+    let (attempts, window_start) = reserve(db, key, window, now).await?;
     if attempts > limit {
         return Err(Error::Throttled {
             retry_after_secs: (window_start + window - now).max(1),
@@ -147,11 +147,7 @@ pub(crate) async fn throttle_within(
 
 /// Counts one attempt under `key`; returns the attempts in its window
 /// (this one included) and when the window started.
-async fn reserve(db: &Db, key: &str, now: i64) -> Result<(i64, i64)> {
-    reserve_within(db, key, WINDOW_SECS, now).await
-}
-
-async fn reserve_within(db: &Db, key: &str, window: i64, now: i64) -> Result<(i64, i64)> {
+async fn reserve(db: &Db, key: &str, window: i64, now: i64) -> Result<(i64, i64)> {
     // fetch_all, not fetch_one: SQLite commits an autocommit
     // `INSERT ... RETURNING` only once the statement has run to its end, and
     // a statement left after its first row would keep the write lock.

@@ -22,8 +22,6 @@ pub const PER_CLIENT: i64 = 5;
 pub const PER_EMAIL: i64 = 3;
 /// Seconds between two verification e-mails for one member.
 pub const RESEND_AFTER_SECS: i64 = 60;
-/// How long a sign-up's link works.
-pub const PENDING_SECS: i64 = 24 * 3600;
 /// Passwords tried on one sign-up's link per throttling window.
 pub const VERIFY_GUESSES: i64 = 5;
 
@@ -36,12 +34,7 @@ pub struct SignUp<'a> {
 
 pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Result<()> {
     sign_in::throttle(db, &format!("signup:{}", s.client_ip), PER_CLIENT, now).await?;
-    let organisation = tenants::parse_name(s.organisation).map_err(|_| {
-        Error::invalid_field(
-            "organisation",
-            "The organisation name must be 1 to 100 characters.",
-        )
-    })?;
+    let organisation = organisation_name(s.organisation)?;
     let email = members::normalize_email(s.email)
         .map_err(|_| Error::invalid_field("email", "Enter a valid e-mail address."))?;
     passwords::check_new(s.password, &[&email, &organisation])?;
@@ -75,7 +68,8 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
     .bind(&hash)
     .bind(s.client_ip)
     .bind(now)
-    .bind(now + PENDING_SECS)
+    // A sign-up's link lives as long as any verification link.
+    .bind(now + Purpose::Verify.lifetime_secs())
     .execute(&mut *tx)
     .await;
     match inserted {
@@ -87,24 +81,47 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
     };
     let message = emails::verify_email(public_url, &email, &token);
     outbox::enqueue(&mut tx, &message, now).await?;
-    // Now and then, forget sign-ups nobody finished.
-    if rand::random::<u8>() < 4 {
-        sqlx::query("DELETE FROM pending_signups WHERE expires_at <= $1")
-            .bind(now)
-            .execute(&mut *tx)
-            .await?;
-    }
     tx.commit().await?;
     Ok(())
 }
 
-/// A pending sign-up as its link finds it.
+/// The organisation's name as typed at sign-up, or on the link's page.
+fn organisation_name(typed: &str) -> Result<String> {
+    tenants::parse_name(typed).map_err(|_| {
+        Error::invalid_field(
+            "organisation",
+            "The organisation name must be 1 to 100 characters.",
+        )
+    })
+}
+
+/// Forgets the sign-ups whose link expired unused (their password hashes
+/// and addresses included); the hourly housekeeping calls it.
+pub async fn forget_expired(db: &Db, now: i64) -> Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM pending_signups WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&db.pool)
+            .await?
+            .rows_affected(),
+    )
+}
+
+/// A sign-up as its link finds it, usable or not.
 #[derive(sqlx::FromRow)]
 struct Pending {
     email: String,
     organisation: String,
     password_hash: String,
     client_ip: String,
+    used_at: Option<i64>,
+    expires_at: i64,
+}
+
+impl Pending {
+    fn usable(&self, now: i64) -> bool {
+        self.used_at.is_none() && self.expires_at > now
+    }
 }
 
 /// What a verification link did: a sign-up's link created its organisation
@@ -129,13 +146,12 @@ pub struct Verification<'a> {
     pub client_ip: &'a str,
 }
 
-async fn pending(db: &Db, token: &str, now: i64) -> Result<Option<Pending>> {
+async fn pending(db: &Db, token: &str) -> Result<Option<Pending>> {
     Ok(sqlx::query_as(
-        "SELECT email, organisation, password_hash, client_ip FROM pending_signups \
-         WHERE token_hash = $1 AND used_at IS NULL AND expires_at > $2",
+        "SELECT email, organisation, password_hash, client_ip, used_at, expires_at \
+         FROM pending_signups WHERE token_hash = $1",
     )
     .bind(digest(token))
-    .bind(now)
     .fetch_optional(&db.pool)
     .await?)
 }
@@ -143,39 +159,31 @@ async fn pending(db: &Db, token: &str, now: i64) -> Result<Option<Pending>> {
 /// The organisation a sign-up's link would create, to show on its page
 /// (`None`: not a sign-up's link, or one no longer usable).
 pub async fn pending_organisation(db: &Db, token: &str, now: i64) -> Result<Option<String>> {
-    Ok(pending(db, token, now).await?.map(|p| p.organisation))
+    Ok(pending(db, token)
+        .await?
+        .filter(|p| p.usable(now))
+        .map(|p| p.organisation))
 }
 
 /// Uses a verification link. A sign-up's creates the organisation with the
 /// person as its verified owner, signed in; a member's proves the address.
 pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Verified> {
-    let Some(pending) = pending(db, v.token, now).await? else {
-        let was_a_sign_up: Option<i64> =
-            sqlx::query_scalar("SELECT created_at FROM pending_signups WHERE token_hash = $1")
-                .bind(digest(v.token))
-                .fetch_optional(&db.pool)
-                .await?;
-        if was_a_sign_up.is_some() {
-            return Err(Error::invalid(
-                "This sign-up link has expired or was already used. If your organisation was \
-                 not created, sign up again; if it was, sign in.",
-            ));
-        }
+    let Some(pending) = pending(db, v.token).await? else {
         verify_member_address(db, v.token, v.client_ip, now).await?;
         return Ok(Verified::AddressProven);
     };
+    if !pending.usable(now) {
+        return Err(Error::invalid(
+            "This sign-up link has expired or was already used. If your organisation was not \
+             created, sign up again; if it was, sign in.",
+        ));
+    }
     if !v.signup_open {
         return Err(Error::Forbidden(
             "Sign-up is closed on this portal: ask its operator for an account.".into(),
         ));
     }
-    let name =
-        tenants::parse_name(v.organisation.unwrap_or(&pending.organisation)).map_err(|_| {
-            Error::invalid_field(
-                "organisation",
-                "The organisation name must be 1 to 100 characters.",
-            )
-        })?;
+    let name = organisation_name(v.organisation.unwrap_or(&pending.organisation))?;
     // Guesses are counted before the check, as sign-ins are: a link held
     // for a day must not be a way to keep the hashing pool busy.
     let key = format!("signup-verify:{}", digest(v.token));
@@ -190,24 +198,6 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
              was not you, ignore the link.",
         ));
     }
-    // The link proves the address: its owner may be told what exists.
-    if members::find_by_email(db, &pending.email).await?.is_some() {
-        return Err(Error::invalid(
-            "This address has an account already (it joined an organisation since): sign in \
-             with it instead.",
-        ));
-    }
-    let taken_name = || {
-        Error::invalid_field(
-            "organisation",
-            format!(
-                "An organisation named {name:?} exists already: choose another name for yours."
-            ),
-        )
-    };
-    if tenants::find_by_id_or_name(db, &name).await.is_ok() {
-        return Err(taken_name());
-    }
     let mut tx = db.pool.begin().await?;
     // One conditional update: of racing requests, one gets the sign-up.
     let used = sqlx::query(
@@ -221,8 +211,9 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
     if used == 0 {
         return Err(email_links::unusable(Purpose::Verify));
     }
-    // Again inside the transaction: an invitation accepted a moment ago
-    // would give the person a second password.
+    // The link proves the address: its owner may be told what exists. In
+    // the transaction, so that an invitation accepted a moment ago cannot
+    // give the person a second password.
     let member_now: Option<String> = sqlx::query_scalar("SELECT id FROM members WHERE email = $1")
         .bind(&pending.email)
         .fetch_optional(&mut *tx)
@@ -233,8 +224,17 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
              with it instead.",
         ));
     }
+    // A taken name (its unique index, case-insensitive) is said beside
+    // the name's field, where it can be changed.
     let tenant = match tenants::insert(&mut tx, NewTenant::named(name.clone()), now).await {
-        Err(Error::Conflict(_)) => return Err(taken_name()),
+        Err(Error::Conflict(_)) => {
+            return Err(Error::invalid_field(
+                "organisation",
+                format!(
+                    "An organisation named {name:?} exists already: choose another name for yours."
+                ),
+            ))
+        }
         other => other?,
     };
     let member = members::insert(
@@ -311,23 +311,17 @@ pub async fn resend_verification(
     if member.is_verified() {
         return Err(Error::invalid("Your address is already verified."));
     }
-    let too_soon = |wait: i64| {
-        Err(Error::invalid(format!(
-            "We sent a link less than a minute ago; ask again in {wait} s. Check your spam folder too."
-        )))
-    };
-    let last = email_links::last_issued(db, Purpose::Verify, &member.member_id).await?;
-    if let Some(wait) = last
-        .map(|at| at + RESEND_AFTER_SECS - now)
-        .filter(|w| *w > 0)
-    {
-        return too_soon(wait);
-    }
-    // The look above does not stop a burst of requests all looking before
-    // any sends: one atomic count per window does.
+    // One atomic count per window: a burst of requests sends one link.
     let key = format!("verify-resend:{}", member.member_id);
     match sign_in::throttle_within(db, &key, 1, RESEND_AFTER_SECS, now).await {
-        Err(Error::Throttled { retry_after_secs }) => return too_soon(retry_after_secs),
+        Err(Error::Throttled {
+            retry_after_secs: wait,
+        }) => {
+            return Err(Error::invalid(format!(
+                "We sent a link less than a minute ago; ask again in {wait} s. Check your spam \
+                 folder too."
+            )))
+        }
         other => other?,
     }
     let mut tx = db.pool.begin().await?;
