@@ -9,7 +9,7 @@ use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 
 use app::domain::clock::SharedClock;
-use app::domain::outbox::{self, Queued};
+use app::domain::outbox::{self, Outbox, Queued};
 use app::domain::Db;
 
 pub type Transport = AsyncSmtpTransport<Tokio1Executor>;
@@ -25,7 +25,13 @@ pub fn transport(url: &str) -> anyhow::Result<Transport> {
 /// How often the outbox is looked at.
 pub const POLL: Duration = Duration::from_secs(1);
 
-pub fn spawn_delivery(db: Db, clock: SharedClock, smtp_url: Option<String>, from: String) {
+pub fn spawn_delivery(
+    db: Db,
+    outbox: Outbox,
+    clock: SharedClock,
+    smtp_url: Option<String>,
+    from: String,
+) {
     let Some(url) = smtp_url else {
         tracing::warn!("SMTP_URL is not set: mail stays in the outbox (portal mail status)");
         return;
@@ -40,7 +46,7 @@ pub fn spawn_delivery(db: Db, clock: SharedClock, smtp_url: Option<String>, from
         interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             interval.tick().await;
-            if let Err(e) = deliver_due(&db, &transport, &from, clock.now()).await {
+            if let Err(e) = deliver_due(&db, &outbox, &transport, &from, clock.now()).await {
                 tracing::warn!(error = %e, "could not read the mail outbox");
             }
         }
@@ -50,12 +56,13 @@ pub fn spawn_delivery(db: Db, clock: SharedClock, smtp_url: Option<String>, from
 /// One round: sends every due message (a batch at a time).
 pub async fn deliver_due(
     db: &Db,
+    outbox: &Outbox,
     transport: &Transport,
     from: &Mailbox,
     now: i64,
 ) -> app::domain::Result<()> {
     loop {
-        let batch = outbox::claim_due(db, now, 20).await?;
+        let batch = outbox.claim_due(db, now, 20).await?;
         if batch.is_empty() {
             return Ok(());
         }

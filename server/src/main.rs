@@ -5,6 +5,7 @@ use clap::Parser;
 use tracing_subscriber::EnvFilter;
 
 use app::domain::keys::ServerKeys;
+use app::domain::outbox::Outbox;
 use app::domain::tenants;
 use app::domain::{Clock, Db, SystemClock};
 use server::cli::{self, Cli, CliError, Command};
@@ -104,7 +105,11 @@ async fn run(args: Cli) -> Result<(), CliError> {
         }
         Command::Member(cmd) => {
             let db = Db::connect(&args.config.database_url).await?;
-            cli::member::run(cmd, &db, &clock, &args.config.public_url()).await
+            let outbox = async || {
+                let keys = server_keys(&db, &args.config, &clock).await?;
+                Ok(Outbox::new(args.config.public_url(), &keys))
+            };
+            cli::member::run(cmd, &db, &clock, outbox).await
         }
         Command::Agent(cmd) => {
             let db = Db::connect(&args.config.database_url).await?;

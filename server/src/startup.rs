@@ -8,6 +8,7 @@ use app::domain::clock::SharedClock;
 use app::domain::db::Backend;
 use app::domain::keys::{self, Keyring, MasterKey, ServerKeys};
 use app::domain::metering::Meter;
+use app::domain::outbox::Outbox;
 use app::domain::{Db, ServiceParts, Services};
 use app::model::assets::AssetUrls;
 use app::model::DemoAccounts;
@@ -97,12 +98,14 @@ pub async fn build(
         }
     };
     let stripe = Arc::new(crate::billing::connect(&config).await?);
+    let outbox = Outbox::new(config.public_url(), &keys.get());
     let services = Services::new(ServiceParts {
         db,
         keys,
         clients: Default::default(),
         meter,
         clock,
+        outbox,
         public_url: config.public_url(),
         audience: config.token_audience(),
         billing_test_mode: stripe.test_mode,
@@ -111,6 +114,7 @@ pub async fn build(
     });
     crate::mail::spawn_delivery(
         services.db.clone(),
+        services.outbox.clone(),
         services.clock.clone(),
         config.smtp_url.clone(),
         config.mail_from(),
@@ -177,7 +181,8 @@ fn spawn_key_refresh(
 }
 
 /// Every hour: deletes audit entries past `AUDIT_RETENTION_DAYS`, sent
-/// mail past a week, and sign-ups whose link expired unused.
+/// mail past a week, sign-ups whose link expired unused, and the passwords
+/// of people who belong to no organisation any more.
 fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -194,6 +199,9 @@ fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
             }
             if let Err(e) = app::domain::signup::forget_expired(&db, now).await {
                 tracing::warn!(error = %e, "could not forget expired sign-ups");
+            }
+            if let Err(e) = app::domain::members::forget_people_without_membership(&db).await {
+                tracing::warn!(error = %e, "could not forget people without membership");
             }
         }
     });

@@ -7,7 +7,8 @@
 
 use super::audit::{self, By};
 use super::email_links::{self, NewLink, Purpose};
-use super::{emails, members, outbox, passwords, sign_in, Db, Error, Result};
+use super::outbox::Outbox;
+use super::{emails, members, passwords, sign_in, Db, Error, Result};
 use crate::model::{AuditAction, CurrentMember};
 
 /// Reset e-mails per address, and requests per client, per throttling window.
@@ -82,11 +83,7 @@ pub async fn change_password(
     passwords::check_new(new, &[&member.email, &member.tenant_name])?;
     let hash = passwords::hash(new.to_owned()).await?;
     let mut tx = db.pool.begin().await?;
-    sqlx::query("UPDATE members SET password_hash = $1 WHERE email = $2")
-        .bind(&hash)
-        .bind(&member.email)
-        .execute(&mut *tx)
-        .await?;
+    members::set_password(&mut tx, &member.email, &hash).await?;
     let epoch = bump_epochs(&mut tx, &member.email, &member.member_id).await?;
     email_links::revoke_for_email(&mut tx, Purpose::Reset, &member.email, now).await?;
     let by = By::member(&member.email, client_ip);
@@ -152,7 +149,7 @@ pub async fn send_reset_link(
     db: &Db,
     email: &str,
     client_ip: &str,
-    public_url: &str,
+    outbox: &Outbox,
     now: i64,
 ) -> Result<()> {
     let Some(member) = members::find_by_email(db, email).await? else {
@@ -173,12 +170,13 @@ pub async fn send_reset_link(
         now,
     )
     .await?;
-    outbox::enqueue(
-        &mut tx,
-        &emails::reset_password(public_url, &member.email, &token),
-        now,
-    )
-    .await?;
+    outbox
+        .enqueue(
+            &mut tx,
+            &emails::reset_password(&outbox.public_url, &member.email, &token),
+            now,
+        )
+        .await?;
     let by = By::unauthenticated(client_ip);
     record_everywhere(
         &mut tx,
@@ -216,10 +214,8 @@ pub async fn reset_password(
     // The person keeps one password in every organisation; the link also
     // proves the address.
     let changed = sqlx::query(
-        "UPDATE members SET password_hash = $1, email_verified_at = COALESCE(email_verified_at, $2) \
-         WHERE email = $3",
+        "UPDATE members SET email_verified_at = COALESCE(email_verified_at, $1) WHERE email = $2",
     )
-    .bind(&hash)
     .bind(now)
     .bind(&link.email)
     .execute(&mut *tx)
@@ -230,6 +226,7 @@ pub async fn reset_password(
             "This reset link is for an account that no longer exists.",
         ));
     }
+    members::set_password(&mut tx, &link.email, &hash).await?;
     sqlx::query("UPDATE members SET session_epoch = session_epoch + 1 WHERE email = $1")
         .bind(&link.email)
         .execute(&mut *tx)

@@ -86,54 +86,64 @@ impl MasterKey {
         B64.encode(self.0)
     }
 
-    fn cipher(&self) -> ChaCha20Poly1305 {
-        ChaCha20Poly1305::new(Key::from_slice(&self.0))
-    }
-
     /// `sealed-v1:` + base64(nonce ‖ ciphertext), bound to `kid`.
     fn seal(&self, kid: &str, secret: &[u8; 32]) -> Result<String> {
-        let nonce = ChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
-        let sealed = self
-            .cipher()
-            .encrypt(
-                &nonce,
-                Payload {
-                    msg: secret,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| Error::Internal("sealing a server key failed".into()))?;
-        Ok(format!(
-            "{SEALED}{}",
-            B64.encode([nonce.as_slice(), &sealed].concat())
-        ))
+        seal(&self.0, kid, secret)
     }
 
     fn open(&self, kid: &str, stored: &str) -> Result<[u8; 32]> {
-        let raw = stored
-            .strip_prefix(SEALED)
-            .and_then(|b| B64.decode(b).ok())
-            .filter(|raw| raw.len() > 12)
-            .ok_or_else(|| Error::Internal(format!("server key {kid} is malformed")))?;
-        let (nonce, sealed) = raw.split_at(12);
-        let secret = self
-            .cipher()
-            .decrypt(
-                Nonce::from_slice(nonce),
-                Payload {
-                    msg: sealed,
-                    aad: kid.as_bytes(),
-                },
-            )
-            .map_err(|_| {
-                Error::Internal(format!(
-                    "server key {kid} does not open with this master key: every instance \
-                     needs the master key the keys were sealed with"
-                ))
-            })?;
+        let secret = open(&self.0, kid, stored).ok_or_else(|| {
+            Error::Internal(format!(
+                "server key {kid} does not open with this master key (or is malformed): every \
+                 instance needs the master key the keys were sealed with"
+            ))
+        })?;
         <[u8; 32]>::try_from(secret.as_slice())
             .map_err(|_| Error::Internal(format!("server key {kid} is malformed")))
     }
+}
+
+/// Seals `msg` under `key` (ChaCha20-Poly1305, a random nonce), bound to
+/// `aad`: `sealed-v1:` + base64(nonce ‖ ciphertext).
+pub(crate) fn seal(key: &[u8; 32], aad: &str, msg: &[u8]) -> Result<String> {
+    let nonce = ChaCha20Poly1305::generate_nonce(&mut chacha20poly1305::aead::OsRng);
+    let sealed = ChaCha20Poly1305::new(Key::from_slice(key))
+        .encrypt(
+            &nonce,
+            Payload {
+                msg,
+                aad: aad.as_bytes(),
+            },
+        )
+        .map_err(|_| Error::Internal("sealing failed".into()))?;
+    Ok(format!(
+        "{SEALED}{}",
+        B64.encode([nonce.as_slice(), &sealed].concat())
+    ))
+}
+
+/// What [`seal`] sealed under `key` and `aad`; `None` if `stored` is not
+/// that.
+pub(crate) fn open(key: &[u8; 32], aad: &str, stored: &str) -> Option<Vec<u8>> {
+    let raw = B64
+        .decode(stored.strip_prefix(SEALED)?)
+        .ok()
+        .filter(|raw| raw.len() > 12)?;
+    let (nonce, sealed) = raw.split_at(12);
+    ChaCha20Poly1305::new(Key::from_slice(key))
+        .decrypt(
+            Nonce::from_slice(nonce),
+            Payload {
+                msg: sealed,
+                aad: aad.as_bytes(),
+            },
+        )
+        .ok()
+}
+
+/// Whether `stored` is in [`seal`]'s format (not whether it opens).
+pub(crate) fn is_sealed(stored: &str) -> bool {
+    stored.starts_with(SEALED)
 }
 
 impl ServerKeys {
@@ -175,7 +185,7 @@ impl ServerKeys {
             // secret-hash key to mint agent secrets). An operator seals a
             // genuine key of a database from before sealing with `portal
             // keys seal`.
-            if !stored.starts_with(SEALED) {
+            if !is_sealed(&stored) {
                 return Err(Error::Internal(format!(
                     "server key {kid} is stored in the clear, not sealed with the master key: \
                      refused. If this database comes from a version before keys were sealed, \
@@ -194,6 +204,17 @@ impl ServerKeys {
             secret_hash_key: secret_hash_key
                 .ok_or_else(|| Error::Internal("secret-hash key missing".into()))?,
         })
+    }
+
+    /// The key that seals mail bodies at rest: derived from the secret-hash
+    /// key (so sealed at rest itself, and the same on every instance), for
+    /// that purpose only.
+    pub fn mail_body_key(&self) -> [u8; 32] {
+        use hmac::{Hmac, Mac};
+        let mut mac = <Hmac<sha2::Sha256> as Mac>::new_from_slice(&self.secret_hash_key)
+            .expect("any key length");
+        mac.update(b"portal mail bodies v1");
+        mac.finalize().into_bytes().into()
     }
 
     pub fn current(&self) -> &SigningKeyPair {

@@ -76,28 +76,76 @@ pub async fn add(
         .bind(&email)
         .fetch_all(&db.pool)
         .await?;
-    if !tenants.is_empty() && !tenants.iter().any(|t| t == tenant_id) {
+    if tenants.iter().any(|t| t == tenant_id) {
+        return Err(Error::Conflict(format!(
+            "a member with e-mail {email} already exists"
+        )));
+    }
+    if !tenants.is_empty() {
         return Err(Error::Conflict(format!(
             "{email} already has an account in another organisation: invite it \
              (portal member invite) so that it joins with its own password"
         )));
     }
     let hash = passwords::hash(password).await?;
-    let mut conn = db.pool.acquire().await?;
+    let mut tx = db.pool.begin().await?;
     // An operator vouches for the address.
-    insert(&mut conn, tenant_id, &email, role, &hash, Some(now), now).await
+    let member = insert(
+        &mut tx,
+        tenant_id,
+        &email,
+        role,
+        Password::New(&hash),
+        Some(now),
+        now,
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(member)
 }
 
-/// Inserts a member on `conn` (a sign-up's or an invitation's transaction).
+/// The password a new member signs in with. A person has one, in every
+/// organisation they belong to (the `people` table holds it).
+pub(crate) enum Password<'a> {
+    /// Someone new to the portal: this hash becomes their password.
+    New(&'a str),
+    /// Someone who belongs to another organisation and proved their
+    /// password: they keep it.
+    Theirs,
+}
+
+/// Inserts a member on `conn` (inside a transaction: a new person's row is
+/// written first).
 pub(crate) async fn insert(
     conn: &mut sqlx::AnyConnection,
     tenant_id: &str,
     email: &str,
     role: Role,
-    password_hash: &str,
+    password: Password<'_>,
     email_verified_at: Option<i64>,
     now: i64,
 ) -> Result<Member> {
+    if let Password::New(hash) = password {
+        // Replaces the password of a person left with no organisation; one
+        // who has one keeps theirs (and joins by invitation).
+        let written = sqlx::query(
+            "INSERT INTO people (email, password_hash, created_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash \
+             WHERE NOT EXISTS (SELECT 1 FROM members WHERE members.email = EXCLUDED.email)",
+        )
+        .bind(email)
+        .bind(hash)
+        .bind(now)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected();
+        if written == 0 {
+            return Err(Error::invalid_field(
+                "password",
+                "This address has an account already: enter its password.",
+            ));
+        }
+    }
     let member = Member {
         id: uuid::Uuid::new_v4().to_string(),
         tenant_id: tenant_id.to_owned(),
@@ -108,13 +156,12 @@ pub(crate) async fn insert(
         email_verified_at,
     };
     sqlx::query(
-        "INSERT INTO members (id, tenant_id, email, password_hash, role, created_at, \
-         email_verified_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO members (id, tenant_id, email, role, created_at, email_verified_at) \
+         VALUES ($1, $2, $3, $4, $5, $6)",
     )
     .bind(&member.id)
     .bind(&member.tenant_id)
     .bind(&member.email)
-    .bind(password_hash)
     .bind(member.role.as_str())
     .bind(member.created_at)
     .bind(member.email_verified_at)
@@ -141,8 +188,9 @@ pub(crate) struct Credentials {
 /// (and switches on My account).
 pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<Credentials>> {
     Ok(sqlx::query_as(
-        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE email = $1 \
-         ORDER BY COALESCE(last_sign_in_at, 0) DESC, created_at LIMIT 1",
+        "SELECT m.id, m.tenant_id, p.password_hash, m.session_epoch FROM members m \
+         JOIN people p ON p.email = m.email WHERE m.email = $1 \
+         ORDER BY COALESCE(m.last_sign_in_at, 0) DESC, m.created_at LIMIT 1",
     )
     .bind(email)
     .fetch_optional(&db.pool)
@@ -151,11 +199,38 @@ pub(crate) async fn credentials(db: &Db, email: &str) -> Result<Option<Credentia
 
 pub(crate) async fn credentials_by_id(db: &Db, member_id: &str) -> Result<Option<Credentials>> {
     Ok(sqlx::query_as(
-        "SELECT id, tenant_id, password_hash, session_epoch FROM members WHERE id = $1",
+        "SELECT m.id, m.tenant_id, p.password_hash, m.session_epoch FROM members m \
+         JOIN people p ON p.email = m.email WHERE m.id = $1",
     )
     .bind(member_id)
     .fetch_optional(&db.pool)
     .await?)
+}
+
+/// Sets a person's password, in every organisation they belong to.
+pub(crate) async fn set_password(
+    conn: &mut sqlx::AnyConnection,
+    email: &str,
+    hash: &str,
+) -> Result<()> {
+    sqlx::query("UPDATE people SET password_hash = $1 WHERE email = $2")
+        .bind(hash)
+        .bind(email)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the passwords of people who no longer belong to any
+/// organisation (removed, or their organisation deleted).
+pub async fn forget_people_without_membership(db: &Db) -> Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM people WHERE NOT EXISTS \
+         (SELECT 1 FROM members WHERE members.email = people.email)",
+    )
+    .execute(&db.pool)
+    .await?
+    .rows_affected())
 }
 
 /// A member with this address, in any tenant (the one used last).

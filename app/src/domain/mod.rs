@@ -52,6 +52,8 @@ pub struct ServiceParts {
     /// The portal's base URL, as browsers and agents reach it; the `iss` of
     /// our tokens.
     pub public_url: String,
+    /// Where mail is queued (sealed, with links to `public_url`).
+    pub outbox: outbox::Outbox,
     /// The `aud` of our tokens.
     pub audience: String,
     /// Billing goes to the local Stripe test double.

@@ -1,12 +1,33 @@
 //! Outgoing mail. A message is written here on the transaction of what
-//! caused it ([`enqueue`]), so it exists exactly when that change does, and
-//! survives restarts; the server's delivery task sends it. Each attempt
-//! first *claims* the row for a while, atomically, so two instances never
-//! send one row at once; a sent row is never picked again.
+//! caused it ([`Outbox::enqueue`]), so it exists exactly when that change
+//! does, and survives restarts; the server's delivery task sends it. Each
+//! attempt first *claims* the row for a while, atomically, so two instances
+//! never send one row at once; a sent row is never picked again.
+//!
+//! A body waiting here may hold a single-use link, so it is sealed with a
+//! key derived from the server's keys (themselves sealed with the master
+//! key): a copy of the database, a backup, opens no link in it.
 
 use sqlx::{AnyConnection, FromRow};
 
+use super::keys::{self, ServerKeys};
 use super::{Db, Result};
+
+/// Where mail is queued: the portal's address for the links in it, and the
+/// key its bodies are sealed with.
+#[derive(Clone)]
+pub struct Outbox {
+    pub public_url: String,
+    body_key: [u8; 32],
+}
+
+impl std::fmt::Debug for Outbox {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Outbox")
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
 
 /// A message to send: both parts are always present.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,20 +60,83 @@ pub fn backoff_secs(attempts: i64) -> i64 {
     (30_i64 << (attempts - 1).clamp(0, 9)).min(4 * 3600)
 }
 
-pub async fn enqueue(conn: &mut AnyConnection, message: &Message, now: i64) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, created_at, \
-         next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
-    )
-    .bind(uuid::Uuid::new_v4().to_string())
-    .bind(&message.to)
-    .bind(&message.subject)
-    .bind(&message.text)
-    .bind(&message.html)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(())
+impl Outbox {
+    pub fn new(public_url: impl Into<String>, keys: &ServerKeys) -> Outbox {
+        Outbox {
+            public_url: public_url.into(),
+            body_key: keys.mail_body_key(),
+        }
+    }
+
+    /// Queues `message` on the caller's transaction, its bodies sealed.
+    pub async fn enqueue(
+        &self,
+        conn: &mut AnyConnection,
+        message: &Message,
+        now: i64,
+    ) -> Result<()> {
+        let id = uuid::Uuid::new_v4().to_string();
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, created_at, \
+             next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $6)",
+        )
+        .bind(&id)
+        .bind(&message.to)
+        .bind(&message.subject)
+        .bind(keys::seal(
+            &self.body_key,
+            &format!("{id}:text"),
+            message.text.as_bytes(),
+        )?)
+        .bind(keys::seal(
+            &self.body_key,
+            &format!("{id}:html"),
+            message.html.as_bytes(),
+        )?)
+        .bind(now)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Claims up to `limit` due messages for this attempt, in the order
+    /// they fell due, their bodies opened; the rows returned are this
+    /// caller's until `now + CLAIM_SECS`. One that does not open (not
+    /// sealed with this portal's keys) is given up on at once.
+    pub async fn claim_due(&self, db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
+        let mut opened = Vec::new();
+        for mut m in claim_due(db, now, limit).await? {
+            match (
+                self.open(&m.id, "text", &m.text_body),
+                self.open(&m.id, "html", &m.html_body),
+            ) {
+                (Some(text), Some(html)) => {
+                    m.text_body = text;
+                    m.html_body = html;
+                    opened.push(m);
+                }
+                _ => {
+                    let error = "its body does not open with this portal's keys";
+                    tracing::error!(outbox_id = %m.id, "gave up a message: {error}");
+                    let m = Queued {
+                        attempts: MAX_ATTEMPTS,
+                        ..m
+                    };
+                    mark_failed(db, &m, error, now).await?;
+                }
+            }
+        }
+        Ok(opened)
+    }
+
+    fn open(&self, id: &str, part: &str, stored: &str) -> Option<String> {
+        // Queued before bodies were sealed: sent as it is.
+        if !keys::is_sealed(stored) {
+            return Some(stored.to_owned());
+        }
+        keys::open(&self.body_key, &format!("{id}:{part}"), stored)
+            .and_then(|body| String::from_utf8(body).ok())
+    }
 }
 
 /// A claimed row, with what orders the batch.
@@ -64,9 +148,8 @@ struct Claimed {
     created_at: i64,
 }
 
-/// Claims up to `limit` due messages for this attempt, in the order they
-/// fell due; the rows returned are this caller's until `now + CLAIM_SECS`.
-pub async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
+/// [`Outbox::claim_due`], the bodies as stored.
+async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
     // One statement: the outer condition repeats the inner one, so of two
     // instances racing for a row (PostgreSQL re-checks it once the other's
     // claim commits; SQLite has one writer) only one claims it.

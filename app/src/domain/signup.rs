@@ -11,9 +11,10 @@
 
 use super::audit::{self, By};
 use super::email_links::{self, digest, NewLink, Purpose};
+use super::outbox::Outbox;
 use super::sign_in::SignedIn;
 use super::tenants::{self, NewTenant};
-use super::{emails, members, outbox, passwords, sign_in, Db, Error, Result};
+use super::{emails, members, passwords, sign_in, Db, Error, Result};
 use crate::model::{AuditAction, CurrentMember, Role};
 
 /// Sign-ups one client may make per throttling window.
@@ -32,7 +33,7 @@ pub struct SignUp<'a> {
     pub client_ip: &'a str,
 }
 
-pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Result<()> {
+pub async fn sign_up(db: &Db, s: SignUp<'_>, outbox: &Outbox, now: i64) -> Result<()> {
     sign_in::throttle(db, &format!("signup:{}", s.client_ip), PER_CLIENT, now).await?;
     let organisation = organisation_name(s.organisation)?;
     let email = members::normalize_email(s.email)
@@ -46,8 +47,8 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
     let taken = members::find_by_email(db, &email).await?.is_some();
     let mut tx = db.pool.begin().await?;
     if taken {
-        let message = emails::sign_up_with_existing_address(public_url, &email);
-        outbox::enqueue(&mut tx, &message, now).await?;
+        let message = emails::sign_up_with_existing_address(&outbox.public_url, &email);
+        outbox.enqueue(&mut tx, &message, now).await?;
         tx.commit().await?;
         return Ok(());
     }
@@ -79,8 +80,8 @@ pub async fn sign_up(db: &Db, s: SignUp<'_>, public_url: &str, now: i64) -> Resu
         }
         other => other?,
     };
-    let message = emails::verify_email(public_url, &email, &token);
-    outbox::enqueue(&mut tx, &message, now).await?;
+    let message = emails::verify_email(&outbox.public_url, &email, &token);
+    outbox.enqueue(&mut tx, &message, now).await?;
     tx.commit().await?;
     Ok(())
 }
@@ -242,7 +243,7 @@ pub async fn verify_email(db: &Db, v: Verification<'_>, now: i64) -> Result<Veri
         &tenant.id,
         &pending.email,
         Role::Owner,
-        &pending.password_hash,
+        members::Password::New(&pending.password_hash),
         Some(now),
         now,
     )
@@ -279,7 +280,7 @@ async fn send_verification(
     member_id: &str,
     tenant_id: &str,
     email: &str,
-    public_url: &str,
+    outbox: &Outbox,
     now: i64,
 ) -> Result<()> {
     email_links::revoke_for_member(conn, Purpose::Verify, member_id, now).await?;
@@ -296,8 +297,8 @@ async fn send_verification(
         now,
     )
     .await?;
-    let message = emails::verify_email(public_url, email, &token);
-    outbox::enqueue(conn, &message, now).await
+    let message = emails::verify_email(&outbox.public_url, email, &token);
+    outbox.enqueue(conn, &message, now).await
 }
 
 /// A new verification e-mail (the old link stops working), at most one per
@@ -305,7 +306,7 @@ async fn send_verification(
 pub async fn resend_verification(
     db: &Db,
     member: &CurrentMember,
-    public_url: &str,
+    outbox: &Outbox,
     now: i64,
 ) -> Result<()> {
     if member.is_verified() {
@@ -330,7 +331,7 @@ pub async fn resend_verification(
         &member.member_id,
         &member.tenant_id,
         &member.email,
-        public_url,
+        outbox,
         now,
     )
     .await?;

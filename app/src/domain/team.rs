@@ -14,8 +14,9 @@ use super::audit::{self, By};
 use super::db::Bind;
 use super::email_links::{self, NewLink, Purpose};
 use super::error::Thing;
+use super::outbox::Outbox;
 use super::sqlite_reader::{parsed, FromSqliteRow};
-use super::{emails, members, outbox, passwords, sign_in, tenants, Db, Error, Result};
+use super::{emails, members, passwords, sign_in, tenants, Db, Error, Result};
 use crate::model::{AuditAction, Role};
 
 /// Who acts on the team: a signed-in member, or the operator (as an owner).
@@ -87,7 +88,7 @@ pub async fn invite(
     acting: &Acting,
     email: &str,
     role: Role,
-    public_url: &str,
+    outbox: &Outbox,
     now: i64,
 ) -> Result<()> {
     match acting.role {
@@ -160,8 +161,15 @@ pub async fn invite(
     } else {
         acting.by.name.as_str()
     };
-    let message = emails::invitation(public_url, &email, &tenant_name, inviter, role, &token);
-    outbox::enqueue(&mut tx, &message, now).await?;
+    let message = emails::invitation(
+        &outbox.public_url,
+        &email,
+        &tenant_name,
+        inviter,
+        role,
+        &token,
+    );
+    outbox.enqueue(&mut tx, &message, now).await?;
     audit::record(
         &mut tx,
         &acting.tenant_id,
@@ -282,17 +290,17 @@ pub async fn accept(
             let stored = members::credentials_by_id(db, &existing.id)
                 .await?
                 .map(|c| c.password_hash);
-            if !passwords::verify(password.to_owned(), stored.clone()).await? {
+            if !passwords::verify(password.to_owned(), stored).await? {
                 return Err(Error::invalid_field(
                     "password",
                     "That is not the password of your account.",
                 ));
             }
-            stored.unwrap_or_default()
+            None
         }
         None => {
             passwords::check_new(password, &[&view.email, &view.organisation])?;
-            passwords::hash(password.to_owned()).await?
+            Some(passwords::hash(password.to_owned()).await?)
         }
     };
     let mut tx = db.pool.begin().await?;
@@ -303,7 +311,10 @@ pub async fn accept(
         &link.tenant_id,
         &link.email,
         role,
-        &hash,
+        match &hash {
+            Some(hash) => members::Password::New(hash),
+            None => members::Password::Theirs,
+        },
         Some(now),
         now,
     )

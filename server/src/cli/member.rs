@@ -3,6 +3,7 @@ use std::io::Read;
 use clap::Subcommand;
 
 use app::domain::audit::By;
+use app::domain::outbox::Outbox;
 use app::domain::team::{self, Acting};
 use app::domain::{members, passwords, tenants, Clock, Db};
 use app::model::Role;
@@ -72,11 +73,13 @@ fn operator(tenant_id: &str) -> Acting {
     }
 }
 
+/// `outbox` is called for invitations only: queueing mail takes the server
+/// keys (bodies are sealed), which the other commands do without.
 pub async fn run(
     cmd: MemberCommand,
     db: &Db,
     clock: &dyn Clock,
-    public_url: &str,
+    outbox: impl AsyncFnOnce() -> Result<Outbox, CliError>,
 ) -> Result<(), CliError> {
     match cmd {
         MemberCommand::Add {
@@ -130,12 +133,13 @@ pub async fn run(
             role,
         } => {
             let tenant = tenants::find_by_id_or_name(db, &tenant).await?;
+            let outbox = outbox().await?;
             team::invite(
                 db,
                 &operator(&tenant.id),
                 &email,
                 role,
-                public_url,
+                &outbox,
                 clock.now(),
             )
             .await?;

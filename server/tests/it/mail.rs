@@ -1,6 +1,7 @@
 //! The outbox: delivery in the background, retries, restarts, no repeats.
 
-use app::domain::{outbox, Clock};
+use app::domain::outbox::{self, Outbox};
+use app::domain::Clock;
 use reqwest::StatusCode;
 
 use crate::common::{closed_port, spawn_serve, MailCatcher, TestApp, TestDb};
@@ -17,6 +18,7 @@ on_both_backends!(
 on_both_backends!(
     TestApp =>
     due_mail_is_claimed_oldest_first,
+    mail_that_does_not_open_is_given_up,
 );
 
 async fn wait_until(what: &str, mut done: impl AsyncFnMut() -> bool) {
@@ -82,6 +84,8 @@ async fn a_failed_delivery_is_retried_with_backoff_and_shown_to_operators(db: Te
     .await;
 }
 
+/// A message waiting in the outbox survives a restart, and holds no link a
+/// copy of the database could use: its bodies are sealed until sent.
 async fn queued_mail_survives_a_restart(db: TestDb) {
     let reserved = closed_port();
     let port = reserved.local_addr().unwrap().port();
@@ -94,6 +98,15 @@ async fn queued_mail_survives_a_restart(db: TestDb) {
         outbox::status(&app.db).await.unwrap().retrying == 1
     })
     .await;
+    let stored: (String, String, String) =
+        sqlx::query_as("SELECT subject, text_body, html_body FROM mail_outbox")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+    assert!(stored.0.contains("Verify your e-mail"), "{stored:?}");
+    for body in [&stored.1, &stored.2] {
+        assert!(!body.contains("token") && !body.contains("grace"), "{body}");
+    }
     let db = app.stop();
     let catcher = MailCatcher::start();
     let url = catcher.smtp_url();
@@ -101,8 +114,61 @@ async fn queued_mail_survives_a_restart(db: TestDb) {
     app.clock.advance(outbox::backoff_secs(1));
     let mail = catcher.nth("grace@initech.example", 1).await;
     assert!(mail.subject().contains("Verify your e-mail"));
+    // The link, opened from the sealed body, works.
+    let token = mail.token("/verify-email");
+    assert!(!stored.1.contains(&token) && !stored.2.contains(&token));
+    let res = app
+        .client()
+        .get(format!("{}/verify-email?token={token}", app.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(res.text().await.unwrap().contains("Initech"));
     tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
     assert_eq!(catcher.to("grace@initech.example").len(), 1, "sent once");
+}
+
+/// A body that does not open with this portal's keys (written by someone
+/// with access to the database, or another portal's) is not sent, and is
+/// given up on at once rather than retried.
+async fn mail_that_does_not_open_is_given_up(app: TestApp) {
+    let later = app.clock.now() + 86_400;
+    let theirs = Outbox::new(&app.base, &other_keys(&app));
+    let mut conn = app.db.pool.acquire().await.unwrap();
+    theirs
+        .enqueue(&mut conn, &message("theirs"), later)
+        .await
+        .unwrap();
+    outbox(&app)
+        .enqueue(&mut conn, &message("ours"), later)
+        .await
+        .unwrap();
+    let claimed = outbox(&app).claim_due(&app.db, later, 20).await.unwrap();
+    let subjects: Vec<&str> = claimed.iter().map(|m| m.subject.as_str()).collect();
+    assert_eq!(subjects, ["ours"]);
+    assert_eq!(claimed[0].text_body, "text");
+    assert_eq!(outbox::status(&app.db).await.unwrap().failed, 1);
+}
+
+fn outbox(app: &TestApp) -> Outbox {
+    Outbox::new(&app.base, &app.keys.get())
+}
+
+/// Keys of another portal's database.
+fn other_keys(app: &TestApp) -> app::domain::keys::ServerKeys {
+    let mut keys = (*app.keys.get()).clone();
+    keys.secret_hash_key = [7; 32];
+    keys
+}
+
+fn message(subject: &str) -> outbox::Message {
+    outbox::Message {
+        to: "grace@initech.example".into(),
+        subject: subject.into(),
+        text: "text".into(),
+        html: "<p>text</p>".into(),
+    }
 }
 
 async fn two_instances_send_each_message_once(db: TestDb) {
@@ -140,15 +206,15 @@ async fn due_mail_is_claimed_oldest_first(app: TestApp) {
         ("first", later + 10),
         ("second", later + 20),
     ] {
-        let message = outbox::Message {
-            to: "grace@initech.example".into(),
-            subject: subject.into(),
-            text: "text".into(),
-            html: "<p>text</p>".into(),
-        };
-        outbox::enqueue(&mut conn, &message, at).await.unwrap();
+        outbox(&app)
+            .enqueue(&mut conn, &message(subject), at)
+            .await
+            .unwrap();
     }
-    let claimed = outbox::claim_due(&app.db, later + 60, 20).await.unwrap();
+    let claimed = outbox(&app)
+        .claim_due(&app.db, later + 60, 20)
+        .await
+        .unwrap();
     let subjects: Vec<&str> = claimed.iter().map(|m| m.subject.as_str()).collect();
     assert_eq!(subjects, ["first", "second", "third"]);
 }

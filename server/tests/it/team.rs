@@ -23,6 +23,7 @@ on_both_backends!(
     invitations_are_limited_per_member_and_per_organisation,
     an_admin_cannot_replace_an_owner_s_pending_invitation,
     invitations_die_with_their_sender_s_right_to_send_them,
+    a_person_s_password_is_kept_once_by_the_schema,
 );
 
 async fn member_id(app: &TestApp, email: &str) -> String {
@@ -698,4 +699,59 @@ async fn invitations_die_with_their_sender_s_right_to_send_them(app: TestApp) {
         ["v1@acme.example", "v2@acme.example"],
         "in the trail"
     );
+}
+
+/// A person in two organisations has one password row; the database
+/// refuses a member with no person behind it, and has nowhere to keep a
+/// second password. Once in no organisation, the password is forgotten.
+async fn a_person_s_password_is_kept_once_by_the_schema(app: TestApp) {
+    let acme = app.tenant("Acme", Tier::Pro).await;
+    let globex = app.tenant("Globex", Tier::Pro).await;
+    let owner = app.signed_in(&acme, "olga@acme.example", Role::Owner).await;
+    app.member(&globex, "gus@globex.example", Role::Admin).await;
+    let token = invitation(&app, &owner, "gus@globex.example", "viewer").await;
+    let right = [("token", token.as_str()), ("password", PASSWORD)];
+    let (status, _) = post(&app, &app.client(), "/invitation", &right).await;
+    assert_eq!(status, StatusCode::SEE_OTHER);
+    let memberships: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM members WHERE email = $1")
+        .bind("gus@globex.example")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    let passwords: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM people WHERE email = $1")
+        .bind("gus@globex.example")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!((memberships, passwords), (2, 1));
+    let copy = sqlx::query("SELECT password_hash FROM members")
+        .fetch_all(&app.db.pool)
+        .await;
+    assert!(copy.is_err(), "members keep no password of their own");
+    let nobody = sqlx::query(
+        "INSERT INTO members (id, tenant_id, email, role, created_at) \
+         VALUES ('m-x', $1, 'nobody@acme.example', 'viewer', 0)",
+    )
+    .bind(&acme)
+    .execute(&app.db.pool)
+    .await;
+    assert!(nobody.is_err(), "a member needs a person: {nobody:?}");
+
+    // Removed from both: the password is forgotten, and a new invitation
+    // asks for a new one.
+    for tenant in [&acme, &globex] {
+        sqlx::query("DELETE FROM members WHERE email = $1 AND tenant_id = $2")
+            .bind("gus@globex.example")
+            .bind(tenant)
+            .execute(&app.db.pool)
+            .await
+            .unwrap();
+    }
+    let forgotten = app::domain::members::forget_people_without_membership(&app.db)
+        .await
+        .unwrap();
+    assert_eq!(forgotten, 1);
+    let token = invitation(&app, &owner, "gus@globex.example", "viewer").await;
+    let (_, page) = get(&app, &app.client(), &format!("/invitation?token={token}")).await;
+    assert!(!page.contains("already has an account"), "{page}");
 }

@@ -69,7 +69,7 @@ pub async fn sign_up(
         password: &form.password,
         client_ip: &ip,
     };
-    let result = signup::sign_up(&state.db, attempt, &state.public_url, state.now()).await;
+    let result = signup::sign_up(&state.db, attempt, &state.outbox, state.now()).await;
     let values = vec![
         ("organisation", form.organisation.clone()),
         ("email", form.email.clone()),
@@ -219,9 +219,9 @@ pub async fn forgot_password(
     .await?;
     // After the answer: how long it takes must not tell whether the
     // address has an account.
-    let (db, public_url, address) = (state.db.clone(), state.public_url.clone(), email.clone());
+    let (db, outbox, address) = (state.db.clone(), state.outbox.clone(), email.clone());
     tokio::spawn(async move {
-        if let Err(e) = account::send_reset_link(&db, &address, &ip, &public_url, now).await {
+        if let Err(e) = account::send_reset_link(&db, &address, &ip, &outbox, now).await {
             Problem::internal(&e);
         }
     });
@@ -301,7 +301,7 @@ pub async fn resend_verification(
     _: SameOrigin,
     Member(member): Member,
 ) -> Result<Response, PageError> {
-    let result = signup::resend_verification(&state.db, &member, &state.public_url, state.now())
+    let result = signup::resend_verification(&state.db, &member, &state.outbox, state.now())
         .await
         .map(|()| format!("We sent a new link to {}.", member.email));
     settings_answer(&state, member, ACCOUNT, "verification", result, vec![]).await

@@ -61,7 +61,7 @@ pub async fn invite(
                 &acting(&member, &ip),
                 &form.email,
                 role,
-                &state.public_url,
+                &state.outbox,
                 state.now(),
             )
             .await

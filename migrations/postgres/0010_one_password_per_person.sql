@@ -1,0 +1,16 @@
+-- One password per person, by the schema: a person (an address) may be a
+-- member of several organisations, and their password lives in one row.
+-- Before, every member row kept a copy that each writer had to keep equal.
+CREATE TABLE people (
+    email         TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL,
+    created_at    BIGINT NOT NULL
+);
+-- Copies kept equal should not differ; if they did, the membership signed
+-- in to last holds the password the person last used.
+INSERT INTO people (email, password_hash, created_at)
+    SELECT m.email, m.password_hash, m.created_at FROM members m
+    WHERE m.id = (SELECT m2.id FROM members m2 WHERE m2.email = m.email
+                  ORDER BY COALESCE(m2.last_sign_in_at, 0) DESC, m2.created_at, m2.id LIMIT 1);
+ALTER TABLE members DROP COLUMN password_hash;
+ALTER TABLE members ADD CONSTRAINT members_person FOREIGN KEY (email) REFERENCES people (email);
