@@ -53,6 +53,52 @@ test.describe('agents', () => {
     await expect(page.getByTestId('client-secret')).toHaveCount(0);
   });
 
+  test('rotate a secret with an overlap, both work, then retire the old one now', async ({ page, request }) => {
+    const token = (clientId: string, secret: string) =>
+      request.post('/api/v1/token', {
+        form: { grant_type: 'client_credentials' },
+        headers: { authorization: 'Basic ' + Buffer.from(`${clientId}:${secret}`).toString('base64') },
+      });
+    await signIn(page, DEMO.proOwner, '/agents');
+    await page.getByText('Register an agent').click();
+    await page.getByLabel('Name').fill('e2e-rotating-bot');
+    await page.getByLabel('Agent type').fill('worker');
+    await page.getByLabel('Owner').fill('qa-team');
+    await page.getByLabel('Capabilities').fill('jobs:run');
+    await page.getByRole('button', { name: 'Create agent' }).click();
+    const clientId = (await page.getByTestId('client-id').textContent())!.trim();
+    const first = (await page.getByTestId('client-secret').textContent())!.trim();
+    await expect(page.getByTestId('credential')).toHaveCount(1);
+
+    await page.getByTestId('overlap').selectOption({ label: '1 hour' });
+    await page.getByRole('button', { name: 'Rotate secret' }).click();
+    await expect(page.getByRole('heading', { name: 'New client secret' })).toBeVisible();
+    await expect(page.getByText('The previous secret keeps working until')).toBeVisible();
+    const second = (await page.getByTestId('client-secret').textContent())!.trim();
+    expect(second).not.toBe(first);
+    const rows = page.getByTestId('credential');
+    await expect(rows).toHaveCount(2);
+    await expect(rows.nth(0)).toHaveAttribute('data-status', 'active');
+    await expect(rows.nth(1)).toHaveAttribute('data-status', 'expiring');
+
+    // Inside the window, a copy still on the old secret gets tokens, and
+    // the answer says which secret it used.
+    const oldLabel = `ais_…${first.slice(-4)}`;
+    const viaOld = await token(clientId, first);
+    expect(viaOld.status()).toBe(200);
+    expect((await viaOld.json()).credential).toBe(oldLabel);
+    const viaNew = await token(clientId, second);
+    expect(viaNew.status()).toBe(200);
+    expect((await viaNew.json()).credential).toBe(`ais_…${second.slice(-4)}`);
+
+    await rows.nth(1).getByRole('button', { name: 'Retire now' }).click();
+    await expect(page.getByText('Secret retired: it no longer works.')).toBeVisible();
+    await expect(page.getByTestId('credential').nth(1)).toHaveAttribute('data-status', 'retired');
+    await expect(page.getByRole('button', { name: 'Retire now' })).toHaveCount(0);
+    expect((await token(clientId, first)).status()).toBe(401);
+    expect((await token(clientId, second)).status()).toBe(200);
+  });
+
   test('a free tenant at its agent limit is told so, with a link to the plan', async ({ page }) => {
     await signIn(page, DEMO.freeAdmin, '/agents');
     const limit = page.getByTestId('agent-limit');

@@ -119,6 +119,11 @@ pub async fn build(
         config.smtp_url.clone(),
         config.mail_from(),
     );
+    spawn_credential_watch(
+        services.db.clone(),
+        services.outbox.clone(),
+        services.clock.clone(),
+    );
     spawn_housekeeping(
         services.db.clone(),
         services.clock.clone(),
@@ -175,6 +180,29 @@ fn spawn_key_refresh(
             match refreshed.await {
                 Ok(keys) => keyring.replace(keys),
                 Err(e) => tracing::warn!(error = %e, "could not refresh the server keys"),
+            }
+        }
+    });
+}
+
+/// Every 30 seconds: records agents' secrets that expired in the audit
+/// trail, and mails owners and admins about those expiring in 7 days.
+fn spawn_credential_watch(db: Db, outbox: Outbox, clock: SharedClock) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(Duration::from_secs(30));
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            match app::domain::agents::credentials::watch(&db, &outbox, clock.now()).await {
+                Ok(w) if w.expired + w.warned > 0 => {
+                    tracing::info!(
+                        expired = w.expired,
+                        warned = w.warned,
+                        "agent secrets watched"
+                    )
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "could not watch agent secrets' expiry"),
             }
         }
     });

@@ -34,6 +34,7 @@ pub fn countdown(secs: i64) -> String {
     match mins {
         0 => "now".into(),
         1..60 => format!("in {mins} min"),
+        2880.. => format!("in {} days", mins / 1440),
         _ => format!("in {} h {} min", mins / 60, mins % 60),
     }
 }
@@ -58,6 +59,7 @@ mod tests {
         assert_eq!(ago(0, 7200), "2 h ago");
         assert_eq!(countdown(5 * 3600 + 12 * 60), "in 5 h 12 min");
         assert_eq!(countdown(125), "in 3 min");
+        assert_eq!(countdown(30 * 86_400), "in 30 days");
         assert_eq!(countdown(0), "now");
     }
 }

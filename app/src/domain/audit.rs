@@ -35,6 +35,8 @@ pub enum ActorKind {
     /// Someone not signed in trying something at a member's address (a
     /// failed sign-in, a reset request): whoever typed it, not the member.
     Unauthenticated,
+    /// The portal itself (a secret that expired).
+    Portal,
 }
 
 impl ActorKind {
@@ -45,6 +47,7 @@ impl ActorKind {
             ActorKind::Stripe => "stripe",
             ActorKind::Visitor => "visitor",
             ActorKind::Unauthenticated => "unauthenticated",
+            ActorKind::Portal => "portal",
         }
     }
 }
@@ -77,6 +80,13 @@ impl By {
         By {
             kind: ActorKind::Operator,
             name: "operator".into(),
+            client_ip: String::new(),
+        }
+    }
+    pub fn portal() -> Self {
+        By {
+            kind: ActorKind::Portal,
+            name: "portal".into(),
             client_ip: String::new(),
         }
     }

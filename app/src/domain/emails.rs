@@ -135,6 +135,31 @@ pub fn invitation(
     )
 }
 
+/// To each owner and admin, 7 days before an agent's current secret
+/// expires by itself.
+pub fn secret_expiring(
+    public_url: &str,
+    to: &str,
+    agent: &str,
+    agent_id: &str,
+    label: &str,
+    expires: &str,
+) -> Message {
+    let page = format!("{}/agents/{agent_id}", public_url.trim_end_matches('/'));
+    message(
+        to,
+        // The agent's name is a tenant's choice: not in the subject.
+        "An agent's secret expires in 7 days",
+        &format!(
+            "The secret {label} of the agent \u{201c}{agent}\u{201d} expires at {expires}. \
+             After that the agent gets no token with it."
+        ),
+        Some(("Rotate the secret", &page)),
+        "Rotate it on the agent's page before then, and give the agent the new secret: the \
+         previous one keeps working for the window you choose, so nothing stops meanwhile.",
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

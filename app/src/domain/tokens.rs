@@ -28,6 +28,8 @@ pub struct Claims {
 #[derive(Debug, Clone)]
 pub struct IssuedToken {
     pub access_token: String,
+    /// The secret the client authenticated with (`ais_…a1b2`).
+    pub secret_label: String,
     pub expires_in: i64,
     pub scope: String,
     pub quota: Quota,
@@ -38,22 +40,50 @@ pub struct ClientCredentials<'a> {
     pub client_secret: &'a str,
 }
 
-/// The agent behind valid client credentials, if it may get tokens.
+/// An authenticated client: the agent, and which of its secrets it used.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub agent: Agent,
+    pub secret_id: String,
+    /// Not secret: `ais_…a1b2`.
+    pub secret_label: String,
+}
+
+/// The agent behind valid client credentials, if it may get tokens: the
+/// secret must be one of its live ones at this moment (a replaced secret
+/// works until the second its window ends).
 pub async fn authenticate_client(
     services: &Services,
     creds: &ClientCredentials<'_>,
-) -> Result<Agent> {
+) -> Result<Authenticated> {
+    let now = services.now();
     let keys = services.keys.get();
-    let found = agents::for_client(&services.db, &services.clients, creds.client_id.trim()).await?;
-    match found {
-        Some((agent, hash))
-            if agents::secret_matches(&keys, creds.client_secret, &hash)
-                && agent.status == AgentStatus::Active =>
-        {
-            Ok(agent)
-        }
-        _ => Err(Error::InvalidClient),
+    let found =
+        agents::for_client(&services.db, &services.clients, creds.client_id.trim(), now).await?;
+    let Some(client) = found.filter(|c| c.agent.status == AgentStatus::Active) else {
+        return Err(Error::InvalidClient);
+    };
+    let secret = client.secrets.iter().find(|s| {
+        s.works_at(now) && agents::secret_matches(&keys, creds.client_secret, &s.secret_hash)
+    });
+    let Some(secret) = secret else {
+        return Err(Error::InvalidClient);
+    };
+    if services.clients.first_use_this_minute(&secret.id, now) {
+        // Off the request's path: minute precision needs no wait.
+        let (db, id) = (services.db.clone(), secret.id.clone());
+        let tenant = client.agent.tenant_id.clone();
+        tokio::spawn(async move {
+            if let Err(e) = agents::credentials::touch(&db, &tenant, &id, now).await {
+                tracing::warn!(error = %e, "could not record when a secret was used");
+            }
+        });
     }
+    Ok(Authenticated {
+        agent: client.agent.clone(),
+        secret_id: secret.id.clone(),
+        secret_label: secret.label.clone(),
+    })
 }
 
 pub async fn issue(
@@ -62,7 +92,11 @@ pub async fn issue(
     requested_scope: Option<&str>,
 ) -> Result<IssuedToken> {
     let now = services.now();
-    let agent = authenticate_client(services, &creds).await?;
+    let Authenticated {
+        agent,
+        secret_label,
+        ..
+    } = authenticate_client(services, &creds).await?;
     let scope = scopes::granted(&agent.capabilities, requested_scope)?;
     let quota = match services
         .meter
@@ -94,6 +128,7 @@ pub async fn issue(
     let access_token = services.keys.get().current().sign_jwt(&claims)?;
     Ok(IssuedToken {
         access_token,
+        secret_label,
         expires_in: TOKEN_TTL_SECS,
         scope,
         quota,

@@ -125,4 +125,174 @@ pub struct Agent {
     pub updated_at: i64,
     /// When the agent last got a token (unix seconds), if ever.
     pub last_token_at: Option<i64>,
+    /// When its current secret expires (unix seconds); `None`: never.
+    pub secret_expires_at: Option<i64>,
+}
+
+/// How long a replaced secret keeps working after a rotation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Overlap {
+    Hour,
+    Day,
+    Week,
+    Month,
+}
+
+impl Overlap {
+    pub const ALL: [Overlap; 4] = [Overlap::Hour, Overlap::Day, Overlap::Week, Overlap::Month];
+
+    pub fn secs(self) -> i64 {
+        match self {
+            Overlap::Hour => 3600,
+            Overlap::Day => 86_400,
+            Overlap::Week => 7 * 86_400,
+            Overlap::Month => 30 * 86_400,
+        }
+    }
+
+    /// The form's value.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Overlap::Hour => "1h",
+            Overlap::Day => "24h",
+            Overlap::Week => "7d",
+            Overlap::Month => "30d",
+        }
+    }
+
+    pub fn label(self) -> &'static str {
+        match self {
+            Overlap::Hour => "1 hour",
+            Overlap::Day => "24 hours",
+            Overlap::Week => "7 days",
+            Overlap::Month => "30 days",
+        }
+    }
+}
+
+impl FromStr for Overlap {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Overlap::ALL
+            .into_iter()
+            .find(|o| o.as_str() == s.trim())
+            .ok_or_else(|| "Choose how long the previous secret keeps working: 1 hour, 24 hours, 7 days or 30 days.".into())
+    }
+}
+
+/// When a new secret expires by itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum SecretExpiry {
+    Never,
+    Days(u16),
+}
+
+impl SecretExpiry {
+    pub const ALL: [SecretExpiry; 5] = [
+        SecretExpiry::Never,
+        SecretExpiry::Days(30),
+        SecretExpiry::Days(90),
+        SecretExpiry::Days(180),
+        SecretExpiry::Days(365),
+    ];
+
+    /// When a secret made at `now` expires.
+    pub fn at(self, now: i64) -> Option<i64> {
+        match self {
+            SecretExpiry::Never => None,
+            SecretExpiry::Days(d) => Some(now + i64::from(d) * 86_400),
+        }
+    }
+
+    /// The form's value: `never` or the number of days.
+    pub fn as_value(self) -> String {
+        match self {
+            SecretExpiry::Never => "never".into(),
+            SecretExpiry::Days(d) => d.to_string(),
+        }
+    }
+
+    pub fn label(self) -> String {
+        match self {
+            SecretExpiry::Never => "Never".into(),
+            SecretExpiry::Days(d) => format!("In {d} days"),
+        }
+    }
+}
+
+impl FromStr for SecretExpiry {
+    type Err = String;
+    /// Empty means never.
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s.is_empty() {
+            return Ok(SecretExpiry::Never);
+        }
+        SecretExpiry::ALL
+            .into_iter()
+            .find(|e| e.as_value() == s)
+            .ok_or_else(|| {
+                "Choose when the secret expires: never, or in 30, 90, 180 or 365 days.".into()
+            })
+    }
+}
+
+/// Where a secret stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CredentialStatus {
+    Active,
+    /// Works, but not for long: replaced by a newer secret (its overlap
+    /// window), or expiring within [`EXPIRING_WITHIN_SECS`].
+    Expiring,
+    Expired,
+    Retired,
+}
+
+impl CredentialStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CredentialStatus::Active => "active",
+            CredentialStatus::Expiring => "expiring",
+            CredentialStatus::Expired => "expired",
+            CredentialStatus::Retired => "retired",
+        }
+    }
+}
+
+/// A secret expiring this soon is flagged on the Agents page.
+pub const EXPIRING_WITHIN_SECS: i64 = 14 * 86_400;
+
+/// One of an agent's secrets, as its page shows it (never the secret).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Credential {
+    pub id: String,
+    /// Not secret: `ais_…a1b2`.
+    pub label: String,
+    pub created_at: i64,
+    pub expires_at: Option<i64>,
+    pub retired_at: Option<i64>,
+    pub replaced_at: Option<i64>,
+    /// Minute precision.
+    pub last_used_at: Option<i64>,
+}
+
+impl Credential {
+    pub fn status(&self, now: i64) -> CredentialStatus {
+        match (self.retired_at, self.expires_at) {
+            (Some(_), _) => CredentialStatus::Retired,
+            (None, Some(at)) if at <= now => CredentialStatus::Expired,
+            (None, Some(at)) if self.replaced_at.is_some() || at - now <= EXPIRING_WITHIN_SECS => {
+                CredentialStatus::Expiring
+            }
+            _ => CredentialStatus::Active,
+        }
+    }
+
+    /// It still authenticates.
+    pub fn is_live(&self, now: i64) -> bool {
+        matches!(
+            self.status(now),
+            CredentialStatus::Active | CredentialStatus::Expiring
+        )
+    }
 }

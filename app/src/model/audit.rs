@@ -48,6 +48,8 @@ pub enum AuditAction {
     AgentReactivated,
     AgentRotated,
     AgentDecommissioned,
+    CredentialRetired,
+    CredentialExpired,
     TimeZoneChanged,
     CheckoutStarted,
     PlanChanged,
@@ -56,7 +58,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 23] = [
+    pub const ALL: [AuditAction; 25] = [
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedUp,
@@ -75,6 +77,8 @@ impl AuditAction {
         AuditAction::AgentReactivated,
         AuditAction::AgentRotated,
         AuditAction::AgentDecommissioned,
+        AuditAction::CredentialRetired,
+        AuditAction::CredentialExpired,
         AuditAction::TimeZoneChanged,
         AuditAction::CheckoutStarted,
         AuditAction::PlanChanged,
@@ -104,6 +108,8 @@ impl AuditAction {
             A::AgentReactivated => "agent.reactivated",
             A::AgentRotated => "agent.secret_rotated",
             A::AgentDecommissioned => "agent.decommissioned",
+            A::CredentialRetired => "agent.secret_retired",
+            A::CredentialExpired => "agent.secret_expired",
             A::TimeZoneChanged => "tenant.time_zone_changed",
             A::CheckoutStarted => "billing.checkout_started",
             A::PlanChanged => "billing.plan_changed",
@@ -134,6 +140,8 @@ impl AuditAction {
             A::AgentReactivated => "Agent reactivated",
             A::AgentRotated => "Agent secret rotated",
             A::AgentDecommissioned => "Agent decommissioned",
+            A::CredentialRetired => "Agent secret retired",
+            A::CredentialExpired => "Agent secret expired",
             A::TimeZoneChanged => "Time zone changed",
             A::CheckoutStarted => "Checkout started",
             A::PlanChanged => "Plan changed",

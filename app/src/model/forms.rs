@@ -106,6 +106,8 @@ pub struct AgentFormState {
     pub capabilities: String,
     pub owner: String,
     pub environment: String,
+    /// `never` or the number of days.
+    pub secret_expires: String,
     pub errors: FieldErrors,
     /// The error is the tier's agent limit: link to the plan.
     pub limit_reached: bool,
@@ -115,6 +117,10 @@ pub struct AgentFormState {
 #[derive(Debug, Clone)]
 pub struct RevealedSecret {
     pub secret: String,
+    /// Its label (`ais_…a1b2`), as the credentials table lists it.
+    pub label: String,
+    /// After a rotation: until when the previous secret keeps working.
+    pub previous_until: Option<i64>,
     pub rotated: bool,
 }
 

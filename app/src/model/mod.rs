@@ -14,7 +14,9 @@ pub mod team;
 pub mod tenancy;
 pub mod tiers;
 
-pub use agents::{Agent, AgentStatus, Environment};
+pub use agents::{
+    Agent, AgentStatus, Credential, CredentialStatus, Environment, Overlap, SecretExpiry,
+};
 pub use audit::{AuditAction, AuditEntry};
 pub use billing::PlanChange;
 pub use demo::DemoAccounts;

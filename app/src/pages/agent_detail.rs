@@ -2,13 +2,13 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::copy_secret::SecretBox;
-use crate::components::format::{ago, utc_time};
+use crate::components::format::{ago, countdown, utc_time};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::status_badge::status_badge;
 use crate::model::forms::{AgentActionError, RevealedSecret};
-use crate::model::AgentStatus;
+use crate::model::{AgentStatus, Credential, Overlap, SecretExpiry};
 use crate::server_fns::agents::{agent_detail, AgentPageData};
 
 #[component]
@@ -50,12 +50,21 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
     let now = data.now;
     let revealed = use_context::<RevealedSecret>().map(|r| {
         let heading = if r.rotated { "New client secret" } else { "Agent created" };
+        let previous = r
+            .previous_until
+            .map(|at| {
+                format!(
+                    " The previous secret keeps working until {} ({}): give the agent the new one before then.",
+                    utc_time(at),
+                    countdown(at - now),
+                )
+            });
         view! {
             <section class="card secret-card" aria-labelledby="secret-heading">
                 <h2 id="secret-heading">{heading}</h2>
                 <p>
-                    "Copy the client secret now: it is shown only once and cannot be retrieved later."
-                    {r.rotated.then_some(" The previous secret no longer works.")}
+                    "Copy the client secret " <code>{r.label.clone()}</code>
+                    " now: it is shown only once and cannot be retrieved later." {previous}
                 </p>
                 <dl class="pairs">
                     <dt>"Client id"</dt>
@@ -78,6 +87,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             }
             "reactivate" => Some("Agent reactivated."),
             "decommission" => Some("Agent decommissioned. Its usage history is kept."),
+            "retire" => Some("Secret retired: it no longer works."),
             _ => None,
         })
         .map(|text| {
@@ -126,12 +136,41 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                             {toggle.1}
                         </button>
                     </form>
-                    <form method="post" action=format!("{base}/rotate")>
-                        <button type="submit" class="button">
-                            "Rotate secret"
-                        </button>
-                    </form>
                 </div>
+                <form method="post" action=format!("{base}/rotate") class="rotate-form">
+                    <label>
+                        "The current secret keeps working for "
+                        <select name="overlap" data-testid="overlap">
+                            {Overlap::ALL
+                                .into_iter()
+                                .map(|o| {
+                                    view! {
+                                        <option value=o.as_str() selected=o == Overlap::Day>
+                                            {o.label()}
+                                        </option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <label>
+                        "New secret expires "
+                        <select name="secret_expires">
+                            {SecretExpiry::ALL
+                                .into_iter()
+                                .map(|e| {
+                                    view! {
+                                        <option value=e
+                                            .as_value()>{e.label().to_lowercase()}</option>
+                                    }
+                                })
+                                .collect_view()}
+                        </select>
+                    </label>
+                    <button type="submit" class="button">
+                        "Rotate secret"
+                    </button>
+                </form>
                 <form method="post" action=format!("{base}/status") class="danger-zone">
                     <input type="hidden" name="action" value="decommission" />
                     <label class="check">
@@ -145,6 +184,12 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             </section>
         }
     });
+    let secrets = credentials_table(
+        &data.credentials,
+        &a.id,
+        now,
+        data.can_manage && a.status != AgentStatus::Decommissioned,
+    );
     view! {
         {revealed}
         {notice}
@@ -180,6 +225,101 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                 <dd>{utc_time(a.updated_at)}</dd>
             </dl>
         </section>
+        {secrets}
         {actions}
+    }
+}
+
+/// The agent's secrets: what each is, when it ends, when it was last used.
+/// "Retire now" on each live one, while another is live too.
+fn credentials_table(
+    credentials: &[Credential],
+    agent_id: &str,
+    now: i64,
+    can_manage: bool,
+) -> impl IntoView {
+    let live = credentials.iter().filter(|c| c.is_live(now)).count();
+    let last_token_from = credentials
+        .iter()
+        .filter(|c| c.last_used_at.is_some())
+        .max_by_key(|c| (c.last_used_at, c.created_at))
+        .map(|c| c.label.clone());
+    let rows = credentials
+        .iter()
+        .map(|c| {
+            let status = c.status(now);
+            let expires = c
+                .expires_at
+                .map(|at| {
+                    let when = if at > now {
+                        countdown(at - now)
+                    } else {
+                        ago(at, now)
+                    };
+                    view! { <span title=utc_time(at)>{when}</span> }.into_any()
+                })
+                .unwrap_or_else(|| "never".into_any());
+            let used = c
+                .last_used_at
+                .map(|at| view! { <span title=utc_time(at)>{ago(at, now)}</span> }.into_any())
+                .unwrap_or_else(|| "never".into_any());
+            let retire = (can_manage && live > 1 && c.is_live(now)).then(|| {
+                view! {
+                    <form
+                        method="post"
+                        action=format!("/agents/{agent_id}/credentials/{}/retire", c.id)
+                    >
+                        <button type="submit" class="button button-small">
+                            "Retire now"
+                        </button>
+                    </form>
+                }
+            });
+            view! {
+                <tr data-testid="credential" data-status=status.as_str()>
+                    <td>
+                        <code>{c.label.clone()}</code>
+                    </td>
+                    <td>
+                        <span title=utc_time(c.created_at)>{ago(c.created_at, now)}</span>
+                    </td>
+                    <td>{expires}</td>
+                    <td data-testid="last-used">{used}</td>
+                    <td>
+                        <span class=format!(
+                            "badge badge-{}",
+                            status.as_str(),
+                        )>{status.as_str()}</span>
+                    </td>
+                    <td>{retire}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    view! {
+        <section class="card" aria-labelledby="secrets-heading">
+            <h2 id="secrets-heading">"Secrets"</h2>
+            <p class="muted" data-testid="last-token-from">
+                {match last_token_from {
+                    Some(label) => format!("The last token came from {label}."),
+                    None => "No token yet.".into(),
+                }}
+            </p>
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"Secret"</th>
+                        <th scope="col">"Created"</th>
+                        <th scope="col">"Expires"</th>
+                        <th scope="col">"Last used"</th>
+                        <th scope="col">"Status"</th>
+                        <th scope="col">
+                            <span class="visually-hidden">"Actions"</span>
+                        </th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
     }
 }

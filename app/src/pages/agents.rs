@@ -3,16 +3,16 @@ use leptos_router::hooks::use_query_map;
 
 use crate::components::data_table::data_table;
 use crate::components::form_field::{field_error, invalid, TextField};
-use crate::components::format::{last_seen, thousands};
+use crate::components::format::{countdown, last_seen, thousands, utc_time};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::pager::pager;
 use crate::components::rendered::{ByIdentity, RenderMemo};
 use crate::components::status_badge::status_badge;
-use crate::model::agents::AgentListPage;
+use crate::model::agents::{AgentListPage, EXPIRING_WITHIN_SECS};
 use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::forms::AgentFormState;
-use crate::model::{Agent, AgentStatus, Environment, Tier};
+use crate::model::{Agent, AgentStatus, Environment, SecretExpiry, Tier};
 use crate::server_fns::agents::{agents_overview, AgentsPageData};
 
 #[component]
@@ -207,7 +207,7 @@ fn agent_rows(agents: &[Agent], now: i64) -> impl IntoView {
                     </td>
                     <td>{a.agent_type.clone()}</td>
                     <td>{a.environment.as_str()}</td>
-                    <td>{status_badge(a.status)}</td>
+                    <td>{status_badge(a.status)} {expiring_badge(a.secret_expires_at, now)}</td>
                     <td title=last_title data-testid="last-token">
                         {last}
                     </td>
@@ -215,6 +215,23 @@ fn agent_rows(agents: &[Agent], now: i64) -> impl IntoView {
             }
         })
         .collect_view()
+}
+
+/// "Secret expires in 9 days" when the current secret ends within
+/// [`EXPIRING_WITHIN_SECS`] (or has ended).
+fn expiring_badge(expires_at: Option<i64>, now: i64) -> Option<impl IntoView> {
+    let at = expires_at.filter(|at| at - now <= EXPIRING_WITHIN_SECS)?;
+    let text = if at <= now {
+        "Secret expired".to_string()
+    } else {
+        format!("Secret expires {}", countdown(at - now))
+    };
+    Some(view! {
+        " "
+        <span class="badge badge-expiring" title=utc_time(at) data-testid="secret-expiring">
+            {text}
+        </span>
+    })
 }
 
 /// `/agents` with the filter kept and `page` chosen.
@@ -254,6 +271,7 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
     let f = form.unwrap_or_else(|| AgentFormState {
         environment: "production".into(),
         version: "1.0.0".into(),
+        secret_expires: "never".into(),
         ..Default::default()
     });
     // Problems of a field show beneath it; the rest (the tier's limit) above.
@@ -306,6 +324,17 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
         }
     })
     .collect_view();
+    let expiries = SecretExpiry::ALL
+        .into_iter()
+        .map(|e| {
+            let selected = e.as_value() == f.secret_expires;
+            view! {
+                <option value=e.as_value() selected=selected>
+                    {e.label()}
+                </option>
+            }
+        })
+        .collect_view();
     let environments = Environment::ALL
         .iter()
         .map(|e| {
@@ -351,6 +380,18 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
                         {environments}
                     </select>
                     {field_error(&f.errors, "environment")}
+                </div>
+                <div>
+                    <label for="field-secret_expires">"Secret expires"</label>
+                    <select
+                        id="field-secret_expires"
+                        name="secret_expires"
+                        aria-invalid=invalid(&f.errors, "secret_expires")
+                        aria-describedby="secret_expires-error"
+                    >
+                        {expiries}
+                    </select>
+                    {field_error(&f.errors, "secret_expires")}
                 </div>
                 <TextField
                     name="capabilities"

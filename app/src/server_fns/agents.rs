@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::agents::AgentListPage;
-use crate::model::{Agent, Tier};
+use crate::model::{Agent, Credential, Tier};
 
 /// What the Agents page shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -48,6 +48,8 @@ pub async fn agents_overview(
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AgentPageData {
     pub agent: Agent,
+    /// Its secrets, newest first.
+    pub credentials: Vec<Credential>,
     pub can_manage: bool,
     pub now: i64,
 }
@@ -61,11 +63,22 @@ pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnE
     let (member, services) = context()?;
     let now = services.clock.now();
     match crate::domain::agents::get_recent(&services.db, &member.tenant_id, &id, now).await {
-        Ok(agent) => Ok(Some(AgentPageData {
-            agent: Agent::clone(&agent),
-            can_manage: member.can_manage(),
-            now,
-        })),
+        Ok(agent) => {
+            let credentials = crate::domain::agents::credentials::list_recent(
+                &services.db,
+                &member.tenant_id,
+                &agent.id,
+                now,
+            )
+            .await
+            .map_err(failed)?;
+            Ok(Some(AgentPageData {
+                agent: Agent::clone(&agent),
+                credentials: Vec::clone(&credentials),
+                can_manage: member.can_manage(),
+                now,
+            }))
+        }
         Err(Error::NotFound(_)) => Ok(None),
         Err(e) => Err(failed(e)),
     }

@@ -60,6 +60,7 @@ pub async fn run(
                 capabilities: vec![capabilities],
                 owner,
                 environment,
+                secret_expires: String::new(),
             };
             let (agent, secret) =
                 agents::create(db, keys, &tenant.id, new, clock.now(), &By::operator()).await?;

@@ -204,6 +204,7 @@ async fn bench_data(
             capabilities: vec!["bench:run".into()],
             owner: "bench".into(),
             environment: "production".into(),
+            secret_expires: String::new(),
         };
         ids.push(
             agents::create(db, keys, &tenant.id, new, now, &By::operator())
@@ -406,6 +407,7 @@ async fn seed_agents_and_usage(
             capabilities: vec![capabilities.into()],
             owner: OWNERS[i % OWNERS.len()].into(),
             environment: environment.into(),
+            secret_expires: String::new(),
         };
         let created = now - (HISTORY_DAYS + 5) * SECONDS_PER_DAY;
         let (agent, _secret) =

@@ -469,6 +469,7 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
             capabilities: vec!["reports:read".into()],
             owner: "tests".into(),
             environment: "production".into(),
+            secret_expires: String::new(),
         };
         let (agent, _) = agents::create(
             &app.db,

@@ -307,6 +307,7 @@ impl TestApp {
             capabilities: vec![capabilities.into()],
             owner: "tests".into(),
             environment: "production".into(),
+            secret_expires: String::new(),
         };
         let (agent, secret) = app::domain::agents::create(
             &self.db,

@@ -12,6 +12,7 @@ mod audit;
 mod bad_input;
 mod billing;
 mod cli;
+mod credentials;
 mod mail;
 mod openapi;
 mod operations;

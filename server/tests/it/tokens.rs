@@ -634,6 +634,7 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         capabilities: vec!["tokens:read".into()],
         owner: "tests".into(),
         environment: "staging".into(),
+        secret_expires: String::new(),
     };
     let err = agents::create(
         &app.db,

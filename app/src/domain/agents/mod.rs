@@ -2,6 +2,7 @@
 //! rotated and decommissioned here.
 
 mod clients;
+pub mod credentials;
 mod secrets;
 mod validation;
 
@@ -17,8 +18,7 @@ use crate::model::analytics::AGENTS_PER_PAGE;
 use crate::model::tiers::TierLimits;
 use crate::model::{Agent, AgentStatus, AuditAction, Environment, Tier};
 
-pub use clients::{for_client, ClientCache, CLIENT_CACHE_TTL};
-use secrets::new_secret;
+pub use clients::{for_client, Client, ClientCache, Secret, CLIENT_CACHE_TTL};
 pub use secrets::{hash_secret, secret_matches, ClientSecret};
 use validation::validate;
 
@@ -31,11 +31,21 @@ pub struct NewAgent {
     pub capabilities: Vec<String>,
     pub owner: String,
     pub environment: String,
+    /// When the first secret expires: `never` (or empty) or 30, 90, 180,
+    /// 365 (days).
+    pub secret_expires: String,
 }
 
-pub(crate) const COLUMNS: &str =
-    "id, tenant_id, name, agent_type, version, capabilities, owner, environment, \
-                       status, created_at, updated_at, last_token_at";
+/// The columns an agent is written with.
+const INSERT_COLUMNS: &str = "id, tenant_id, name, agent_type, version, capabilities, owner, \
+     environment, status, created_at, updated_at, last_token_at";
+
+/// What an [`AgentRow`] reads: the columns, and when the current secret
+/// (the newest not replaced nor retired) expires.
+pub(crate) const COLUMNS: &str = "id, tenant_id, name, agent_type, version, capabilities, owner, \
+     environment, status, created_at, updated_at, last_token_at, \
+     (SELECT MIN(c.expires_at) FROM agent_credentials c WHERE c.agent_id = agents.id \
+      AND c.retired_at IS NULL AND c.replaced_at IS NULL) AS secret_expires_at";
 
 /// An `agents` row as stored: capabilities space-separated.
 #[derive(FromRow)]
@@ -54,6 +64,7 @@ pub(crate) struct AgentRow {
     created_at: i64,
     updated_at: i64,
     last_token_at: Option<i64>,
+    secret_expires_at: Option<i64>,
 }
 
 impl From<AgentRow> for Agent {
@@ -75,6 +86,7 @@ impl From<AgentRow> for Agent {
             created_at: r.created_at,
             updated_at: r.updated_at,
             last_token_at: r.last_token_at,
+            secret_expires_at: r.secret_expires_at,
         }
     }
 }
@@ -103,7 +115,6 @@ pub async fn create(
     by: &By,
 ) -> Result<(Agent, ClientSecret)> {
     let valid = validate(new)?;
-    let secret = new_secret();
     let mut tx = db.pool.begin().await?;
     // Take the tenant's row lock first so that concurrent creations count one
     // after the other (SQLite: the write lock; PostgreSQL: the row lock).
@@ -136,9 +147,10 @@ pub async fn create(
         created_at: now,
         updated_at: now,
         last_token_at: None,
+        secret_expires_at: valid.expiry.at(now),
     };
     sqlx::query(&format!(
-        "INSERT INTO agents ({COLUMNS}, secret_hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+        "INSERT INTO agents ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
     ))
     .bind(&agent.id)
     .bind(&agent.tenant_id)
@@ -152,16 +164,21 @@ pub async fn create(
     .bind(agent.created_at)
     .bind(agent.updated_at)
     .bind(agent.last_token_at)
-    .bind(hash_secret(keys, &secret.0))
     .execute(&mut *tx)
     .await?;
+    let (secret, credential) =
+        credentials::insert(&mut tx, keys, tenant_id, &agent.id, valid.expiry, now).await?;
     audit::record(
         &mut tx,
         tenant_id,
         by,
         AuditAction::AgentRegistered,
         &audit_object(&agent.name, &agent.id),
-        agent.environment.as_str(),
+        &format!(
+            "{}; secret {}",
+            agent.environment.as_str(),
+            credential.label
+        ),
         now,
     )
     .await?;
@@ -362,38 +379,4 @@ pub async fn set_status(
     }
     clients.forget(agent_id);
     get(db, tenant_id, agent_id).await
-}
-
-/// A new secret; the old one stops working at once.
-pub async fn rotate_secret(
-    db: &Db,
-    keys: &ServerKeys,
-    clients: &ClientCache,
-    tenant_id: &str,
-    agent_id: &str,
-    now: i64,
-    by: &By,
-) -> Result<ClientSecret> {
-    let secret = new_secret();
-    let hash = hash_secret(keys, &secret.0);
-    let changed = update_live(
-        db,
-        tenant_id,
-        agent_id,
-        "secret_hash",
-        &hash,
-        now,
-        by,
-        AuditAction::AgentRotated,
-    )
-    .await?;
-    if !changed {
-        // Not found (another tenant's is not found either), or decommissioned.
-        get(db, tenant_id, agent_id).await?;
-        return Err(Error::Conflict(
-            "A decommissioned agent has no secret to rotate.".into(),
-        ));
-    }
-    clients.forget(agent_id);
-    Ok(secret)
 }

@@ -3,7 +3,7 @@
 use super::NewAgent;
 use crate::domain::scopes::is_capability;
 use crate::domain::{Error, Result};
-use crate::model::{Environment, FieldErrors};
+use crate::model::{Environment, FieldErrors, SecretExpiry};
 
 /// A validated `NewAgent`, or every problem found, field by field.
 #[derive(Debug, Clone)]
@@ -14,6 +14,7 @@ pub(super) struct ValidAgent {
     pub(super) capabilities: Vec<String>,
     pub(super) owner: String,
     pub(super) environment: Environment,
+    pub(super) expiry: SecretExpiry,
 }
 
 pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
@@ -40,6 +41,13 @@ pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
         problems.push("environment", format!("Environment: {e}."));
         Environment::Development
     });
+    let expiry = new
+        .secret_expires
+        .parse::<SecretExpiry>()
+        .unwrap_or_else(|e| {
+            problems.push("secret_expires", e);
+            SecretExpiry::Never
+        });
     let capabilities = match parse_capabilities(&new.capabilities) {
         Ok(c) => c,
         Err(message) => {
@@ -57,6 +65,7 @@ pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
         capabilities,
         owner,
         environment,
+        expiry,
     })
 }
 

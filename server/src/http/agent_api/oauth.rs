@@ -43,6 +43,10 @@ pub struct TokenResponse {
     /// Seconds.
     expires_in: i64,
     scope: String,
+    /// Which of the agent's secrets authenticated this request (its label,
+    /// `ais_…a1b2`): during a rotation's overlap, whether a running copy
+    /// has switched to the new one.
+    credential: String,
 }
 
 /// RFC 7662 §2.2: only `active: false` when the token is not active
@@ -268,6 +272,7 @@ pub async fn token(
         token_type: "Bearer",
         expires_in: t.expires_in,
         scope: t.scope,
+        credential: t.secret_label,
     })
     .into_response();
     no_store(res.headers_mut());
@@ -287,7 +292,9 @@ async fn caller_and_token(
         client_id: &client_id,
         client_secret: &client_secret,
     };
-    let agent = tokens::authenticate_client(state, &credentials).await?;
+    let agent = tokens::authenticate_client(state, &credentials)
+        .await?
+        .agent;
     match form.token {
         Some(t) if !t.trim().is_empty() => Ok((agent, t.trim().to_owned())),
         _ => Err(oauth_error(

@@ -1,4 +1,5 @@
-//! The Agents pages' form posts: create, change status, rotate the secret.
+//! The Agents pages' form posts: create, change status, rotate and retire
+//! secrets.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -7,11 +8,11 @@ use axum::Form;
 use leptos::prelude::provide_context;
 use serde::Deserialize;
 
-use app::domain::agents::{self, NewAgent};
+use app::domain::agents::{self, credentials, NewAgent};
 use app::domain::audit::By;
 use app::domain::Error;
 use app::model::forms::{AgentActionError, AgentFormState, RevealedSecret};
-use app::model::{AgentStatus, CurrentMember};
+use app::model::{AgentStatus, CurrentMember, Overlap, SecretExpiry};
 
 use super::form::{page, FormPage};
 use crate::http::error::PageError;
@@ -27,6 +28,7 @@ pub struct CreateForm {
     capabilities: String,
     owner: String,
     environment: String,
+    secret_expires: String,
 }
 
 pub async fn create(
@@ -42,6 +44,7 @@ pub async fn create(
         capabilities: vec![form.capabilities.clone()],
         owner: form.owner.clone(),
         environment: form.environment.clone(),
+        secret_expires: form.secret_expires.clone(),
     };
     let created = agents::create(
         &state.db,
@@ -65,12 +68,15 @@ pub async fn create(
             capabilities: form.capabilities,
             owner: form.owner,
             environment: form.environment,
+            secret_expires: form.secret_expires,
             errors: problem.field_errors(),
             limit_reached: problem.code == "agent_limit_reached",
         })
         .await?;
     let revealed = RevealedSecret {
+        label: credentials::label_of(&secret),
         secret: secret.0,
+        previous_until: None,
         rotated: false,
     };
     let path = format!("/agents/{}", agent.id);
@@ -124,28 +130,58 @@ pub async fn change_status(
     Ok(Redirect::to(&format!("/agents/{id}?done={}", form.action)).into_response())
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RotateForm {
+    /// `1h`, `24h` (the default), `7d`, `30d`.
+    overlap: String,
+    /// `never` (the default) or 30, 90, 180, 365 (days).
+    secret_expires: String,
+}
+
 pub async fn rotate(
     State(state): State<AppState>,
     Manager(member): Manager,
     ClientIp(ip): ClientIp,
     Path(id): Path<String>,
+    Form(form): Form<RotateForm>,
 ) -> Result<Response, PageError> {
     known_shape(&id)?;
-    let rotated = agents::rotate_secret(
-        &state.db,
-        &state.keys.get(),
-        &state.clients,
-        &member.tenant_id,
-        &id,
-        state.now(),
-        &By::member(&member.email, &ip),
-    )
-    .await;
-    let secret = action_page(&state, &member, &id)
+    let now = state.now();
+    let overlap = match form.overlap.trim() {
+        "" => Ok(Overlap::Day),
+        o => o
+            .parse::<Overlap>()
+            .map_err(|e| Error::invalid_field("overlap", e)),
+    };
+    let expiry = form
+        .secret_expires
+        .parse::<SecretExpiry>()
+        .map_err(|e| Error::invalid_field("secret_expires", e));
+    let rotated = match (overlap, expiry) {
+        (Ok(overlap), Ok(expiry)) => {
+            credentials::rotate(
+                &state.db,
+                &state.keys.get(),
+                &state.clients,
+                &member.tenant_id,
+                &id,
+                overlap,
+                expiry,
+                now,
+                &By::member(&member.email, &ip),
+            )
+            .await
+        }
+        (Err(e), _) | (_, Err(e)) => Err(e),
+    };
+    let rotated = action_page(&state, &member, &id)
         .or_show(rotated, refused)
         .await?;
     let revealed = RevealedSecret {
-        secret: secret.0,
+        secret: rotated.secret.0,
+        label: rotated.credential.label,
+        previous_until: rotated.previous_until,
         rotated: true,
     };
     let context = move || provide_context(revealed.clone());
@@ -157,6 +193,30 @@ pub async fn rotate(
         StatusCode::OK,
     )
     .await
+}
+
+/// "Retire now": the secret stops working at once.
+pub async fn retire(
+    State(state): State<AppState>,
+    Manager(member): Manager,
+    ClientIp(ip): ClientIp,
+    Path((id, credential)): Path<(String, String)>,
+) -> Result<Response, PageError> {
+    known_shape(&id)?;
+    let retired = credentials::retire(
+        &state.db,
+        &state.clients,
+        &member.tenant_id,
+        &id,
+        &credential,
+        state.now(),
+        &By::member(&member.email, &ip),
+    )
+    .await;
+    action_page(&state, &member, &id)
+        .or_show(retired, refused)
+        .await?;
+    Ok(Redirect::to(&format!("/agents/{id}?done=retire")).into_response())
 }
 
 /// A path id that cannot be an agent's: 404, before anything renders it.

@@ -54,6 +54,10 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/agents", post(agents::create))
         .route("/agents/{id}/status", post(agents::change_status))
         .route("/agents/{id}/rotate", post(agents::rotate))
+        .route(
+            "/agents/{id}/credentials/{credential}/retire",
+            post(agents::retire),
+        )
         .route("/analytics/export/daily.csv", get(analytics::daily_csv))
         .route("/analytics/export/agents.csv", get(analytics::agents_csv))
         .route("/analytics/time-zone", post(analytics::set_time_zone))
