@@ -96,7 +96,10 @@ async fn run(db: Db, clock: SharedClock, mut rx: mpsc::Receiver<Pending>) {
         lock_today: lock_today_sql("SELECT UNNEST($1::text[]), $2::bigint"),
         rollup: PostgresRollup::new(),
     };
-    let (written, to_flush) = mpsc::unbounded_channel();
+    // A few batches ahead at most: while flushes stall (a disk, a standby
+    // that does not answer), the writer stops too, rather than counting
+    // requests nobody is answered for.
+    let (written, to_flush) = mpsc::channel(4);
     tokio::spawn(flush_then_answer(db.clone(), to_flush));
     // The writer's own connection, outside the pool (no checkout per batch;
     // its statements stay prepared). Dropping it, after an error or at
@@ -152,11 +155,19 @@ struct Written {
 /// one flush covers every batch waiting. What another writer read of a
 /// batch before its flush is safe too: its own commit comes later in the
 /// WAL.
-async fn flush_then_answer(db: Db, mut to_flush: mpsc::UnboundedReceiver<Written>) {
+async fn flush_then_answer(db: Db, mut to_flush: mpsc::Receiver<Written>) {
     let mut waiting = Vec::new();
     let mut conn: Option<PgConnection> = None;
     while to_flush.recv_many(&mut waiting, MAX_BATCH).await > 0 {
-        let flushed = flush(&db, &mut conn).await;
+        // A flush that does not come back in time fails its batches (and
+        // its connection is dropped): their clients are not kept waiting.
+        let flushed = match tokio::time::timeout(FLUSH_TIMEOUT, flush(&db, &mut conn)).await {
+            Ok(flushed) => flushed,
+            Err(_) => {
+                conn = None;
+                Err(Error::Internal("the WAL flush took too long".into()))
+            }
+        };
         if let Err(e) = &flushed {
             // Committed, perhaps not on disk: refused, so a crash can only
             // leave a request counted that was never served.
@@ -171,6 +182,9 @@ async fn flush_then_answer(db: Db, mut to_flush: mpsc::UnboundedReceiver<Written
         }
     }
 }
+
+/// How long answering a batch may wait for its flush.
+const FLUSH_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// A synchronous commit that writes WAL (a commit that wrote none is not
 /// flushed): a row per writer connection, so flushes never wait for each
@@ -207,18 +221,20 @@ async fn write(
     learnt: &mut Learnt,
     now: i64,
     recent: &RecentReads,
-    written: &mpsc::UnboundedSender<Written>,
+    written: &mpsc::Sender<Written>,
 ) -> bool {
     let started = Instant::now();
     let mut unlocked = learnt.unlimited.take_from(batch);
     if !unlocked.is_empty() {
         match commit_unlimited(c, &statements.rollup, &unlocked, learnt, now).await {
             Ok(Some(admissions)) => {
-                let _ = written.send(Written {
-                    batch: std::mem::take(&mut unlocked),
-                    admissions,
-                    started,
-                });
+                let _ = written
+                    .send(Written {
+                        batch: std::mem::take(&mut unlocked),
+                        admissions,
+                        started,
+                    })
+                    .await;
             }
             outcome => {
                 // A tier or time zone changed, or the statement failed
@@ -239,11 +255,13 @@ async fn write(
     match commit_batch(c, statements, batch, now, learnt).await {
         Ok(admissions) => {
             let batch = std::mem::replace(batch, Vec::with_capacity(MAX_BATCH));
-            let _ = written.send(Written {
-                batch,
-                admissions,
-                started,
-            });
+            let _ = written
+                .send(Written {
+                    batch,
+                    admissions,
+                    started,
+                })
+                .await;
             true
         }
         Err(e) => {
