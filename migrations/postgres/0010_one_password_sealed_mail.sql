@@ -14,3 +14,9 @@ INSERT INTO people (email, password_hash, created_at)
                   ORDER BY COALESCE(m2.last_sign_in_at, 0) DESC, m2.created_at, m2.id LIMIT 1);
 ALTER TABLE members DROP COLUMN password_hash;
 ALTER TABLE members ADD CONSTRAINT members_person FOREIGN KEY (email) REFERENCES people (email);
+
+-- Mail bodies are sealed from now on (with a key only the servers hold).
+-- A message still waiting in the clear was queued by the version before:
+-- the only kind sent unsealed; any other is refused.
+ALTER TABLE mail_outbox ADD COLUMN queued_in_clear BIGINT NOT NULL DEFAULT 0;
+UPDATE mail_outbox SET queued_in_clear = 1 WHERE sent_at IS NULL AND failed_at IS NULL;

@@ -30,3 +30,9 @@ WHEN EXISTS (SELECT 1 FROM members WHERE members.email = OLD.email)
 BEGIN
     SELECT RAISE(ABORT, 'FOREIGN KEY constraint failed: the person is a member');
 END;
+
+-- Mail bodies are sealed from now on (with a key only the servers hold).
+-- A message still waiting in the clear was queued by the version before:
+-- the only kind sent unsealed; any other is refused.
+ALTER TABLE mail_outbox ADD COLUMN queued_in_clear BIGINT NOT NULL DEFAULT 0;
+UPDATE mail_outbox SET queued_in_clear = 1 WHERE sent_at IS NULL AND failed_at IS NULL;

@@ -47,6 +47,8 @@ pub struct Queued {
     pub text_body: String,
     pub html_body: String,
     pub attempts: i64,
+    /// 1: queued before bodies were sealed (the upgrade marked it).
+    pub queued_in_clear: i64,
 }
 
 /// Attempts before a message is given up on (about a day of backoff).
@@ -85,12 +87,12 @@ impl Outbox {
         .bind(&message.subject)
         .bind(keys::seal(
             &self.body_key,
-            &format!("{id}:text"),
+            &bound_to(&id, &message.to, &message.subject, "text"),
             message.text.as_bytes(),
         )?)
         .bind(keys::seal(
             &self.body_key,
-            &format!("{id}:html"),
+            &bound_to(&id, &message.to, &message.subject, "html"),
             message.html.as_bytes(),
         )?)
         .bind(now)
@@ -107,8 +109,8 @@ impl Outbox {
         let mut opened = Vec::new();
         for mut m in claim_due(db, now, limit).await? {
             match (
-                self.open(&m.id, "text", &m.text_body),
-                self.open(&m.id, "html", &m.html_body),
+                self.open(&m, "text", &m.text_body),
+                self.open(&m, "html", &m.html_body),
             ) {
                 (Some(text), Some(html)) => {
                     m.text_body = text;
@@ -129,14 +131,28 @@ impl Outbox {
         Ok(opened)
     }
 
-    fn open(&self, id: &str, part: &str, stored: &str) -> Option<String> {
-        // Queued before bodies were sealed: sent as it is.
-        if !keys::is_sealed(stored) {
+    fn open(&self, m: &Queued, part: &str, stored: &str) -> Option<String> {
+        // Queued in the clear before bodies were sealed (marked so by the
+        // upgrade): sent as it is. Any other body in the clear was not
+        // written by a portal.
+        if m.queued_in_clear == 1 {
             return Some(stored.to_owned());
         }
-        keys::open(&self.body_key, &format!("{id}:{part}"), stored)
-            .and_then(|body| String::from_utf8(body).ok())
+        let aad = bound_to(&m.id, &m.recipient, &m.subject, part);
+        keys::open(&self.body_key, &aad, stored).and_then(|body| String::from_utf8(body).ok())
     }
+}
+
+/// What a sealed body is bound to: its row, recipient and subject, so that
+/// whoever can write to the database cannot redirect a link to themselves.
+fn bound_to(id: &str, to: &str, subject: &str, part: &str) -> String {
+    // Lengths first: no two different tuples give the same text.
+    format!(
+        "{}:{id}:{}:{to}:{}:{subject}:{part}",
+        id.len(),
+        to.len(),
+        subject.len()
+    )
 }
 
 /// A claimed row, with what orders the batch.
@@ -160,8 +176,8 @@ async fn claim_due(db: &Db, now: i64, limit: i64) -> Result<Vec<Queued>> {
          ORDER BY next_attempt_at, created_at LIMIT $3) \
          AND sent_at IS NULL AND failed_at IS NULL \
          AND (claimed_until IS NULL OR claimed_until < $2) \
-         RETURNING id, recipient, subject, text_body, html_body, attempts, next_attempt_at, \
-         created_at",
+         RETURNING id, recipient, subject, text_body, html_body, attempts, queued_in_clear, \
+         next_attempt_at, created_at",
     )
     .bind(now + CLAIM_SECS)
     .bind(now)

@@ -144,11 +144,39 @@ async fn mail_that_does_not_open_is_given_up(app: TestApp) {
         .enqueue(&mut conn, &message("ours"), later)
         .await
         .unwrap();
+    // Ours, sent to someone else: the body is bound to its recipient.
+    outbox(&app)
+        .enqueue(&mut conn, &message("redirected"), later)
+        .await
+        .unwrap();
+    sqlx::query(
+        "UPDATE mail_outbox SET recipient = 'mallory@evil.example' WHERE subject = 'redirected'",
+    )
+    .execute(&mut *conn)
+    .await
+    .unwrap();
+    // Written in the clear into the database, and one the upgrade found
+    // waiting in the clear (queued by the version before sealing).
+    for (subject, before_sealing) in [("planted", 0), ("from before", 1)] {
+        sqlx::query(
+            "INSERT INTO mail_outbox (id, recipient, subject, text_body, html_body, created_at, \
+             next_attempt_at, queued_in_clear) VALUES ($1, 'grace@initech.example', $2, 'text', \
+             '<p>text</p>', $3, $3, $4)",
+        )
+        .bind(uuid::Uuid::new_v4().to_string())
+        .bind(subject)
+        .bind(later)
+        .bind(before_sealing)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+    }
     let claimed = outbox(&app).claim_due(&app.db, later, 20).await.unwrap();
-    let subjects: Vec<&str> = claimed.iter().map(|m| m.subject.as_str()).collect();
-    assert_eq!(subjects, ["ours"]);
-    assert_eq!(claimed[0].text_body, "text");
-    assert_eq!(outbox::status(&app.db).await.unwrap().failed, 1);
+    let mut subjects: Vec<&str> = claimed.iter().map(|m| m.subject.as_str()).collect();
+    subjects.sort();
+    assert_eq!(subjects, ["from before", "ours"]);
+    assert!(claimed.iter().all(|m| m.text_body == "text"));
+    assert_eq!(outbox::status(&app.db).await.unwrap().failed, 3);
 }
 
 fn outbox(app: &TestApp) -> Outbox {
