@@ -126,12 +126,9 @@ pub(crate) async fn insert(
     now: i64,
 ) -> Result<Member> {
     if let Password::New(hash) = password {
-        // Replaces the password of a person left with no organisation; one
-        // who has one keeps theirs (and joins by invitation).
-        let written = sqlx::query(
+        let inserted = sqlx::query(
             "INSERT INTO people (email, password_hash, created_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (email) DO UPDATE SET password_hash = EXCLUDED.password_hash \
-             WHERE NOT EXISTS (SELECT 1 FROM members WHERE members.email = EXCLUDED.email)",
+             ON CONFLICT (email) DO NOTHING",
         )
         .bind(email)
         .bind(hash)
@@ -139,11 +136,27 @@ pub(crate) async fn insert(
         .execute(&mut *conn)
         .await?
         .rows_affected();
-        if written == 0 {
-            return Err(Error::invalid_field(
-                "password",
-                "This address has an account already: enter its password.",
-            ));
+        if inserted == 0 {
+            // A person already. Their row locked first, then their
+            // memberships read by a statement of its own (so a join that
+            // committed meanwhile is seen): someone in an organisation
+            // keeps their password; someone in none gets this one.
+            sqlx::query("UPDATE people SET password_hash = password_hash WHERE email = $1")
+                .bind(email)
+                .execute(&mut *conn)
+                .await?;
+            let member: Option<String> =
+                sqlx::query_scalar("SELECT id FROM members WHERE email = $1 LIMIT 1")
+                    .bind(email)
+                    .fetch_optional(&mut *conn)
+                    .await?;
+            if member.is_some() {
+                return Err(Error::invalid_field(
+                    "password",
+                    "This address has an account already: enter its password.",
+                ));
+            }
+            set_password(&mut *conn, email, hash).await?;
         }
     }
     let member = Member {
