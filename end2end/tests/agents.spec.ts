@@ -92,7 +92,7 @@ test.describe('agents', () => {
     expect((await viaNew.json()).credential).toBe(`ais_…${second.slice(-4)}`);
 
     await rows.nth(1).getByRole('button', { name: 'Retire now' }).click();
-    await expect(page.getByText('Secret retired: it no longer works.')).toBeVisible();
+    await expect(page.getByText('Secret retired: it gets no new token')).toBeVisible();
     await expect(page.getByTestId('credential').nth(1)).toHaveAttribute('data-status', 'retired');
     await expect(page.getByRole('button', { name: 'Retire now' })).toHaveCount(0);
     expect((await token(clientId, first)).status()).toBe(401);

@@ -87,7 +87,9 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             }
             "reactivate" => Some("Agent reactivated."),
             "decommission" => Some("Agent decommissioned. Its usage history is kept."),
-            "retire" => Some("Secret retired: it no longer works."),
+            "retire" => Some(
+                "Secret retired: it gets no new token (tokens it got already end within 15 minutes).",
+            ),
             _ => None,
         })
         .map(|text| {

@@ -18,6 +18,7 @@ on_both_backends!(
     secrets_expire_by_themselves_recorded_and_announced_once,
     the_agent_page_says_which_secret_was_used_last,
     bad_rotation_choices_are_refused_and_change_nothing,
+    the_secret_left_working_is_the_one_flagged,
 );
 
 on_both_backends!(
@@ -416,4 +417,64 @@ async fn an_agent_from_before_credentials_keeps_its_secret(db: TestDb) {
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].label, "ais_…");
     assert_eq!(list[0].expires_at, None);
+}
+
+/// Retiring the new secret during the overlap makes the old one the
+/// agent's current again: its end is flagged (and announced). A rotation
+/// after the current secret expired clears the flag.
+async fn the_secret_left_working_is_the_one_flagged(app: TestApp) {
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, old) = app.agent(&tenant, "jobs:run").await;
+    let owner = app
+        .signed_in(&tenant, "olga@acme.example", Role::Owner)
+        .await;
+    let (_, html) = rotate(&app, &owner, &id, &[("overlap", "7d")]).await;
+    let new = test_id(&html, "client-secret").unwrap();
+    let list = get(&app, &owner, "/agents").await.1;
+    assert_eq!(
+        test_id(&list, "secret-expiring"),
+        None,
+        "the new one never expires"
+    );
+    let newest = credentials::list(&app.db, &tenant, &id).await.unwrap()[0]
+        .id
+        .clone();
+    let retire = format!("/agents/{id}/credentials/{newest}/retire");
+    assert_eq!(
+        post(&app, &owner, &retire, &[]).await.0,
+        StatusCode::SEE_OTHER
+    );
+    assert_eq!(
+        token_status(&app, &id, &new).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let list = get(&app, &owner, "/agents").await.1;
+    assert_eq!(
+        test_id(&list, "secret-expiring").as_deref(),
+        Some("Secret expires in 7 days")
+    );
+    let outbox = app::domain::outbox::Outbox::new(&app.base, &app.keys.get());
+    let watched = credentials::watch(&app.db, &outbox, app.clock.now())
+        .await
+        .unwrap();
+    assert_eq!(watched.warned, 1, "its owners hear of it");
+
+    app.clock.advance(7 * 86_400);
+    assert_eq!(
+        token_status(&app, &id, &old).await,
+        StatusCode::UNAUTHORIZED
+    );
+    let owner = app.signed_in_existing("olga@acme.example").await;
+    let list = get(&app, &owner, "/agents").await.1;
+    assert_eq!(test_id(&list, "secret-expired"), None);
+    assert_eq!(
+        test_id(&list, "secret-expiring").as_deref(),
+        Some("Secret expired")
+    );
+    let (status, html) = rotate(&app, &owner, &id, &[]).await;
+    assert_eq!(status, StatusCode::OK);
+    let recovered = test_id(&html, "client-secret").unwrap();
+    assert_eq!(token_status(&app, &id, &recovered).await, StatusCode::OK);
+    let list = get(&app, &owner, "/agents").await.1;
+    assert_eq!(test_id(&list, "secret-expiring"), None, "{list}");
 }

@@ -204,10 +204,14 @@ pub async fn rotate(
         )));
     }
     let until = now + overlap.secs();
+    // Every secret not replaced yet is now (an expired current one too, so
+    // that the new one is the agent's current); a live one ends with the
+    // window, or sooner.
     sqlx::query(
-        "UPDATE agent_credentials SET replaced_at = $1, \
+        "UPDATE agent_credentials SET replaced_at = COALESCE(replaced_at, $1), \
          expires_at = CASE WHEN expires_at IS NULL OR expires_at > $2 THEN $2 ELSE expires_at END \
-         WHERE agent_id = $3 AND retired_at IS NULL AND (expires_at IS NULL OR expires_at > $1)",
+         WHERE agent_id = $3 AND retired_at IS NULL \
+         AND (replaced_at IS NULL OR expires_at IS NULL OR expires_at > $1)",
     )
     .bind(now)
     .bind(until)
@@ -287,6 +291,19 @@ pub async fn retire(
     .bind(credential_id)
     .execute(&mut *tx)
     .await?;
+    if credential.replaced_at.is_none() {
+        // The current secret retired: the one left becomes the agent's
+        // current again, so its end is flagged and announced like any.
+        sqlx::query(
+            "UPDATE agent_credentials SET replaced_at = NULL WHERE agent_id = $1 AND id <> $2 \
+             AND retired_at IS NULL AND (expires_at IS NULL OR expires_at > $3)",
+        )
+        .bind(agent_id)
+        .bind(credential_id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    }
     audit::record(
         &mut tx,
         tenant_id,
