@@ -28,9 +28,11 @@ CREATE INDEX agent_credentials_expiry ON agent_credentials (expires_at)
     WHERE expires_at IS NOT NULL AND expiry_recorded_at IS NULL;
 
 -- Every agent keeps the secret it has: it becomes its first credential
--- (whose last characters nobody knows any more).
-INSERT INTO agent_credentials (id, agent_id, tenant_id, label, secret_hash, created_at)
-    SELECT id, id, tenant_id, 'ais_…', secret_hash, updated_at FROM agents;
+-- (whose last characters nobody knows any more), the one its last token
+-- came from.
+INSERT INTO agent_credentials (id, agent_id, tenant_id, label, secret_hash, created_at,
+                               last_used_at)
+    SELECT id, id, tenant_id, 'ais_…', secret_hash, updated_at, last_token_at FROM agents;
 ALTER TABLE agents DROP COLUMN secret_hash;
 
 -- The portal itself acts in the trail (a secret that expired).

@@ -189,6 +189,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
     let secrets = credentials_table(
         &data.credentials,
         &a.id,
+        a.last_token_at,
         now,
         data.can_manage && a.status != AgentStatus::Decommissioned,
     );
@@ -237,6 +238,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
 fn credentials_table(
     credentials: &[Credential],
     agent_id: &str,
+    last_token_at: Option<i64>,
     now: i64,
     can_manage: bool,
 ) -> impl IntoView {
@@ -301,12 +303,19 @@ fn credentials_table(
     view! {
         <section class="card" aria-labelledby="secrets-heading">
             <h2 id="secrets-heading">"Secrets"</h2>
-            <p class="muted" data-testid="last-token-from">
-                {match last_token_from {
-                    Some(label) => format!("The last token came from {label}."),
-                    None => "No token yet.".into(),
-                }}
-            </p>
+            {match (last_token_from, last_token_at) {
+                (Some(label), _) => Some(format!("The last token came from {label}.")),
+                (None, None) => Some("No token yet.".to_string()),
+                (None, Some(_)) => None,
+            }
+                .map(|text| {
+                    // Tokens before secrets' use was recorded: which, unknown.
+                    view! {
+                        <p class="muted" data-testid="last-token-from">
+                            {text}
+                        </p>
+                    }
+                })}
             <table class="data-table">
                 <thead>
                     <tr>

@@ -496,5 +496,15 @@ async fn seed_agents_and_usage(
         }
         hour += 3600;
     }
-    metering::record_history(db, &history).await
+    metering::record_history(db, &history).await?;
+    // Each demo agent got those tokens with the one secret it has.
+    sqlx::query(
+        "UPDATE agent_credentials SET last_used_at = \
+         (SELECT a.last_token_at FROM agents a WHERE a.id = agent_credentials.agent_id) \
+         WHERE tenant_id = $1 AND last_used_at IS NULL",
+    )
+    .bind(&tenant.id)
+    .execute(&db.pool)
+    .await?;
+    Ok(())
 }

@@ -400,8 +400,9 @@ async fn an_agent_from_before_credentials_keeps_its_secret(db: TestDb) {
     let agent = uuid::Uuid::new_v4().to_string();
     sqlx::query(
         "INSERT INTO agents (id, tenant_id, name, agent_type, version, capabilities, owner, \
-         environment, status, secret_hash, created_at, updated_at) VALUES ($1, 't-old', 'old', \
-         'worker', '1', 'jobs:run', 'ops', 'production', 'active', $2, 0, 0)",
+         environment, status, secret_hash, created_at, updated_at, last_token_at) VALUES ($1, \
+         't-old', 'old', 'worker', '1', 'jobs:run', 'ops', 'production', 'active', $2, 0, 0, \
+         1700000000)",
     )
     .bind(&agent)
     .bind(app::domain::agents::hash_secret(&keys, secret))
@@ -412,11 +413,16 @@ async fn an_agent_from_before_credentials_keeps_its_secret(db: TestDb) {
 
     let key = master.to_base64();
     let app = TestApp::start_configured(db, move |c| c.master_key = Some(key)).await;
-    assert_eq!(token_status(&app, &agent, secret).await, StatusCode::OK);
     let list = credentials::list(&app.db, "t-old", &agent).await.unwrap();
     assert_eq!(list.len(), 1);
     assert_eq!(list[0].label, "ais_…");
     assert_eq!(list[0].expires_at, None);
+    assert_eq!(
+        list[0].last_used_at,
+        Some(1_700_000_000),
+        "the secret its agent's last token came from"
+    );
+    assert_eq!(token_status(&app, &agent, secret).await, StatusCode::OK);
 }
 
 /// Retiring the new secret during the overlap makes the old one the
