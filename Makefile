@@ -7,7 +7,7 @@ ifdef CI
 export CARGO_INCREMENTAL := 0
 endif
 
-.PHONY: run test tools test-tools build lint unit e2e bench bench-analytics bench-audit load screenshots
+.PHONY: run test tools test-tools build lint unit e2e bench bench-instructions bench-analytics bench-audit load screenshots
 
 ## Build in release mode and serve the portal with demo data on http://127.0.0.1:3000,
 ## its mail caught by maildev at http://127.0.0.1:1080
@@ -42,6 +42,10 @@ e2e:
 ## Token endpoint throughput (tokens/s, 64 connections) with and without metering, then PostgreSQL with two instances
 bench: tools build
 	scripts/bench-tokens.sh
+
+## Instructions per token request (callgrind): compares builds in one repeatable number
+bench-instructions: tools build
+	scripts/bench-instructions.sh
 
 ## /analytics render time (1,000 agents; 10M vs 10k events) and chart JS+wasm bytes
 bench-analytics: tools build
