@@ -27,12 +27,7 @@ count() {
     [ -n "$port" ] && curl -sf "http://127.0.0.1:$port/healthz" >/dev/null && break
     sleep 0.2
   done
-  cat >"$dir/token.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
-LUA
+  token_lua "$dir/token.lua"
   wrk -t1 -c4 -d3s -s "$dir/token.lua" "http://127.0.0.1:$port/api/v1/token" >/dev/null
   callgrind_control -z "$pid" >/dev/null 2>&1
   python3 - "$port" "$N" "$client_id" "$client_secret" <<'PY'

@@ -25,12 +25,7 @@ trap 'for p in "${started[@]}"; do kill "$p" 2>/dev/null || true; done' EXIT
 bench_tenant() {
   "$BIN" tenant create --name Bench --tier enterprise >/dev/null 2>&1
   eval "$("$BIN" agent create --tenant Bench --name bench --capabilities bench:run --owner bench 2>/dev/null)"
-  cat >"$1/token.lua" <<LUA
-wrk.method = "POST"
-wrk.body = "grant_type=client_credentials"
-wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
-wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
-LUA
+  token_lua "$1/token.lua"
 }
 
 # run LABEL [serve flags...] -> prints "LABEL tokens/s"

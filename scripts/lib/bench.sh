@@ -39,3 +39,14 @@ serve_portal() {
 # free_port: a port free now, for a server that cannot report the one it
 # bound (Next.js); it may be taken before that server binds it.
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+# token_lua FILE: wrk's script asking a token with $client_id and
+# $client_secret (set by `eval "$(portal agent create ...)"`).
+token_lua() {
+  cat >"$1" <<LUA
+wrk.method = "POST"
+wrk.body = "grant_type=client_credentials"
+wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"
+wrk.headers["Authorization"] = "Basic $(printf '%s:%s' "$client_id" "$client_secret" | base64 -w0)"
+LUA
+}

@@ -19,6 +19,44 @@ pub fn invalid(errors: &FieldErrors, field: &str) -> Option<&'static str> {
     errors.of(field).is_some().then_some("true")
 }
 
+/// A labelled select named `name` of `(value, text)` options, `selected`
+/// chosen, with its problem beneath it.
+#[component]
+pub fn SelectField(
+    name: &'static str,
+    label: &'static str,
+    options: Vec<(String, String)>,
+    selected: String,
+    errors: FieldErrors,
+) -> impl IntoView {
+    let id = format!("field-{name}");
+    let options = options
+        .into_iter()
+        .map(|(value, text)| {
+            let chosen = value == selected;
+            view! {
+                <option value=value selected=chosen>
+                    {text}
+                </option>
+            }
+        })
+        .collect_view();
+    view! {
+        <div>
+            <label for=id.clone()>{label}</label>
+            <select
+                id=id
+                name=name
+                aria-invalid=invalid(&errors, name)
+                aria-describedby=format!("{name}-error")
+            >
+                {options}
+            </select>
+            {field_error(&errors, name)}
+        </div>
+    }
+}
+
 /// A labelled, required text input named `name` with its problem beneath
 /// it and an optional help line.
 #[component]

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::data_table::data_table;
-use crate::components::form_field::{field_error, invalid, TextField};
+use crate::components::form_field::{SelectField, TextField};
 use crate::components::format::{countdown, last_seen, thousands, utc_time};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
@@ -324,28 +324,6 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
         }
     })
     .collect_view();
-    let expiries = SecretExpiry::ALL
-        .into_iter()
-        .map(|e| {
-            let selected = e.as_value() == f.secret_expires;
-            view! {
-                <option value=e.as_value() selected=selected>
-                    {e.label()}
-                </option>
-            }
-        })
-        .collect_view();
-    let environments = Environment::ALL
-        .iter()
-        .map(|e| {
-            let selected = e.as_str() == f.environment;
-            view! {
-                <option value=e.as_str() selected=selected>
-                    {e.as_str()}
-                </option>
-            }
-        })
-        .collect_view();
     let limit_hint = at_limit.map(|(live, limit)| {
         let over = (live > limit).then(|| {
             format!(
@@ -369,30 +347,26 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
             {summary}
             <form method="post" action="/agents" class="form-grid">
                 {text_fields}
-                <div>
-                    <label for="field-environment">"Environment"</label>
-                    <select
-                        id="field-environment"
-                        name="environment"
-                        aria-invalid=invalid(&f.errors, "environment")
-                        aria-describedby="environment-error"
-                    >
-                        {environments}
-                    </select>
-                    {field_error(&f.errors, "environment")}
-                </div>
-                <div>
-                    <label for="field-secret_expires">"Secret expires"</label>
-                    <select
-                        id="field-secret_expires"
-                        name="secret_expires"
-                        aria-invalid=invalid(&f.errors, "secret_expires")
-                        aria-describedby="secret_expires-error"
-                    >
-                        {expiries}
-                    </select>
-                    {field_error(&f.errors, "secret_expires")}
-                </div>
+                <SelectField
+                    name="environment"
+                    label="Environment"
+                    options=Environment::ALL
+                        .iter()
+                        .map(|e| (e.as_str().to_owned(), e.as_str().to_owned()))
+                        .collect()
+                    selected=f.environment.clone()
+                    errors=f.errors.clone()
+                />
+                <SelectField
+                    name="secret_expires"
+                    label="Secret expires"
+                    options=SecretExpiry::ALL
+                        .into_iter()
+                        .map(|e| (e.as_value(), e.label()))
+                        .collect()
+                    selected=f.secret_expires.clone()
+                    errors=f.errors.clone()
+                />
                 <TextField
                     name="capabilities"
                     label="Capabilities"
