@@ -1,21 +1,6 @@
 //! How times and numbers read on the pages.
 
-use time::OffsetDateTime;
-
-/// `2026-11-25 18:02 UTC`
-pub fn utc_time(ts: i64) -> String {
-    match OffsetDateTime::from_unix_timestamp(ts) {
-        Ok(t) => format!(
-            "{}-{:02}-{:02} {:02}:{:02} UTC",
-            t.year(),
-            t.month() as u8,
-            t.day(),
-            t.hour(),
-            t.minute()
-        ),
-        Err(_) => "—".into(),
-    }
-}
+pub use crate::model::times::utc_time;
 
 /// `just now`, `5 min ago`, `3 h ago`, `12 days ago`
 pub fn ago(ts: i64, now: i64) -> String {

@@ -13,6 +13,7 @@ pub mod page_fragments;
 pub mod team;
 pub mod tenancy;
 pub mod tiers;
+pub mod times;
 
 pub use agents::{
     Agent, AgentStatus, Credential, CredentialStatus, Environment, Overlap, SecretExpiry,

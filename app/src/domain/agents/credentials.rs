@@ -12,6 +12,7 @@ use crate::domain::error::Thing;
 use crate::domain::keys::ServerKeys;
 use crate::domain::outbox::Outbox;
 use crate::domain::{emails, Db, Error, Result};
+use crate::model::times::utc_time;
 use crate::model::{AuditAction, Credential, Overlap, Role, SecretExpiry};
 
 /// Live secrets an agent may have: the current one and the one it replaced.
@@ -227,7 +228,7 @@ pub async fn rotate(
             "new secret {}; {} works until {}",
             credential.label,
             p.label,
-            utc(at)
+            utc_time(at)
         ),
         _ => format!("new secret {}", credential.label),
     };
@@ -376,7 +377,7 @@ pub async fn watch(db: &Db, outbox: &Outbox, now: i64) -> Result<Watched> {
             &By::portal(),
             AuditAction::CredentialExpired,
             &audit_object(&name, &e.agent_id),
-            &format!("secret {} expired at {}", e.label, utc(e.expires_at)),
+            &format!("secret {} expired at {}", e.label, utc_time(e.expires_at)),
             e.expires_at,
         )
         .await?;
@@ -411,7 +412,7 @@ pub async fn watch(db: &Db, outbox: &Outbox, now: i64) -> Result<Watched> {
                 &name,
                 &w.agent_id,
                 &w.label,
-                &utc(w.expires_at),
+                &utc_time(w.expires_at),
             );
             outbox.enqueue(&mut tx, &message, now).await?;
         }
@@ -432,13 +433,6 @@ async fn agent_name(conn: &mut AnyConnection, agent_id: &str) -> Result<String> 
         .fetch_optional(conn)
         .await?
         .unwrap_or_default())
-}
-
-/// `2026-12-07 16:40 UTC`.
-fn utc(at: i64) -> String {
-    jiff::Timestamp::from_second(at)
-        .map(|t| t.strftime("%Y-%m-%d %H:%M UTC").to_string())
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
