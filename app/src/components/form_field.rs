@@ -107,6 +107,27 @@ pub fn TextField(
     }
 }
 
+/// The field where someone types the password they have, named `name`.
+#[component]
+pub fn CurrentPasswordField(
+    name: &'static str,
+    label: &'static str,
+    errors: FieldErrors,
+) -> impl IntoView {
+    view! {
+        <TextField
+            name=name
+            label=label
+            value=String::new()
+            errors=errors
+            max_length=None
+            placeholder=None
+            input_type="password"
+            autocomplete="current-password"
+        />
+    }
+}
+
 /// The field where someone chooses a password (named `password`), with the
 /// rule beneath it unless `help` says more.
 #[component]

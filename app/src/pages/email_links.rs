@@ -5,7 +5,7 @@
 use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
-use crate::components::form_field::{NewPasswordField, TextField};
+use crate::components::form_field::{CurrentPasswordField, NewPasswordField, TextField};
 use crate::components::layout::{form_outcome, AuthCard};
 use crate::components::loaded::loaded;
 use crate::model::forms::AuthFormState;
@@ -57,16 +57,7 @@ pub fn VerifyEmailPage() -> impl IntoView {
                         input_type="text"
                         autocomplete="organization"
                     />
-                    <TextField
-                        name="password"
-                        label="Your password"
-                        value=String::new()
-                        errors=errors
-                        max_length=None
-                        placeholder=None
-                        input_type="password"
-                        autocomplete="current-password"
-                    />
+                    <CurrentPasswordField name="password" label="Your password" errors=errors />
                     <button type="submit" class="button button-primary">
                         "Verify my address"
                     </button>
@@ -188,15 +179,10 @@ pub fn InvitationPage() -> impl IntoView {
                             <input type="hidden" name="token" value=token />
                             {if d.existing_account {
                                 view! {
-                                    <TextField
+                                    <CurrentPasswordField
                                         name="password"
                                         label="Your password"
-                                        value=String::new()
                                         errors=errors
-                                        max_length=None
-                                        placeholder=None
-                                        input_type="password"
-                                        autocomplete="current-password"
                                     />
                                 }
                                     .into_any()

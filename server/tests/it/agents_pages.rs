@@ -32,7 +32,7 @@ fn agent_form(name: &str) -> Vec<(&'static str, String)> {
 }
 
 /// The text between `data-testid="{id}">` and the next `<`.
-fn test_id(html: &str, id: &str) -> Option<String> {
+pub(crate) fn test_id(html: &str, id: &str) -> Option<String> {
     let start = html.find(&format!("data-testid=\"{id}\""))?;
     let rest = &html[start..];
     let text = &rest[rest.find('>')? + 1..];

@@ -237,6 +237,19 @@ impl TestApp {
         format!("{}{path}", self.base)
     }
 
+    /// A Prometheus scrape of `/metrics` (the portal configured to serve it).
+    pub async fn metrics(&self) -> String {
+        let addr = self.metrics_addr.expect("metrics configured");
+        http_client()
+            .get(format!("http://{addr}/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     pub async fn tenant(&self, name: &str, tier: Tier) -> String {
         tenants::create(
             &self.db,

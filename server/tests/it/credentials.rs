@@ -6,6 +6,7 @@ use app::domain::Clock;
 use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
+use crate::agents_pages::test_id;
 use crate::common::{location, TestApp, TestDb};
 use crate::on_both_backends;
 use crate::signup::{get, post};
@@ -34,14 +35,6 @@ async fn rotate(
     form: &[(&str, &str)],
 ) -> (StatusCode, String) {
     post(app, client, &format!("/agents/{id}/rotate"), form).await
-}
-
-/// The text between `data-testid="{id}">` and the next `<`.
-fn test_id(html: &str, id: &str) -> Option<String> {
-    let start = html.find(&format!("data-testid=\"{id}\""))?;
-    let rest = &html[start..];
-    let text = &rest[rest.find('>')? + 1..];
-    Some(text[..text.find('<')?].to_owned())
 }
 
 /// `data-status` of the page's credential rows, newest first.

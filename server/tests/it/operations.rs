@@ -159,16 +159,6 @@ async fn every_metrics_family_appears_and_moves(db: TestDb) {
     .await;
     let metrics = app.metrics_addr.expect("metrics configured");
     assert_ne!(metrics.port(), 0);
-    let scrape = || async move {
-        crate::common::http_client()
-            .get(format!("http://{metrics}/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap()
-    };
     // Not on the public address.
     let public = crate::common::http_client()
         .get(app.url("/metrics"))
@@ -178,7 +168,7 @@ async fn every_metrics_family_appears_and_moves(db: TestDb) {
     assert_eq!(public.status(), StatusCode::NOT_FOUND);
     let tenant = app.tenant("Acme", Tier::Free).await;
     let (id, secret) = app.agent(&tenant, "files:read").await;
-    let before = scrape().await;
+    let before = app.metrics().await;
     // One of each: sign-ins, a page, a token, an API call, a webhook.
     let client = app
         .signed_in(&tenant, "ada@acme.example", app::model::Role::Owner)
@@ -199,7 +189,7 @@ async fn every_metrics_family_appears_and_moves(db: TestDb) {
         .send()
         .await
         .unwrap();
-    let after = scrape().await;
+    let after = app.metrics().await;
     for family in [
         "portal_http_requests_total",
         "portal_http_request_duration_seconds_count",

@@ -1,6 +1,6 @@
 use leptos::prelude::*;
 
-use crate::components::form_field::{NewPasswordField, TextField};
+use crate::components::form_field::{CurrentPasswordField, NewPasswordField};
 use crate::components::layout::{form_outcome, AppShell};
 use crate::components::loaded::loaded;
 use crate::model::team::OrganisationChoice;
@@ -54,15 +54,10 @@ pub fn AccountPage() -> impl IntoView {
                 <h2>"Change password"</h2>
                 {form_outcome(pw_done, pw_error)}
                 <form method="post" action="/settings/account/password" class="stack" novalidate>
-                    <TextField
+                    <CurrentPasswordField
                         name="current_password"
                         label="Current password"
-                        value=String::new()
                         errors=pw.errors.clone()
-                        max_length=None
-                        placeholder=None
-                        input_type="password"
-                        autocomplete="current-password"
                     />
                     <NewPasswordField
                         label="New password"
