@@ -43,7 +43,7 @@ e2e:
 bench: tools build
 	scripts/bench-tokens.sh
 
-## Instructions per token request (callgrind): compares builds in one repeatable number
+## Instructions per token request, or per page render with PAGE=/path (callgrind): compares builds in one repeatable number
 bench-instructions: tools build
 	scripts/bench-instructions.sh
 

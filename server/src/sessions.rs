@@ -1,5 +1,6 @@
 //! Server-side sessions in the portal's own database, whichever backend it is.
 
+use std::cell::Cell;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -108,10 +109,23 @@ impl PortalSessionStore {
 /// random bits, so a plain hash is enough: there is nothing to guess.
 fn stored_id(id: &Id) -> Id {
     use sha2::{Digest, Sha256};
+    thread_local! {
+        /// The last id this thread hashed and its hash: a request loads its
+        /// session and saves it again on the same thread, and its second
+        /// SHA-256 becomes a comparison.
+        static LAST: Cell<Option<(i128, i128)>> = const { Cell::new(None) };
+    }
+    if let Some((cookie, hashed)) = LAST.get() {
+        if cookie == id.0 {
+            return Id(hashed);
+        }
+    }
     let digest = Sha256::digest(id.0.to_le_bytes());
     let mut half = [0u8; 16];
     half.copy_from_slice(&digest[..16]);
-    Id(i128::from_le_bytes(half))
+    let hashed = i128::from_le_bytes(half);
+    LAST.set(Some((id.0, hashed)));
+    Id(hashed)
 }
 
 fn stored(record: &Record) -> Record {
