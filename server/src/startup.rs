@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 
+use app::domain::agents::failed_auth;
 use app::domain::clock::SharedClock;
 use app::domain::db::Backend;
 use app::domain::keys::{self, Keyring, MasterKey, ServerKeys};
@@ -103,6 +104,7 @@ pub async fn build(
         db,
         keys,
         clients: Default::default(),
+        auth_blocks: Default::default(),
         meter,
         clock,
         outbox,
@@ -124,6 +126,7 @@ pub async fn build(
         services.outbox.clone(),
         services.clock.clone(),
     );
+    spawn_auth_blocks_refresh(services.clone());
     spawn_housekeeping(
         services.db.clone(),
         services.clock.clone(),
@@ -208,9 +211,29 @@ fn spawn_credential_watch(db: Db, outbox: Outbox, clock: SharedClock) {
     });
 }
 
+/// Every second: takes the token endpoints' throttles that other instances
+/// started, so that a correct secret is refused here too.
+fn spawn_auth_blocks_refresh(services: Services) {
+    tokio::spawn(async move {
+        let mut interval = tokio::time::interval(failed_auth::BLOCKS_REFRESH);
+        interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            interval.tick().await;
+            if let Err(e) = services
+                .auth_blocks
+                .refresh(&services.db, services.now())
+                .await
+            {
+                tracing::warn!(error = %e, "could not read the token endpoints' throttles");
+            }
+        }
+    });
+}
+
 /// Every hour: deletes audit entries past `AUDIT_RETENTION_DAYS`, sent
-/// mail past a week, sign-ups whose link expired unused, and the passwords
-/// of people who belong to no organisation any more.
+/// mail past a week, sign-ups whose link expired unused, agents' failed
+/// authentications past a week, and the passwords of people who belong to
+/// no organisation any more.
 fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
     tokio::spawn(async move {
         let mut interval = tokio::time::interval(Duration::from_secs(3600));
@@ -227,6 +250,9 @@ fn spawn_housekeeping(db: Db, clock: SharedClock, audit_retention_days: u32) {
             }
             if let Err(e) = app::domain::signup::forget_expired(&db, now).await {
                 tracing::warn!(error = %e, "could not forget expired sign-ups");
+            }
+            if let Err(e) = failed_auth::prune(&db, now).await {
+                tracing::warn!(error = %e, "could not prune agents' failed authentications");
             }
             if let Err(e) = app::domain::members::forget_people_without_membership(&db).await {
                 tracing::warn!(error = %e, "could not forget people without membership");

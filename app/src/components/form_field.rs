@@ -150,3 +150,31 @@ pub fn NewPasswordField(
         />
     }
 }
+
+/// The resources (RFC 8707) an agent may ask tokens for: an optional text
+/// area, one absolute URI a line, with its problem and help beneath it.
+#[component]
+pub fn ResourcesField(value: String, errors: FieldErrors) -> impl IntoView {
+    let name = "resources";
+    view! {
+        <div class="span-2">
+            <label for="field-resources">"Resources (optional)"</label>
+            <textarea
+                id="field-resources"
+                name=name
+                rows="3"
+                placeholder="https://api.example.com"
+                aria-invalid=invalid(&errors, name)
+                aria-describedby="resources-error resources-help"
+            >
+                {value}
+            </textarea>
+            {field_error(&errors, name)}
+            <p id="resources-help" class="muted small">
+                "One absolute URI a line: the APIs this agent may ask tokens for (the "
+                <code>"resource"</code>
+                " parameter, RFC 8707). A token asked for one of them is valid only there; without, tokens carry the portal's default audience."
+            </p>
+        </div>
+    }
+}

@@ -33,8 +33,17 @@ pub enum Error {
     /// Client authentication failed (unknown client, wrong secret, agent not active).
     #[error("Client authentication failed.")]
     InvalidClient,
+    /// One of the agent's former secrets: only its holder learns its label.
+    #[error("The secret {label} no longer works (rotated out, retired or expired); use the agent's current secret.")]
+    FormerSecret { label: String },
+    /// Too many failed client authentications (see `agents::failed_auth`).
+    #[error("Too many failed client authentications. Try again in {} minute(s).", (retry_after_secs + 59) / 60)]
+    ClientAuthThrottled { retry_after_secs: i64 },
     #[error("The requested scope is invalid: {0}.")]
     InvalidScope(String),
+    /// A `resource` (RFC 8707) that is malformed or not on the agent's list.
+    #[error("{0}")]
+    InvalidTarget(String),
     /// A bearer token that is malformed, expired, revoked or not ours.
     #[error("The access token is invalid, expired or revoked.")]
     InvalidToken,
@@ -191,8 +200,18 @@ impl Error {
                 }
             }
             Error::AgentLimitReached { .. } => (S::CONFLICT, "agent_limit_reached"),
-            Error::InvalidClient => (S::UNAUTHORIZED, "invalid_client"),
+            Error::InvalidClient | Error::FormerSecret { .. } => {
+                (S::UNAUTHORIZED, "invalid_client")
+            }
+            // RFC 8628's registered code for "too fast, wait", with Retry-After.
+            Error::ClientAuthThrottled { retry_after_secs } => {
+                return Problem {
+                    retry_after_secs: Some(*retry_after_secs),
+                    ..Problem::new(S::TOO_MANY_REQUESTS, "slow_down", self.to_string())
+                }
+            }
             Error::InvalidScope(_) => (S::BAD_REQUEST, "invalid_scope"),
+            Error::InvalidTarget(_) => (S::BAD_REQUEST, "invalid_target"),
             Error::InvalidToken => (S::UNAUTHORIZED, "invalid_token"),
             // Its answer also names the limit and when it resets: see
             // the server's `rate_limit::quota_exceeded`.

@@ -47,6 +47,8 @@ pub struct ServiceParts {
     pub keys: std::sync::Arc<keys::Keyring>,
     /// Recently authenticated agents, for the token endpoint.
     pub clients: std::sync::Arc<agents::ClientCache>,
+    /// Failed client authentications' blocks in force.
+    pub auth_blocks: agents::AuthBlocks,
     pub meter: metering::Meter,
     pub clock: clock::SharedClock,
     /// The portal's base URL, as browsers and agents reach it; the `iss` of

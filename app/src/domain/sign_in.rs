@@ -147,7 +147,7 @@ pub(crate) async fn throttle_within(
 
 /// Counts one attempt under `key`; returns the attempts in its window
 /// (this one included) and when the window started.
-async fn reserve(db: &Db, key: &str, window: i64, now: i64) -> Result<(i64, i64)> {
+pub(crate) async fn reserve(db: &Db, key: &str, window: i64, now: i64) -> Result<(i64, i64)> {
     // fetch_all, not fetch_one: SQLite commits an autocommit
     // `INSERT ... RETURNING` only once the statement has run to its end, and
     // a statement left after its first row would keep the write lock.

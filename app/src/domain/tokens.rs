@@ -15,14 +15,63 @@ pub const TOKEN_TTL_SECS: i64 = 900;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub iss: String,
-    /// Who the token is for: `TOKEN_AUDIENCE`, by default the issuer.
-    pub aud: String,
+    /// Who the token is for: the resources the request named (RFC 8707),
+    /// else `TOKEN_AUDIENCE` (by default the issuer).
+    pub aud: Audience,
     pub sub: String,
     pub tenant_id: String,
     pub scope: String,
     pub iat: i64,
     pub exp: i64,
     pub jti: String,
+}
+
+/// A token's `aud` (RFC 7519 §4.1.3): one audience as a string, several as
+/// an array.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(untagged)]
+pub enum Audience {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn of(mut audiences: Vec<String>) -> Self {
+        if audiences.len() == 1 {
+            Audience::One(audiences.remove(0))
+        } else {
+            Audience::Many(audiences)
+        }
+    }
+
+    pub fn contains(&self, audience: &str) -> bool {
+        match self {
+            Audience::One(a) => a == audience,
+            Audience::Many(all) => all.iter().any(|a| a == audience),
+        }
+    }
+}
+
+/// The audience of a token for `agent`: the `requested` resources, each on
+/// the agent's list, or the portal's `default` when none is requested.
+fn audience_for(agent: &Agent, requested: &[String], default: &str) -> Result<Audience> {
+    if requested.is_empty() {
+        return Ok(Audience::One(default.to_owned()));
+    }
+    let mut granted: Vec<String> = Vec::with_capacity(requested.len());
+    for resource in requested {
+        agents::check_resource(resource).map_err(Error::InvalidTarget)?;
+        if !agent.resources.contains(resource) {
+            let shown: String = resource.chars().take(200).collect();
+            return Err(Error::InvalidTarget(format!(
+                "This agent may not ask tokens for the resource {shown:?}; an admin adds it on the agent's page."
+            )));
+        }
+        if !granted.contains(resource) {
+            granted.push(resource.clone());
+        }
+    }
+    Ok(Audience::of(granted))
 }
 
 #[derive(Debug, Clone)]
@@ -38,6 +87,8 @@ pub struct IssuedToken {
 pub struct ClientCredentials<'a> {
     pub client_id: &'a str,
     pub client_secret: &'a str,
+    /// The address the request came from: failures are throttled by it.
+    pub from: &'a str,
 }
 
 /// An authenticated client: the agent, and which of its secrets it used.
@@ -51,24 +102,43 @@ pub struct Authenticated {
 
 /// The agent behind valid client credentials, if it may get tokens: the
 /// secret must be one of its live ones at this moment (a replaced secret
-/// works until the second its window ends).
+/// works until the second its window ends). Failures are counted and
+/// throttled (see `agents::failed_auth`).
 pub async fn authenticate_client(
     services: &Services,
     creds: &ClientCredentials<'_>,
 ) -> Result<Authenticated> {
     let now = services.now();
     let keys = services.keys.get();
-    let found =
-        agents::for_client(&services.db, &services.clients, creds.client_id.trim(), now).await?;
-    let Some(client) = found.filter(|c| c.agent.status == AgentStatus::Active) else {
-        return Err(Error::InvalidClient);
+    let client_id = creds.client_id.trim();
+    let found = agents::for_client(&services.db, &services.clients, client_id, now).await?;
+    let secret = found
+        .as_ref()
+        .filter(|c| c.agent.status == AgentStatus::Active)
+        .and_then(|c| {
+            c.secrets.iter().find(|s| {
+                s.works_at(now)
+                    && agents::secret_matches(&keys, creds.client_secret, &s.secret_hash)
+            })
+        });
+    let (Some(client), Some(secret)) = (&found, secret) else {
+        let attempt = agents::failed_auth::Attempt {
+            client_id,
+            secret: creds.client_secret,
+            address: creds.from,
+        };
+        let blocks = &services.auth_blocks;
+        return Err(agents::failed_auth::refuse(
+            &services.db,
+            blocks,
+            &keys,
+            attempt,
+            found.as_deref(),
+            now,
+        )
+        .await);
     };
-    let secret = client.secrets.iter().find(|s| {
-        s.works_at(now) && agents::secret_matches(&keys, creds.client_secret, &s.secret_hash)
-    });
-    let Some(secret) = secret else {
-        return Err(Error::InvalidClient);
-    };
+    services.auth_blocks.check(client_id, creds.from, now)?;
     if services.clients.first_use_this_minute(&secret.id, now) {
         // Off the request's path: minute precision needs no wait.
         let (db, id) = (services.db.clone(), secret.id.clone());
@@ -86,10 +156,19 @@ pub async fn authenticate_client(
     })
 }
 
+/// What a token request asks for beyond the client's credentials.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TokenRequest<'a> {
+    /// Space-separated; all the agent's capabilities when absent.
+    pub scope: Option<&'a str>,
+    /// RFC 8707 `resource` parameters, in order.
+    pub resources: &'a [String],
+}
+
 pub async fn issue(
     services: &Services,
     creds: ClientCredentials<'_>,
-    requested_scope: Option<&str>,
+    request: TokenRequest<'_>,
 ) -> Result<IssuedToken> {
     let now = services.now();
     let Authenticated {
@@ -97,7 +176,8 @@ pub async fn issue(
         secret_label,
         ..
     } = authenticate_client(services, &creds).await?;
-    let scope = scopes::granted(&agent.capabilities, requested_scope)?;
+    let scope = scopes::granted(&agent.capabilities, request.scope)?;
+    let aud = audience_for(&agent, request.resources, &services.audience)?;
     let quota = match services
         .meter
         .admit(&agent.tenant_id, &agent.id, UsageKind::TokenIssued)
@@ -113,7 +193,7 @@ pub async fn issue(
     };
     let claims = Claims {
         iss: services.public_url.clone(),
-        aud: services.audience.clone(),
+        aud,
         sub: agent.id.clone(),
         tenant_id: agent.tenant_id.clone(),
         scope: scope.clone(),
@@ -135,9 +215,16 @@ pub async fn issue(
     })
 }
 
-/// Checks signature, issuer and expiry (against the injected clock), then
-/// that the token is not revoked and its agent is still active.
+/// Checks signature, issuer, audience (the portal's own: a token bound to
+/// another resource does not open the portal's API) and expiry (against
+/// the injected clock), then that the token is not revoked and its agent
+/// is still active.
 pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
+    verify_for(services, token, Some(&services.audience)).await
+}
+
+/// [`verify`] for any audience: what introspection and revocation see.
+async fn verify_for(services: &Services, token: &str, audience: Option<&str>) -> Result<Claims> {
     let (db, keys, now) = (&services.db, services.keys.get(), services.now());
     let header = jsonwebtoken::decode_header(token).map_err(|_| Error::InvalidToken)?;
     let key = header
@@ -147,7 +234,10 @@ pub async fn verify(services: &Services, token: &str) -> Result<Claims> {
         .ok_or(Error::InvalidToken)?;
     let mut validation = Validation::new(Algorithm::EdDSA);
     validation.set_issuer(&[&services.public_url]);
-    validation.set_audience(&[&services.audience]);
+    match audience {
+        Some(audience) => validation.set_audience(&[audience]),
+        None => validation.validate_aud = false,
+    }
     validation.validate_exp = false;
     validation.set_required_spec_claims(&["exp", "iss", "sub", "aud"]);
     let claims = jsonwebtoken::decode::<Claims>(token, &key.decoding, &validation)
@@ -187,7 +277,7 @@ pub async fn introspect(
     caller: &Agent,
     token: &str,
 ) -> Result<Option<Claims>> {
-    match verify(services, token).await {
+    match verify_for(services, token, None).await {
         Ok(claims) if claims.tenant_id == caller.tenant_id => Ok(Some(claims)),
         Ok(_) | Err(Error::InvalidToken) => Ok(None),
         Err(e) => Err(e),
@@ -196,7 +286,7 @@ pub async fn introspect(
 
 /// RFC 7009: an agent revokes its own tokens; anything else is ignored.
 pub async fn revoke(services: &Services, caller: &Agent, token: &str) -> Result<()> {
-    match verify(services, token).await {
+    match verify_for(services, token, None).await {
         Ok(claims) if claims.sub == caller.id => {
             sqlx::query("INSERT INTO revoked_tokens (jti, expires_at) VALUES ($1, $2) ON CONFLICT (jti) DO NOTHING")
                 .bind(&claims.jti)

@@ -127,6 +127,9 @@ pub struct Agent {
     pub last_token_at: Option<i64>,
     /// When its current secret expires (unix seconds); `None`: never.
     pub secret_expires_at: Option<i64>,
+    /// The resources (RFC 8707: absolute URIs) it may ask tokens for,
+    /// compared exactly as written.
+    pub resources: Vec<String>,
 }
 
 /// How long a replaced secret keeps working after a rotation.
@@ -295,4 +298,63 @@ impl Credential {
             CredentialStatus::Active | CredentialStatus::Expiring
         )
     }
+}
+
+/// Why a client authentication at the token endpoints failed, as the
+/// agent's page shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum AuthFailureReason {
+    /// A secret the agent never had: a typo, or someone guessing.
+    WrongSecret,
+    /// One of the agent's former secrets (rotated out, retired, expired):
+    /// a copy that has not switched.
+    FormerSecret,
+    /// Too many failures: further requests of that kind are refused until
+    /// the throttle's window ends.
+    Throttled,
+}
+
+impl AuthFailureReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthFailureReason::WrongSecret => "wrong_secret",
+            AuthFailureReason::FormerSecret => "former_secret",
+            AuthFailureReason::Throttled => "throttled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            AuthFailureReason::WrongSecret,
+            AuthFailureReason::FormerSecret,
+            AuthFailureReason::Throttled,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
+    }
+}
+
+/// One failed client authentication of an agent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthFailure {
+    pub at: i64,
+    pub client_ip: String,
+    pub reason: AuthFailureReason,
+    /// The former secret presented (`ais_…a1b2`).
+    pub credential_label: Option<String>,
+    /// For a throttle: when it ends.
+    pub until: Option<i64>,
+}
+
+/// An agent's recent failed authentications.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthFailures {
+    /// In the last 24 hours.
+    pub last_day: u64,
+    /// The latest, newest first (at most `AuthFailures::SHOWN`, from the last 7 days).
+    pub latest: Vec<AuthFailure>,
+}
+
+impl AuthFailures {
+    pub const SHOWN: usize = 20;
 }

@@ -46,6 +46,7 @@ pub enum AuditAction {
     AgentRegistered,
     AgentSuspended,
     AgentReactivated,
+    AgentResourcesChanged,
     AgentRotated,
     AgentDecommissioned,
     CredentialRetired,
@@ -58,7 +59,7 @@ pub enum AuditAction {
 }
 
 impl AuditAction {
-    pub const ALL: [AuditAction; 25] = [
+    pub const ALL: [AuditAction; 26] = [
         AuditAction::SignedIn,
         AuditAction::SignInFailed,
         AuditAction::SignedUp,
@@ -75,6 +76,7 @@ impl AuditAction {
         AuditAction::AgentRegistered,
         AuditAction::AgentSuspended,
         AuditAction::AgentReactivated,
+        AuditAction::AgentResourcesChanged,
         AuditAction::AgentRotated,
         AuditAction::AgentDecommissioned,
         AuditAction::CredentialRetired,
@@ -106,6 +108,7 @@ impl AuditAction {
             A::AgentRegistered => "agent.registered",
             A::AgentSuspended => "agent.suspended",
             A::AgentReactivated => "agent.reactivated",
+            A::AgentResourcesChanged => "agent.resources_changed",
             A::AgentRotated => "agent.secret_rotated",
             A::AgentDecommissioned => "agent.decommissioned",
             A::CredentialRetired => "agent.secret_retired",
@@ -138,6 +141,7 @@ impl AuditAction {
             A::AgentRegistered => "Agent registered",
             A::AgentSuspended => "Agent suspended",
             A::AgentReactivated => "Agent reactivated",
+            A::AgentResourcesChanged => "Agent resources changed",
             A::AgentRotated => "Agent secret rotated",
             A::AgentDecommissioned => "Agent decommissioned",
             A::CredentialRetired => "Agent secret retired",

@@ -108,6 +108,8 @@ pub struct AgentFormState {
     pub environment: String,
     /// `never` or the number of days.
     pub secret_expires: String,
+    /// Absolute URIs as typed.
+    pub resources: String,
     pub errors: FieldErrors,
     /// The error is the tier's agent limit: link to the plan.
     pub limit_reached: bool,
@@ -127,6 +129,13 @@ pub struct RevealedSecret {
 /// An action on the agent that was refused, to show on the page.
 #[derive(Debug, Clone)]
 pub struct AgentActionError(pub String);
+
+/// The agent's resources as posted, handed back with their problem.
+#[derive(Debug, Clone, Default)]
+pub struct AgentResourcesForm {
+    pub resources: String,
+    pub errors: FieldErrors,
+}
 
 /// The time-zone form as posted, handed back with its problem.
 #[derive(Debug, Clone, Default)]

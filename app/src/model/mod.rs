@@ -16,7 +16,8 @@ pub mod tiers;
 pub mod times;
 
 pub use agents::{
-    Agent, AgentStatus, Credential, CredentialStatus, Environment, Overlap, SecretExpiry,
+    Agent, AgentStatus, AuthFailure, AuthFailureReason, AuthFailures, Credential, CredentialStatus,
+    Environment, Overlap, SecretExpiry,
 };
 pub use audit::{AuditAction, AuditEntry};
 pub use billing::PlanChange;

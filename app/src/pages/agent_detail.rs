@@ -2,13 +2,16 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_params_map, use_query_map};
 
 use crate::components::copy_secret::SecretBox;
+use crate::components::form_field::ResourcesField;
 use crate::components::format::{ago, countdown, utc_time};
 use crate::components::islands::LazyIslandScripts;
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
 use crate::components::status_badge::status_badge;
-use crate::model::forms::{AgentActionError, RevealedSecret};
-use crate::model::{AgentStatus, Credential, Overlap, SecretExpiry};
+use crate::model::forms::{AgentActionError, AgentResourcesForm, RevealedSecret};
+use crate::model::{
+    AgentStatus, AuthFailureReason, AuthFailures, Credential, Overlap, SecretExpiry,
+};
 use crate::server_fns::agents::{agent_detail, AgentPageData};
 
 #[component]
@@ -90,6 +93,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             "retire" => Some(
                 "Secret retired: it gets no new token (tokens it got already end within 15 minutes).",
             ),
+            "resources" => Some("Resources saved: they apply to the agent's next token request."),
             _ => None,
         })
         .map(|text| {
@@ -117,6 +121,27 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             }
         })
         .collect_view();
+    let resources = if a.resources.is_empty() {
+        view! { <span class="muted">"none: tokens carry the portal's default audience"</span> }
+            .into_any()
+    } else {
+        view! {
+            <ul class="chips">
+                {a
+                    .resources
+                    .iter()
+                    .map(|r| {
+                        view! {
+                            <li>
+                                <code>{r.clone()}</code>
+                            </li>
+                        }
+                    })
+                    .collect_view()}
+            </ul>
+        }
+        .into_any()
+    };
     let last = a
         .last_token_at
         .map(|t| format!("{} ({})", ago(t, now), utc_time(t)))
@@ -173,6 +198,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                         "Rotate secret"
                     </button>
                 </form>
+                {resources_form(&base, &a.resources)}
                 <form method="post" action=format!("{base}/status") class="danger-zone">
                     <input type="hidden" name="action" value="decommission" />
                     <label class="check">
@@ -220,6 +246,8 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                 <dd>
                     <ul class="chips">{capabilities}</ul>
                 </dd>
+                <dt>"Resources"</dt>
+                <dd data-testid="resources">{resources}</dd>
                 <dt>"Last token"</dt>
                 <dd data-testid="last-token">{last}</dd>
                 <dt>"Created"</dt>
@@ -229,8 +257,93 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             </dl>
         </section>
         {secrets}
+        {failures_section(&data.auth_failures, now)}
         {actions}
     }
+}
+
+/// The resources form: as posted when it was refused, else the agent's.
+fn resources_form(base: &str, resources: &[String]) -> impl IntoView {
+    let posted = use_context::<AgentResourcesForm>();
+    let (value, errors) = match posted {
+        Some(p) => (p.resources, p.errors),
+        None => (resources.join("\n"), Default::default()),
+    };
+    view! {
+        <form method="post" action=format!("{base}/resources") class="form-grid resources-form">
+            <ResourcesField value=value errors=errors />
+            <div class="span-2">
+                <button type="submit" class="button">
+                    "Save resources"
+                </button>
+            </div>
+        </form>
+    }
+}
+
+/// Failed authentications at the token endpoints: a copy left on an old
+/// secret, a typo, someone guessing, and the throttles they started. Only
+/// when there were any this week.
+fn failures_section(failures: &AuthFailures, now: i64) -> Option<impl IntoView> {
+    if failures.latest.is_empty() {
+        return None;
+    }
+    let rows = failures
+        .latest
+        .iter()
+        .map(|f| {
+            let what = match (f.reason, &f.credential_label, f.until) {
+                (AuthFailureReason::FormerSecret, Some(label), _) => {
+                    format!("former secret {label}: a copy that has not switched")
+                }
+                (AuthFailureReason::FormerSecret, None, _) => "a former secret".to_owned(),
+                (AuthFailureReason::WrongSecret, _, _) => "wrong secret".to_owned(),
+                (AuthFailureReason::Throttled, _, Some(until)) if until > now => format!(
+                    "too many failures: requests from this address refused for {}",
+                    countdown(until - now),
+                ),
+                (AuthFailureReason::Throttled, _, _) => {
+                    "too many failures: requests from this address were refused for 15 minutes"
+                        .to_owned()
+                }
+            };
+            view! {
+                <tr data-testid="auth-failure" data-reason=f.reason.as_str()>
+                    <td>
+                        <span title=utc_time(f.at)>{ago(f.at, now)}</span>
+                    </td>
+                    <td>
+                        <code>{f.client_ip.clone()}</code>
+                    </td>
+                    <td>{what}</td>
+                </tr>
+            }
+        })
+        .collect_view();
+    let summary = match failures.last_day {
+        0 => "None in the last 24 hours.".to_owned(),
+        1 => "1 in the last 24 hours.".to_owned(),
+        n => format!("{n} in the last 24 hours."),
+    };
+    Some(view! {
+        <section class="card" aria-labelledby="failures-heading">
+            <h2 id="failures-heading">"Failed authentications"</h2>
+            <p class="muted" data-testid="auth-failures-summary">
+                {summary}
+                " Repeated failures from one address are refused for 15 minutes, even with the right secret."
+            </p>
+            <table class="data-table">
+                <thead>
+                    <tr>
+                        <th scope="col">"When"</th>
+                        <th scope="col">"From"</th>
+                        <th scope="col">"What"</th>
+                    </tr>
+                </thead>
+                <tbody>{rows}</tbody>
+            </table>
+        </section>
+    })
 }
 
 /// The agent's secrets: what each is, when it ends, when it was last used.

@@ -2,7 +2,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::use_query_map;
 
 use crate::components::data_table::data_table;
-use crate::components::form_field::{SelectField, TextField};
+use crate::components::form_field::{ResourcesField, SelectField, TextField};
 use crate::components::format::{countdown, last_seen, thousands, utc_time};
 use crate::components::layout::AppShell;
 use crate::components::loaded::loaded;
@@ -376,6 +376,7 @@ fn CreateAgentForm(form: Option<AgentFormState>, at_limit: Option<(u64, u64)>) -
                     help="Space-separated resource:action pairs; a token's scope must be among them."
                     wide=true
                 />
+                <ResourcesField value=f.resources errors=f.errors.clone() />
                 <div class="span-2">
                     <button type="submit" class="button button-primary">
                         "Create agent"

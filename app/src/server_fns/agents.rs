@@ -4,7 +4,7 @@ use leptos::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::agents::AgentListPage;
-use crate::model::{Agent, Credential, Tier};
+use crate::model::{Agent, AuthFailures, Credential, Tier};
 
 /// What the Agents page shows.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -50,6 +50,8 @@ pub struct AgentPageData {
     pub agent: Agent,
     /// Its secrets, newest first.
     pub credentials: Vec<Credential>,
+    /// Failed authentications at the token endpoints.
+    pub auth_failures: AuthFailures,
     pub can_manage: bool,
     pub now: i64,
 }
@@ -72,9 +74,18 @@ pub async fn agent_detail(id: String) -> Result<Option<AgentPageData>, ServerFnE
             )
             .await
             .map_err(failed)?;
+            let auth_failures = crate::domain::agents::failed_auth::recent(
+                &services.db,
+                &member.tenant_id,
+                &agent.id,
+                now,
+            )
+            .await
+            .map_err(failed)?;
             Ok(Some(AgentPageData {
                 agent: Agent::clone(&agent),
                 credentials: Vec::clone(&credentials),
+                auth_failures,
                 can_manage: member.can_manage(),
                 now,
             }))

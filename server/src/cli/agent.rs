@@ -27,6 +27,10 @@ pub enum AgentCommand {
         owner: String,
         #[arg(long, default_value = "production")]
         environment: String,
+        /// Resources (RFC 8707) it may ask tokens for: absolute URIs,
+        /// space- or comma-separated.
+        #[arg(long, default_value = "")]
+        resources: String,
     },
     /// List a tenant's agents.
     List {
@@ -51,6 +55,7 @@ pub async fn run(
             capabilities,
             owner,
             environment,
+            resources,
         } => {
             let tenant = tenants::find_by_id_or_name(db, &tenant).await?;
             let new = NewAgent {
@@ -61,6 +66,7 @@ pub async fn run(
                 owner,
                 environment,
                 secret_expires: String::new(),
+                resources,
             };
             let (agent, secret) =
                 agents::create(db, keys, &tenant.id, new, clock.now(), &By::operator()).await?;

@@ -204,7 +204,7 @@ async fn bench_data(
             capabilities: vec!["bench:run".into()],
             owner: "bench".into(),
             environment: "production".into(),
-            secret_expires: String::new(),
+            ..Default::default()
         };
         ids.push(
             agents::create(db, keys, &tenant.id, new, now, &By::operator())
@@ -393,6 +393,12 @@ async fn seed_agents_and_usage(
     // Same data on every machine: the seed depends only on the tenant's name.
     let mut rng = StdRng::seed_from_u64(demo.name.bytes().map(u64::from).sum());
     let mut seeded = Vec::new();
+    let tenant_slug = demo
+        .name
+        .split_whitespace()
+        .next()
+        .unwrap_or("demo")
+        .to_lowercase();
     for i in 0..demo.agents {
         let (kind, agent_type, capabilities) = AGENT_KINDS[i % AGENT_KINDS.len()];
         let name = match i / AGENT_KINDS.len() {
@@ -407,7 +413,13 @@ async fn seed_agents_and_usage(
             capabilities: vec![capabilities.into()],
             owner: OWNERS[i % OWNERS.len()].into(),
             environment: environment.into(),
-            secret_expires: String::new(),
+            // The production agents call the tenant's own API.
+            resources: if environment == "production" {
+                format!("https://api.{}.example", tenant_slug)
+            } else {
+                String::new()
+            },
+            ..Default::default()
         };
         let created = now - (HISTORY_DAYS + 5) * SECONDS_PER_DAY;
         let (agent, _secret) =

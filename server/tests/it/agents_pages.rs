@@ -284,6 +284,7 @@ async fn a_long_list_is_paged_and_the_filter_is_kept(app: TestApp) {
             owner: "ops".into(),
             environment: "production".into(),
             secret_expires: String::new(),
+            resources: String::new(),
         };
         app::domain::agents::create(
             &app.db,

@@ -470,6 +470,7 @@ async fn the_agent_table_sorts_filters_and_pages(app: TestApp) {
             owner: "tests".into(),
             environment: "production".into(),
             secret_expires: String::new(),
+            resources: String::new(),
         };
         let (agent, _) = agents::create(
             &app.db,

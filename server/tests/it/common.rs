@@ -138,8 +138,30 @@ impl TestApp {
         let clock = Arc::new(ManualClock::new(
             time::OffsetDateTime::now_utc().unix_timestamp(),
         ));
-        let url = database.url.clone();
-        let key_file = database.key_file();
+        let (url, key_file) = (database.url.clone(), database.key_file());
+        Self::launch(&url, key_file, clock, Some(database), configure).await
+    }
+
+    /// A second portal on this one's database, keys and clock, as another
+    /// instance behind the same load balancer (PostgreSQL only: SQLite
+    /// serves one instance).
+    pub async fn another_instance(
+        &self,
+        configure: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> TestApp {
+        let url = self.test_db().url.clone();
+        assert!(url.starts_with("postgres"), "one instance per SQLite file");
+        Self::launch(&url, self.key_file(), self.clock.clone(), None, configure).await
+    }
+
+    async fn launch(
+        url: &str,
+        key_file: String,
+        clock: Arc<ManualClock>,
+        database: Option<TestDb>,
+        configure: impl FnOnce(&mut Config) + Send + 'static,
+    ) -> TestApp {
+        let url = url.to_owned();
         let mail = MailCatcher::start();
         let smtp_url = mail.smtp_url();
         let server_clock = clock.clone();
@@ -190,7 +212,7 @@ impl TestApp {
             stripe_webhook_secret: state.stripe.webhook_secret.clone(),
             mail,
             metrics_addr: state.config.metrics_addr,
-            database: Some(database),
+            database,
         }
     }
 
@@ -321,6 +343,7 @@ impl TestApp {
             owner: "tests".into(),
             environment: "production".into(),
             secret_expires: String::new(),
+            resources: String::new(),
         };
         let (agent, secret) = app::domain::agents::create(
             &self.db,

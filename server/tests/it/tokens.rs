@@ -635,6 +635,7 @@ async fn the_agent_limit_counts_live_agents(app: TestApp) {
         owner: "tests".into(),
         environment: "staging".into(),
         secret_expires: String::new(),
+        resources: String::new(),
     };
     let err = agents::create(
         &app.db,

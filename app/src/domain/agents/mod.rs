@@ -3,6 +3,7 @@
 
 mod clients;
 pub mod credentials;
+pub mod failed_auth;
 mod secrets;
 mod validation;
 
@@ -19,8 +20,10 @@ use crate::model::tiers::TierLimits;
 use crate::model::{Agent, AgentStatus, AuditAction, Environment, Tier};
 
 pub use clients::{for_client, Client, ClientCache, Secret, CLIENT_CACHE_TTL};
+pub use failed_auth::AuthBlocks;
 pub use secrets::{hash_secret, secret_matches, ClientSecret};
 use validation::validate;
+pub use validation::{check_resource, parse_resources, MAX_RESOURCES};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewAgent {
@@ -34,16 +37,19 @@ pub struct NewAgent {
     /// When the first secret expires: `never` (or empty) or 30, 90, 180,
     /// 365 (days).
     pub secret_expires: String,
+    /// The resources it may ask tokens for: absolute URIs separated by
+    /// spaces, commas or new lines (optional).
+    pub resources: String,
 }
 
 /// The columns an agent is written with.
 const INSERT_COLUMNS: &str = "id, tenant_id, name, agent_type, version, capabilities, owner, \
-     environment, status, created_at, updated_at, last_token_at";
+     environment, status, created_at, updated_at, last_token_at, resources";
 
 /// What an [`AgentRow`] reads: the columns, and when the current secret
 /// (the newest not replaced nor retired) expires.
 pub(crate) const COLUMNS: &str = "id, tenant_id, name, agent_type, version, capabilities, owner, \
-     environment, status, created_at, updated_at, last_token_at, \
+     environment, status, created_at, updated_at, last_token_at, resources, \
      (SELECT MIN(c.expires_at) FROM agent_credentials c WHERE c.agent_id = agents.id \
       AND c.retired_at IS NULL AND c.replaced_at IS NULL) AS secret_expires_at";
 
@@ -64,6 +70,7 @@ pub(crate) struct AgentRow {
     created_at: i64,
     updated_at: i64,
     last_token_at: Option<i64>,
+    resources: String,
     secret_expires_at: Option<i64>,
 }
 
@@ -87,6 +94,7 @@ impl From<AgentRow> for Agent {
             updated_at: r.updated_at,
             last_token_at: r.last_token_at,
             secret_expires_at: r.secret_expires_at,
+            resources: r.resources.split_whitespace().map(str::to_owned).collect(),
         }
     }
 }
@@ -148,9 +156,11 @@ pub async fn create(
         updated_at: now,
         last_token_at: None,
         secret_expires_at: valid.expiry.at(now),
+        resources: valid.resources,
     };
     sqlx::query(&format!(
-        "INSERT INTO agents ({INSERT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
+        "INSERT INTO agents ({INSERT_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
     ))
     .bind(&agent.id)
     .bind(&agent.tenant_id)
@@ -164,6 +174,7 @@ pub async fn create(
     .bind(agent.created_at)
     .bind(agent.updated_at)
     .bind(agent.last_token_at)
+    .bind(agent.resources.join(" "))
     .execute(&mut *tx)
     .await?;
     let (secret, credential) =
@@ -308,7 +319,7 @@ async fn update_live(
     value: &str,
     now: i64,
     by: &By,
-    action: AuditAction,
+    (action, detail): (AuditAction, &str),
 ) -> Result<bool> {
     if !is_agent_id(agent_id) {
         return Err(Error::NotFound(Thing::Agent));
@@ -333,13 +344,52 @@ async fn update_live(
         by,
         action,
         &audit_object(name, agent_id),
-        "",
+        detail,
         now,
     )
     .await?;
     tx.commit().await?;
     db.recent.forget(tenant_id);
     Ok(true)
+}
+
+/// Replaces the resources (RFC 8707) the agent may ask tokens for: `raw`
+/// as a form gives it (absolute URIs separated by spaces, commas or new
+/// lines; empty: none). Applies to the next token request.
+pub async fn set_resources(
+    db: &Db,
+    clients: &ClientCache,
+    tenant_id: &str,
+    agent_id: &str,
+    raw: &str,
+    now: i64,
+    by: &By,
+) -> Result<Agent> {
+    let resources = parse_resources(raw).map_err(|e| Error::invalid_field("resources", e))?;
+    let detail = if resources.is_empty() {
+        "none: the default audience only".to_owned()
+    } else {
+        resources.join(" ")
+    };
+    let changed = update_live(
+        db,
+        tenant_id,
+        agent_id,
+        "resources",
+        &resources.join(" "),
+        now,
+        by,
+        (AuditAction::AgentResourcesChanged, &detail),
+    )
+    .await?;
+    if !changed {
+        get(db, tenant_id, agent_id).await?;
+        return Err(Error::Conflict(
+            "A decommissioned agent cannot be changed.".into(),
+        ));
+    }
+    clients.forget(agent_id);
+    get(db, tenant_id, agent_id).await
 }
 
 /// Suspend, reactivate or decommission. Decommissioning is final.
@@ -365,7 +415,7 @@ pub async fn set_status(
         status.as_str(),
         now,
         by,
-        action,
+        (action, ""),
     )
     .await?;
     if !changed {

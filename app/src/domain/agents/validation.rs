@@ -15,6 +15,7 @@ pub(super) struct ValidAgent {
     pub(super) owner: String,
     pub(super) environment: Environment,
     pub(super) expiry: SecretExpiry,
+    pub(super) resources: Vec<String>,
 }
 
 pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
@@ -55,10 +56,15 @@ pub(super) fn validate(new: NewAgent) -> Result<ValidAgent> {
             Vec::new()
         }
     };
+    let resources = parse_resources(&new.resources).unwrap_or_else(|message| {
+        problems.push("resources", message);
+        Vec::new()
+    });
     if !problems.is_empty() {
         return Err(Error::Invalid(problems));
     }
     Ok(ValidAgent {
+        resources,
         name,
         agent_type,
         version,
@@ -102,6 +108,51 @@ fn parse_capabilities(raw: &[String]) -> std::result::Result<Vec<String>, String
     }
 }
 
+/// At most this many resources per agent.
+pub const MAX_RESOURCES: usize = 20;
+
+/// Resource indicators (RFC 8707 §2): absolute `https` (or `http`) URIs
+/// without a fragment, separated by spaces, commas or new lines; kept as
+/// written (a resource server compares `aud` with its own identifier
+/// exactly), duplicates dropped.
+pub fn parse_resources(raw: &str) -> std::result::Result<Vec<String>, String> {
+    let mut resources: Vec<String> = Vec::new();
+    for resource in raw
+        .split([' ', ',', '\n', '\r', '\t'])
+        .filter(|r| !r.is_empty())
+    {
+        check_resource(resource)?;
+        if !resources.iter().any(|r| r == resource) {
+            resources.push(resource.to_owned());
+        }
+    }
+    if resources.len() > MAX_RESOURCES {
+        return Err(format!("At most {MAX_RESOURCES} resources."));
+    }
+    Ok(resources)
+}
+
+/// One resource indicator, as a token request or the agent's list names it.
+pub fn check_resource(resource: &str) -> std::result::Result<(), String> {
+    let shown: String = resource.chars().take(80).collect();
+    if resource.len() > 2000 {
+        return Err(format!(
+            "Resource {shown:?}… is longer than 2,000 characters."
+        ));
+    }
+    let url = url::Url::parse(resource)
+        .map_err(|_| format!("Resource {shown:?} is not an absolute URI (https://…)."))?;
+    if !matches!(url.scheme(), "https" | "http") || !url.has_host() {
+        return Err(format!(
+            "Resource {shown:?} must be an https:// (or http://) URI with a host."
+        ));
+    }
+    if resource.contains('#') {
+        return Err(format!("Resource {shown:?} must not have a fragment (#…)."));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,6 +169,31 @@ mod tests {
         assert!(fields.of("name").is_none());
         assert!(fields.of("owner").unwrap().contains("Owner is required"));
         assert!(fields.of("capabilities").unwrap().contains("\"bad\""));
+    }
+
+    #[test]
+    fn resources_are_absolute_uris_kept_as_written() {
+        assert_eq!(
+            parse_resources(
+                "https://api.example.com\nhttps://files.example.com/v1, https://api.example.com"
+            )
+            .unwrap(),
+            ["https://api.example.com", "https://files.example.com/v1"]
+        );
+        assert_eq!(parse_resources("  ").unwrap(), Vec::<String>::new());
+        for bad in [
+            "api.example.com",
+            "/relative",
+            "https://api.example.com/#frag",
+            "mailto:ops@example.com",
+            "ftp://files.example.com",
+        ] {
+            assert!(parse_resources(bad).is_err(), "{bad} accepted");
+        }
+        let many: Vec<String> = (0..=MAX_RESOURCES)
+            .map(|i| format!("https://r{i}.example.com"))
+            .collect();
+        assert!(parse_resources(&many.join(" ")).is_err());
     }
 
     #[test]

@@ -7,20 +7,21 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use app::domain::tokens::{self, ClientCredentials, TOKEN_TTL_SECS};
+use app::domain::tokens::{self, Audience, ClientCredentials, TokenRequest, TOKEN_TTL_SECS};
 use app::domain::{Error, Problem};
 
 use super::rate_limit::{self, RateLimitExceeded};
+use crate::http::extract::ClientIp;
 use crate::state::AppState;
 
 /// The form of the token, introspection and revocation endpoints. The client
 /// authenticates with HTTP Basic or with `client_id` + `client_secret` here.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(default)]
+/// Each parameter at most once (RFC 6749 §3.2), but `resource`.
+#[derive(Debug, Default, ToSchema)]
 pub struct TokenForm {
     /// Token endpoint: `client_credentials`.
     grant_type: Option<String>,
@@ -31,6 +32,10 @@ pub struct TokenForm {
     scope: Option<String>,
     /// Introspection and revocation: the access token in question.
     token: Option<String>,
+    /// Token endpoint (RFC 8707), repeatable: the absolute URIs of the
+    /// resource servers the token is for, each on the agent's list; the
+    /// token's `aud`. None: the portal's default audience.
+    resource: Vec<String>,
 }
 
 /// RFC 6749 §5.1.
@@ -74,8 +79,9 @@ pub struct Introspection {
     iss: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     jti: Option<String>,
+    /// A string, or an array for a token bound to several resources.
     #[serde(skip_serializing_if = "Option::is_none")]
-    aud: Option<String>,
+    aud: Option<Audience>,
 }
 
 /// RFC 6749 §5.2.
@@ -100,15 +106,19 @@ fn oauth_error(
     OAuthError(Problem::new(status, error, description))
 }
 
-/// The error codes RFC 6749 §5.2 defines; any other problem is a request
-/// error or, when it is ours, a server error.
-const OAUTH_CODES: [&str; 6] = [
+/// The error codes RFC 6749 §5.2 defines, `invalid_target` (RFC 8707) and
+/// `slow_down` (registered for the token endpoint by RFC 8628) for a
+/// throttled client; any other problem is a request error or, when it is
+/// ours, a server error.
+const OAUTH_CODES: [&str; 8] = [
+    "invalid_target",
     "invalid_request",
     "invalid_client",
     "invalid_grant",
     "unauthorized_client",
     "unsupported_grant_type",
     "invalid_scope",
+    "slow_down",
 ];
 
 impl IntoResponse for OAuthError {
@@ -127,6 +137,10 @@ impl IntoResponse for OAuthError {
         };
         let mut res = (p.status, Json(body)).into_response();
         no_store(res.headers_mut());
+        if let Some(secs) = p.retry_after_secs {
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
         if p.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -203,13 +217,33 @@ fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
             "Send the request as application/x-www-form-urlencoded.",
         ));
     }
-    serde_urlencoded::from_bytes(body).map_err(|e| {
-        oauth_error(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            format!("Malformed form: {e}."),
-        )
-    })
+    let mut form = TokenForm::default();
+    for (name, value) in url::form_urlencoded::parse(body) {
+        // RFC 6749 §3.2: a parameter without a value is as if omitted.
+        if value.is_empty() {
+            continue;
+        }
+        let field = match name.as_ref() {
+            "resource" => {
+                form.resource.push(value.into_owned());
+                continue;
+            }
+            "grant_type" => &mut form.grant_type,
+            "client_id" => &mut form.client_id,
+            "client_secret" => &mut form.client_secret,
+            "scope" => &mut form.scope,
+            "token" => &mut form.token,
+            _ => continue,
+        };
+        if field.replace(value.into_owned()).is_some() {
+            return Err(oauth_error(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                format!("The parameter {name} is given more than once."),
+            ));
+        }
+    }
+    Ok(form)
 }
 
 /// Client credentials grant (RFC 6749 §4.4): a short-lived access token.
@@ -225,13 +259,14 @@ fn form_of(headers: &HeaderMap, body: &[u8]) -> Result<TokenForm, OAuthError> {
             ("X-RateLimit-Reset" = i64, description = "Unix time of the next 00:00 UTC"),
         )),
         (status = 400, description = "Malformed request, unsupported grant or scope", body = OAuthErrorBody),
-        (status = 401, description = "Unknown client, wrong secret, or agent not active", body = OAuthErrorBody),
-        (status = 429, description = "Daily token limit reached", body = RateLimitExceeded,
-            headers(("Retry-After" = i64, description = "Seconds until the limit resets"))),
+        (status = 401, description = "Unknown client, wrong or former secret, or agent not active", body = OAuthErrorBody),
+        (status = 429, description = "Daily token limit reached (`RateLimitExceeded`), or too many failed client authentications (`OAuthErrorBody`, error `slow_down`)", body = RateLimitExceeded,
+            headers(("Retry-After" = i64, description = "Seconds until the limit resets or the throttle ends"))),
     )
 )]
 pub async fn token(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
@@ -257,8 +292,13 @@ pub async fn token(
     let credentials = ClientCredentials {
         client_id: &client_id,
         client_secret: &client_secret,
+        from: &from,
     };
-    let t = match tokens::issue(&state, credentials, form.scope.as_deref()).await {
+    let request = TokenRequest {
+        scope: form.scope.as_deref(),
+        resources: &form.resource,
+    };
+    let t = match tokens::issue(&state, credentials, request).await {
         // Over the daily limit: the rate-limit answer, which names the limit.
         Err(Error::QuotaExceeded { kind, quota }) => {
             let mut res = rate_limit::quota_exceeded(kind, &quota, state.now(), state.issuer());
@@ -283,6 +323,7 @@ pub async fn token(
 /// Authenticates the calling agent and reads the `token` parameter.
 async fn caller_and_token(
     state: &AppState,
+    from: &str,
     headers: &HeaderMap,
     body: &[u8],
 ) -> Result<(app::model::Agent, String), OAuthError> {
@@ -291,6 +332,7 @@ async fn caller_and_token(
     let credentials = ClientCredentials {
         client_id: &client_id,
         client_secret: &client_secret,
+        from,
     };
     let agent = tokens::authenticate_client(state, &credentials)
         .await?
@@ -314,14 +356,17 @@ async fn caller_and_token(
         (status = 200, description = "Whether the token is active, and its claims when it is", body = Introspection),
         (status = 400, description = "Malformed request or no `token`", body = OAuthErrorBody),
         (status = 401, description = "Client authentication failed", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (error `slow_down`)", body = OAuthErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds until the throttle ends"))),
     )
 )]
 pub async fn introspect(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
-    let (caller, token) = caller_and_token(&state, &headers, &body).await?;
+    let (caller, token) = caller_and_token(&state, &from, &headers, &body).await?;
     let answer = match tokens::introspect(&state, &caller, &token).await? {
         Some(c) => Introspection {
             active: true,
@@ -353,14 +398,17 @@ pub async fn introspect(
         (status = 200, description = "Revoked (or was not valid)"),
         (status = 400, description = "Malformed request or no `token`", body = OAuthErrorBody),
         (status = 401, description = "Client authentication failed", body = OAuthErrorBody),
+        (status = 429, description = "Too many failed client authentications (error `slow_down`)", body = OAuthErrorBody,
+            headers(("Retry-After" = i64, description = "Seconds until the throttle ends"))),
     )
 )]
 pub async fn revoke(
     State(state): State<AppState>,
+    ClientIp(from): ClientIp,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<Response, OAuthError> {
-    let (caller, token) = caller_and_token(&state, &headers, &body).await?;
+    let (caller, token) = caller_and_token(&state, &from, &headers, &body).await?;
     tokens::revoke(&state, &caller, &token).await?;
     let mut res = StatusCode::OK.into_response();
     no_store(res.headers_mut());
@@ -389,7 +437,8 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
-        "token_endpoint_auth_signing_alg_values_supported": ["EdDSA"],
+        // No signed client assertions (yet): no
+        // `token_endpoint_auth_signing_alg_values_supported`.
         "access_token_lifetime": TOKEN_TTL_SECS,
         // Not an RFC 8414 field: what resource servers find in `aud`.
         "access_token_audience": state.audience,

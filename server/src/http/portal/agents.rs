@@ -1,5 +1,5 @@
-//! The Agents pages' form posts: create, change status, rotate and retire
-//! secrets.
+//! The Agents pages' form posts: create, change status and resources,
+//! rotate and retire secrets.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -11,7 +11,7 @@ use serde::Deserialize;
 use app::domain::agents::{self, credentials, NewAgent};
 use app::domain::audit::By;
 use app::domain::Error;
-use app::model::forms::{AgentActionError, AgentFormState, RevealedSecret};
+use app::model::forms::{AgentActionError, AgentFormState, AgentResourcesForm, RevealedSecret};
 use app::model::{AgentStatus, CurrentMember, Overlap, SecretExpiry};
 
 use super::form::{page, FormPage};
@@ -29,6 +29,7 @@ pub struct CreateForm {
     owner: String,
     environment: String,
     secret_expires: String,
+    resources: String,
 }
 
 pub async fn create(
@@ -45,6 +46,7 @@ pub async fn create(
         owner: form.owner.clone(),
         environment: form.environment.clone(),
         secret_expires: form.secret_expires.clone(),
+        resources: form.resources.clone(),
     };
     let created = agents::create(
         &state.db,
@@ -69,6 +71,7 @@ pub async fn create(
             owner: form.owner,
             environment: form.environment,
             secret_expires: form.secret_expires,
+            resources: form.resources,
             errors: problem.field_errors(),
             limit_reached: problem.code == "agent_limit_reached",
         })
@@ -193,6 +196,41 @@ pub async fn rotate(
         StatusCode::OK,
     )
     .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ResourcesForm {
+    /// Absolute URIs, one a line (or separated by spaces or commas).
+    resources: String,
+}
+
+/// The resources (RFC 8707) the agent may ask tokens for.
+pub async fn set_resources(
+    State(state): State<AppState>,
+    Manager(member): Manager,
+    ClientIp(ip): ClientIp,
+    Path(id): Path<String>,
+    Form(form): Form<ResourcesForm>,
+) -> Result<Response, PageError> {
+    known_shape(&id)?;
+    let changed = agents::set_resources(
+        &state.db,
+        &state.clients,
+        &member.tenant_id,
+        &id,
+        &form.resources,
+        state.now(),
+        &By::member(&member.email, &ip),
+    )
+    .await;
+    action_page(&state, &member, &id)
+        .or_show(changed, |problem| AgentResourcesForm {
+            resources: form.resources,
+            errors: problem.field_errors(),
+        })
+        .await?;
+    Ok(Redirect::to(&format!("/agents/{id}?done=resources")).into_response())
 }
 
 /// "Retire now": the secret stops working at once.

@@ -54,6 +54,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/agents", post(agents::create))
         .route("/agents/{id}/status", post(agents::change_status))
         .route("/agents/{id}/rotate", post(agents::rotate))
+        .route("/agents/{id}/resources", post(agents::set_resources))
         .route(
             "/agents/{id}/credentials/{credential}/retire",
             post(agents::retire),

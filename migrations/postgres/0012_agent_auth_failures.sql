@@ -1,0 +1,16 @@
+-- Failed client authentications at the token endpoints, for each agent's
+-- page: the ones the throttle counted (at most its limit per window) and
+-- the moment a throttle began. Kept a week.
+CREATE TABLE agent_auth_failures (
+    id               TEXT PRIMARY KEY,
+    agent_id         TEXT NOT NULL REFERENCES agents (id) ON DELETE CASCADE,
+    tenant_id        TEXT NOT NULL REFERENCES tenants (id) ON DELETE CASCADE,
+    at               BIGINT NOT NULL,
+    client_ip        TEXT NOT NULL,
+    reason           TEXT NOT NULL
+        CHECK (reason IN ('wrong_secret', 'former_secret', 'throttled')),
+    -- The former secret presented (`ais_…a1b2`).
+    credential_label TEXT
+);
+CREATE INDEX agent_auth_failures_agent ON agent_auth_failures (tenant_id, agent_id, at);
+CREATE INDEX agent_auth_failures_at ON agent_auth_failures (at);
