@@ -138,7 +138,10 @@ pub async fn authenticate_client(
         )
         .await);
     };
-    services.auth_blocks.check(client_id, creds.from, now)?;
+    services
+        .auth_blocks
+        .check(&services.db, client_id, creds.from, now)
+        .await?;
     if services.clients.first_use_this_minute(&secret.id, now) {
         // Off the request's path: minute precision needs no wait.
         let (db, id) = (services.db.clone(), secret.id.clone());

@@ -334,6 +334,61 @@ impl AuthFailureReason {
     }
 }
 
+/// What a throttle refuses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ThrottleScope {
+    /// This agent from this address: everything, the right secret too.
+    ThisAddress,
+    /// This agent from any address: failures, and the right secret from
+    /// addresses that failed.
+    AnyAddress,
+    /// Any agent from this address: failures, and the right secret of
+    /// agents that failed from it.
+    EveryAgent,
+    /// One of this agent's former secrets.
+    FormerSecret,
+}
+
+impl ThrottleScope {
+    const ALL: [ThrottleScope; 4] = [
+        ThrottleScope::ThisAddress,
+        ThrottleScope::AnyAddress,
+        ThrottleScope::EveryAgent,
+        ThrottleScope::FormerSecret,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ThrottleScope::ThisAddress => "this_address",
+            ThrottleScope::AnyAddress => "any_address",
+            ThrottleScope::EveryAgent => "every_agent",
+            ThrottleScope::FormerSecret => "former_secret",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|scope| scope.as_str() == s)
+    }
+
+    /// What the agent's page says the throttle refuses.
+    pub fn describe(self) -> &'static str {
+        match self {
+            ThrottleScope::ThisAddress => {
+                "too many failures from this address: its requests are refused, the right secret too"
+            }
+            ThrottleScope::AnyAddress => {
+                "too many failures from many addresses: failures are refused everywhere, and the right secret from addresses that failed"
+            }
+            ThrottleScope::EveryAgent => {
+                "too many failures from this address for any agent: its failures are refused, and the right secret of agents that failed from it"
+            }
+            ThrottleScope::FormerSecret => {
+                "a former secret kept coming from this address: it is refused"
+            }
+        }
+    }
+}
+
 /// One failed client authentication of an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuthFailure {
@@ -342,7 +397,8 @@ pub struct AuthFailure {
     pub reason: AuthFailureReason,
     /// The former secret presented (`ais_…a1b2`).
     pub credential_label: Option<String>,
-    /// For a throttle: when it ends.
+    /// For a throttle: what it refuses, and until when.
+    pub scope: Option<ThrottleScope>,
     pub until: Option<i64>,
 }
 

@@ -17,7 +17,7 @@ pub mod times;
 
 pub use agents::{
     Agent, AgentStatus, AuthFailure, AuthFailureReason, AuthFailures, Credential, CredentialStatus,
-    Environment, Overlap, SecretExpiry,
+    Environment, Overlap, SecretExpiry, ThrottleScope,
 };
 pub use audit::{AuditAction, AuditEntry};
 pub use billing::PlanChange;

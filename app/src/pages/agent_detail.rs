@@ -103,7 +103,14 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                 </p>
             }
         });
-    let error = use_context::<AgentActionError>().map(|e| {
+    // A refused action, or a refused resources form's problem that is not
+    // the field's (the agent was decommissioned meanwhile).
+    let refused = use_context::<AgentActionError>().or_else(|| {
+        use_context::<AgentResourcesForm>()
+            .and_then(|f| f.errors.other_than(&["resources"]))
+            .map(AgentActionError)
+    });
+    let error = refused.map(|e| {
         view! {
             <p class="form-error" role="alert">
                 {e.0}
@@ -292,19 +299,21 @@ fn failures_section(failures: &AuthFailures, now: i64) -> Option<impl IntoView> 
         .latest
         .iter()
         .map(|f| {
-            let what = match (f.reason, &f.credential_label, f.until) {
-                (AuthFailureReason::FormerSecret, Some(label), _) => {
+            let what = match (f.reason, &f.credential_label) {
+                (AuthFailureReason::FormerSecret, Some(label)) => {
                     format!("former secret {label}: a copy that has not switched")
                 }
-                (AuthFailureReason::FormerSecret, None, _) => "a former secret".to_owned(),
-                (AuthFailureReason::WrongSecret, _, _) => "wrong secret".to_owned(),
-                (AuthFailureReason::Throttled, _, Some(until)) if until > now => format!(
-                    "too many failures: requests from this address refused for {}",
-                    countdown(until - now),
-                ),
-                (AuthFailureReason::Throttled, _, _) => {
-                    "too many failures: requests from this address were refused for 15 minutes"
-                        .to_owned()
+                (AuthFailureReason::FormerSecret, None) => "a former secret".to_owned(),
+                (AuthFailureReason::WrongSecret, _) => "wrong secret".to_owned(),
+                (AuthFailureReason::Throttled, _) => {
+                    let what = f.scope.map_or("too many failures", |s| s.describe());
+                    match f.until {
+                        Some(until) if until > now => {
+                            format!("{what}; ends {}", countdown(until - now))
+                        }
+                        Some(until) => format!("{what}; ended {}", utc_time(until)),
+                        None => what.to_owned(),
+                    }
                 }
             };
             view! {

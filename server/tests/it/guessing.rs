@@ -4,7 +4,7 @@
 //! included, until the window ends. A former secret throttles only itself.
 
 use app::domain::agents::failed_auth::{
-    FORMER_PER_CLIENT_AND_ADDRESS, PER_ADDRESS, PER_CLIENT_AND_ADDRESS,
+    FORMER_PER_CLIENT_AND_ADDRESS, PER_ADDRESS, PER_CLIENT, PER_CLIENT_AND_ADDRESS,
 };
 use app::domain::sign_in::WINDOW_SECS;
 use app::model::{Role, Tier};
@@ -19,7 +19,8 @@ on_both_backends!(
     TestDb =>
     guesses_stop_at_the_limit_and_then_even_the_right_secret_waits,
     racing_guesses_get_no_more_wrong_answers_than_the_limit,
-    one_address_guessing_many_agents_is_throttled,
+    one_address_guessing_many_agents_is_throttled_without_locking_out_its_agents,
+    many_addresses_guessing_one_agent_are_throttled_without_locking_it_out,
     a_copy_on_a_former_secret_never_locks_out_the_copies_that_switched,
     the_agent_page_shows_failed_authentications,
 );
@@ -138,22 +139,34 @@ async fn racing_guesses_get_no_more_wrong_answers_than_the_limit(db: TestDb) {
     );
 }
 
-/// One address trying client ids that do not exist, then a real agent's
-/// right secret from there: refused; the agent elsewhere is not.
-async fn one_address_guessing_many_agents_is_throttled(db: TestDb) {
+/// One address (a NAT the agent shares, say) trying client ids that do
+/// not exist: its failures are refused; the agent's right secret from
+/// there still works, until the agent itself fails from there.
+async fn one_address_guessing_many_agents_is_throttled_without_locking_out_its_agents(db: TestDb) {
     let app = behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "jobs:run").await;
+    let made_up = |i: i64| uuid::Uuid::from_u128(i as u128 + 1).to_string();
     for i in 0..PER_ADDRESS {
-        let client_id = format!("agt_{i:032}");
         assert_eq!(
-            status_from(&app, GUESSER, &client_id, &guess(i)).await,
+            status_from(&app, GUESSER, &made_up(i), &guess(i)).await,
             StatusCode::UNAUTHORIZED,
             "guess {i}"
         );
     }
     assert_eq!(
-        status_from(&app, GUESSER, "agt_another", &guess(0)).await,
+        status_from(&app, GUESSER, &made_up(99), &guess(0)).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    assert_eq!(
+        status_from(&app, GUESSER, &id, &secret).await,
+        StatusCode::OK,
+        "an agent that never failed from there is not locked out"
+    );
+    // A wrong secret for the agent from there: refused, and counted, so
+    // that its right secret no longer answers there either.
+    assert_eq!(
+        status_from(&app, GUESSER, &id, &guess(0)).await,
         StatusCode::TOO_MANY_REQUESTS
     );
     assert_eq!(
@@ -169,7 +182,51 @@ async fn one_address_guessing_many_agents_is_throttled(db: TestDb) {
         .fetch_all(&app.db.pool)
         .await
         .unwrap();
-    assert!(keys.iter().all(|k| !k.contains("agt_0")), "{keys:?}");
+    assert!(keys.iter().all(|k| !k.contains(&made_up(0))), "{keys:?}");
+}
+
+/// Guesses at one agent from many addresses: past the client id's limit
+/// every failure is refused wherever it comes from, and the right secret
+/// from the addresses that failed; the agent's own host is not locked out.
+async fn many_addresses_guessing_one_agent_are_throttled_without_locking_it_out(db: TestDb) {
+    let app = behind_proxy(db).await;
+    let tenant = app.tenant("Acme", Tier::Pro).await;
+    let (id, secret) = app.agent(&tenant, "jobs:run").await;
+    let addresses = PER_CLIENT / PER_CLIENT_AND_ADDRESS;
+    for a in 0..addresses {
+        let from = format!("203.0.113.{}", a + 1);
+        for i in 0..PER_CLIENT_AND_ADDRESS {
+            assert_eq!(
+                status_from(&app, &from, &id, &guess(i)).await,
+                StatusCode::UNAUTHORIZED,
+                "{from}, guess {i}"
+            );
+        }
+    }
+    let fresh = "203.0.113.200";
+    assert_eq!(
+        status_from(&app, fresh, &id, &guess(0)).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "the client id's limit is used up"
+    );
+    assert_eq!(
+        status_from(&app, fresh, &id, &secret).await,
+        StatusCode::TOO_MANY_REQUESTS,
+        "an address that failed gets no answer from the right secret"
+    );
+    assert_eq!(
+        status_from(&app, AGENT_HOST, &id, &secret).await,
+        StatusCode::OK
+    );
+    // IPv6 counts by the /64: another address of the same host is the same.
+    let v6 = |host: u16| format!("2001:db8:0:7::{host:x}");
+    for i in 0..PER_CLIENT_AND_ADDRESS {
+        status_from(&app, &v6(i as u16 + 1), &id, &guess(i)).await;
+    }
+    assert_eq!(
+        status_from(&app, &v6(999), &id, &secret).await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// After a rotation's window, one copy keeps presenting the old secret:
@@ -253,6 +310,10 @@ async fn the_agent_page_shows_failed_authentications(db: TestDb) {
     ));
     assert_eq!(reasons, expected);
     assert!(html.contains(GUESSER));
+    assert!(
+        html.contains("too many failures from this address: its requests are refused, the right secret too; ends in 15 min"),
+        "the throttle says what it refuses and for how long"
+    );
     assert_eq!(
         test_id(&html, "auth-failures-summary")
             .unwrap()

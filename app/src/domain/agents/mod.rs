@@ -94,7 +94,12 @@ impl From<AgentRow> for Agent {
             updated_at: r.updated_at,
             last_token_at: r.last_token_at,
             secret_expires_at: r.secret_expires_at,
-            resources: r.resources.split_whitespace().map(str::to_owned).collect(),
+            resources: r
+                .resources
+                .split(' ')
+                .filter(|r| !r.is_empty())
+                .map(str::to_owned)
+                .collect(),
         }
     }
 }

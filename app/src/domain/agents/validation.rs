@@ -140,6 +140,13 @@ pub fn check_resource(resource: &str) -> std::result::Result<(), String> {
             "Resource {shown:?}… is longer than 2,000 characters."
         ));
     }
+    // RFC 3986 URIs are printable ASCII; the URL parser would quietly
+    // encode or drop anything else, and the list is kept as written.
+    if !resource.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err(format!(
+            "Resource {shown:?} may hold only printable ASCII (percent-encode the rest)."
+        ));
+    }
     let url = url::Url::parse(resource)
         .map_err(|_| format!("Resource {shown:?} is not an absolute URI (https://…)."))?;
     if !matches!(url.scheme(), "https" | "http") || !url.has_host() {
@@ -187,6 +194,8 @@ mod tests {
             "https://api.example.com/#frag",
             "mailto:ops@example.com",
             "ftp://files.example.com",
+            "https://a.example/\u{a0}https://b.example",
+            "https://a.example/\u{b}",
         ] {
             assert!(parse_resources(bad).is_err(), "{bad} accepted");
         }

@@ -440,7 +440,7 @@ pub async fn metadata(State(state): State<AppState>) -> Response {
         // No signed client assertions (yet): no
         // `token_endpoint_auth_signing_alg_values_supported`.
         "access_token_lifetime": TOKEN_TTL_SECS,
-        // Not an RFC 8414 field: what resource servers find in `aud`.
+        // Not an RFC 8414 field: the `aud` of a token asked for no `resource`.
         "access_token_audience": state.audience,
         "scopes_supported": ["analytics:read"],
     }))
