@@ -76,6 +76,7 @@ count() {
   local ir
   ir=$(grep -E "^(summary|totals):" "$(ls -t "$dir"/cg.out.* | head -1)" | tail -1 | awk '{print $2}')
   printf '%-40s %12d instructions per %s (%d requests)\n' "$BIN" $((ir / N)) "$what" "$N"
+  [ -n "${KEEP:-}" ] && cp "$(ls -t "$dir"/cg.out.* | head -1)" "$KEEP.$(basename "$BIN")"
   rm -rf "$dir"
 }
 

@@ -42,7 +42,14 @@ pub async fn log(State(state): State<AppState>, mut req: Request, next: Next) ->
                 .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned);
-    let id = forwarded.unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
+    // From the thread's CSPRNG, not `Uuid::new_v4` (a getrandom system
+    // call per request).
+    let id = forwarded.unwrap_or_else(|| {
+        uuid::Builder::from_random_bytes(rand::random())
+            .into_uuid()
+            .simple()
+            .to_string()
+    });
     if let Ok(value) = HeaderValue::from_str(&id) {
         req.headers_mut().insert(REQUEST_ID, value);
     }
