@@ -126,7 +126,10 @@ pub async fn build(
         services.outbox.clone(),
         services.clock.clone(),
     );
-    spawn_auth_blocks_refresh(services.clone());
+    // Only several instances (PostgreSQL) start blocks this one must learn.
+    if services.db.backend == Backend::Postgres {
+        spawn_auth_blocks_refresh(services.clone());
+    }
     spawn_housekeeping(
         services.db.clone(),
         services.clock.clone(),

@@ -17,9 +17,9 @@
 //! IPv6 addresses count by their /64: one host holds a whole one.
 //!
 //! A successful request writes nothing: the blocks in force are kept in
-//! memory ([`AuthBlocks`]), this instance's at once and the other
-//! instances' within [`BLOCKS_REFRESH`]; it reads the database only when a
-//! wide block concerns it. A secret the agent had before (rotated out,
+//! memory ([`AuthBlocks`]), this instance's at once and, on PostgreSQL, the
+//! other instances' within [`BLOCKS_REFRESH`]; it reads the database only
+//! when a wide block concerns it. A secret the agent had before (rotated out,
 //! retired, expired) is no guess: its failures are counted apart and
 //! throttle only that secret, so a copy left on it never locks out the
 //! copies beside it that switched. The agent's page shows the failures
@@ -167,8 +167,11 @@ impl AuthBlocks {
         until.get(key).filter(|&&at| at > now).map(|at| at - now)
     }
 
-    fn block(&self, key: String, until: i64) {
+    fn block(&self, key: String, until: i64, now: i64) {
         let mut blocks = self.until.write().unwrap_or_else(|e| e.into_inner());
+        if blocks.len() >= MAX_BLOCKS {
+            blocks.retain(|_, until| *until > now);
+        }
         if blocks.len() < MAX_BLOCKS {
             blocks.insert(key, until);
         } else {
@@ -318,7 +321,7 @@ async fn counted(
         // from now on (see `AuthBlocks::check`); at most its limit of writes.
         let (attempts, window_start) = reserve(db, &keys.pair, WINDOW_SECS, now).await?;
         if attempts > Kind::Pair.limit() {
-            blocks.block(keys.pair, window_start + WINDOW_SECS);
+            blocks.block(keys.pair, window_start + WINDOW_SECS, now);
         }
         return Ok(Error::ClientAuthThrottled { retry_after_secs });
     }
@@ -398,7 +401,7 @@ async fn count(
         let (attempts, window_start) = reserve(db, key, WINDOW_SECS, at.now).await?;
         if attempts > kind.limit() {
             let until = window_start + WINDOW_SECS;
-            blocks.block((*key).clone(), until);
+            blocks.block((*key).clone(), until, at.now);
             if attempts == kind.limit() + 1 {
                 let throttled = AuthFailureReason::Throttled;
                 record(db, at, throttled, Some((kind.scope(), until))).await?;
