@@ -50,11 +50,8 @@ pub fn recorder() -> PrometheusHandle {
 struct Bounded<R> {
     inner: R,
     max: usize,
-    /// The series kept, by their keys' hashes (computed when a key is
-    /// made): a lookup per recording costs no string comparison. Two series
-    /// whose 64-bit hashes collide would count as one against the bound,
-    /// which labels from closed sets make moot.
-    seen: RwLock<HashSet<u64>>,
+    /// The series kept (their keys: hashes alone can collide).
+    seen: RwLock<HashSet<Key>>,
     dropped: Counter,
 }
 
@@ -73,18 +70,17 @@ impl<R: Recorder> Bounded<R> {
     }
 
     fn admits(&self, key: &Key) -> bool {
-        let hash = key.get_hash();
-        if self.seen.read().is_ok_and(|seen| seen.contains(&hash)) {
+        if self.seen.read().is_ok_and(|seen| seen.contains(key)) {
             return true;
         }
         let Ok(mut seen) = self.seen.write() else {
             return false;
         };
         if seen.len() < self.max {
-            seen.insert(hash);
+            seen.insert(key.clone());
             return true;
         }
-        let known = seen.contains(&hash);
+        let known = seen.contains(key);
         if !known {
             self.dropped.increment(1);
         }
