@@ -117,37 +117,12 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
             </p>
         }
     });
-    let capabilities = a
-        .capabilities
-        .iter()
-        .map(|c| {
-            view! {
-                <li>
-                    <code>{c.clone()}</code>
-                </li>
-            }
-        })
-        .collect_view();
+    let capabilities = chips(&a.capabilities);
     let resources = if a.resources.is_empty() {
         view! { <span class="muted">"none: tokens carry the portal's default audience"</span> }
             .into_any()
     } else {
-        view! {
-            <ul class="chips">
-                {a
-                    .resources
-                    .iter()
-                    .map(|r| {
-                        view! {
-                            <li>
-                                <code>{r.clone()}</code>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
-            </ul>
-        }
-        .into_any()
+        chips(&a.resources).into_any()
     };
     let last = a
         .last_token_at
@@ -250,9 +225,7 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
                 <dt>"Environment"</dt>
                 <dd>{a.environment.as_str()}</dd>
                 <dt>"Capabilities"</dt>
-                <dd>
-                    <ul class="chips">{capabilities}</ul>
-                </dd>
+                <dd>{capabilities}</dd>
                 <dt>"Resources"</dt>
                 <dd data-testid="resources">{resources}</dd>
                 <dt>"Last token"</dt>
@@ -267,6 +240,21 @@ fn AgentView(data: AgentPageData, done: Option<String>) -> impl IntoView {
         {failures_section(&data.auth_failures, now)}
         {actions}
     }
+}
+
+/// Short values side by side, each as code.
+fn chips(items: &[String]) -> impl IntoView {
+    let items = items
+        .iter()
+        .map(|item| {
+            view! {
+                <li>
+                    <code>{item.clone()}</code>
+                </li>
+            }
+        })
+        .collect_view();
+    view! { <ul class="chips">{items}</ul> }
 }
 
 /// The resources form: as posted when it was refused, else the agent's.

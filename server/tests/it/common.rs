@@ -365,10 +365,19 @@ impl TestApp {
         secret: &str,
         scope: Option<&str>,
     ) -> reqwest::Response {
+        let scope = scope.map(|s| ("scope", s));
+        self.token_with(client_id, secret, scope.as_slice()).await
+    }
+
+    /// `POST /api/v1/token` with these form fields beside the grant type.
+    pub async fn token_with(
+        &self,
+        client_id: &str,
+        secret: &str,
+        fields: &[(&str, &str)],
+    ) -> reqwest::Response {
         let mut form = vec![("grant_type", "client_credentials")];
-        if let Some(scope) = scope {
-            form.push(("scope", scope));
-        }
+        form.extend_from_slice(fields);
         http_client()
             .post(self.url("/api/v1/token"))
             .basic_auth(client_id, Some(secret))

@@ -43,24 +43,6 @@ async fn agent_with_resources(app: &TestApp) -> (String, String, String, reqwest
     (tenant, id, secret, admin)
 }
 
-/// `POST /api/v1/token` with these extra form fields.
-async fn token_with(
-    app: &TestApp,
-    id: &str,
-    secret: &str,
-    extra: &[(&str, &str)],
-) -> reqwest::Response {
-    let mut form = vec![("grant_type", "client_credentials")];
-    form.extend_from_slice(extra);
-    http_client()
-        .post(app.url("/api/v1/token"))
-        .basic_auth(id, Some(secret))
-        .form(&form)
-        .send()
-        .await
-        .unwrap()
-}
-
 /// The claims of a JWT, unverified (the token tests verify signatures).
 fn claims(token: &str) -> serde_json::Value {
     let payload = token.split('.').nth(1).unwrap();
@@ -95,18 +77,14 @@ async fn tokens_carry_the_resources_asked_for_and_no_other(app: TestApp) {
             .unwrap();
     assert_eq!(details, [format!("{API} {FILES}")]);
 
-    let one = access_token(token_with(&app, &id, &secret, &[("resource", API)]).await).await;
+    let one = access_token(app.token_with(&id, &secret, &[("resource", API)]).await).await;
     assert_eq!(claims(&one)["aud"], API);
-    let both = token_with(
-        &app,
-        &id,
-        &secret,
-        &[("resource", API), ("resource", FILES)],
-    )
-    .await;
+    let both = app
+        .token_with(&id, &secret, &[("resource", API), ("resource", FILES)])
+        .await;
     let both = access_token(both).await;
     assert_eq!(claims(&both)["aud"], serde_json::json!([API, FILES]));
-    let plain = token_with(&app, &id, &secret, &[]).await;
+    let plain = app.token_with(&id, &secret, &[]).await;
     let before = remaining(&plain);
     let plain = access_token(plain).await;
     assert_eq!(
@@ -121,12 +99,14 @@ async fn tokens_carry_the_resources_asked_for_and_no_other(app: TestApp) {
         "api.acme.example",
         "https://api.acme.example#x",
     ] {
-        let res = token_with(&app, &id, &secret, &[("resource", API), ("resource", bad)]).await;
+        let res = app
+            .token_with(&id, &secret, &[("resource", API), ("resource", bad)])
+            .await;
         assert_eq!(res.status(), StatusCode::BAD_REQUEST, "{bad}");
         let body: serde_json::Value = res.json().await.unwrap();
         assert_eq!(body["error"], "invalid_target", "{bad}: {body}");
     }
-    let next = token_with(&app, &id, &secret, &[("resource", FILES)]).await;
+    let next = app.token_with(&id, &secret, &[("resource", FILES)]).await;
     assert_eq!(
         remaining(&next),
         before - 1,
@@ -155,8 +135,8 @@ async fn tokens_carry_the_resources_asked_for_and_no_other(app: TestApp) {
 
 async fn a_token_for_another_resource_does_not_open_the_portal_s_api(app: TestApp) {
     let (_, id, secret, _) = agent_with_resources(&app).await;
-    let bound = access_token(token_with(&app, &id, &secret, &[("resource", API)]).await).await;
-    let plain = access_token(token_with(&app, &id, &secret, &[]).await).await;
+    let bound = access_token(app.token_with(&id, &secret, &[("resource", API)]).await).await;
+    let plain = access_token(app.token_with(&id, &secret, &[]).await).await;
     let me = |token: String| {
         let app = &app;
         async move {
@@ -192,25 +172,25 @@ async fn only_admins_change_resources_and_bad_ones_change_nothing(app: TestApp) 
         "kept as typed"
     );
     // Nothing changed: the listed resource still works.
-    let res = token_with(&app, &id, &secret, &[("resource", API)]).await;
+    let res = app.token_with(&id, &secret, &[("resource", API)]).await;
     assert_eq!(res.status(), StatusCode::OK);
 
     // Emptied: back to the default audience only.
     let (status, _) = post(&app, &admin, &path, &[("resources", "")]).await;
     assert_eq!(status, StatusCode::SEE_OTHER);
-    let res = token_with(&app, &id, &secret, &[("resource", API)]).await;
+    let res = app.token_with(&id, &secret, &[("resource", API)]).await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
 }
 
 async fn a_parameter_given_twice_is_refused_but_resource_repeats(app: TestApp) {
     let (_, id, secret, _) = agent_with_resources(&app).await;
-    let res = token_with(
-        &app,
-        &id,
-        &secret,
-        &[("scope", "jobs:run"), ("scope", "jobs:run")],
-    )
-    .await;
+    let res = app
+        .token_with(
+            &id,
+            &secret,
+            &[("scope", "jobs:run"), ("scope", "jobs:run")],
+        )
+        .await;
     assert_eq!(res.status(), StatusCode::BAD_REQUEST);
     let body: serde_json::Value = res.json().await.unwrap();
     assert_eq!(body["error"], "invalid_request");
@@ -221,7 +201,9 @@ async fn a_parameter_given_twice_is_refused_but_resource_repeats(app: TestApp) {
             .contains("scope"),
         "{body}"
     );
-    let res = token_with(&app, &id, &secret, &[("resource", API), ("resource", API)]).await;
+    let res = app
+        .token_with(&id, &secret, &[("resource", API), ("resource", API)])
+        .await;
     let token = access_token(res).await;
     assert_eq!(
         claims(&token)["aud"],
