@@ -109,6 +109,14 @@ async fn every_answer_matches_the_published_document(app: TestApp) {
     let doc: Value = res.json().await.unwrap();
     assert_eq!(doc["openapi"], "3.1.0");
     assert_eq!(doc["servers"][0]["url"], app.base.as_str());
+    // The token form documents RFC 8707's `resource`, which may be left out.
+    let form = &doc["components"]["schemas"]["TokenForm"];
+    assert_eq!(form["properties"]["resource"]["type"], "array", "{form}");
+    let required = form["required"].as_array().cloned().unwrap_or_default();
+    assert!(
+        required.is_empty(),
+        "nothing in the form is always required: {form}"
+    );
     let mut api = Contract {
         doc,
         seen: BTreeSet::new(),

@@ -35,6 +35,7 @@ pub struct TokenForm {
     /// Token endpoint (RFC 8707), repeatable: the absolute URIs of the
     /// resource servers the token is for, each on the agent's list; the
     /// token's `aud`. None: the portal's default audience.
+    #[schema(required = false)]
     resource: Vec<String>,
 }
 
