@@ -43,13 +43,6 @@ impl Audience {
             Audience::Many(audiences)
         }
     }
-
-    pub fn contains(&self, audience: &str) -> bool {
-        match self {
-            Audience::One(a) => a == audience,
-            Audience::Many(all) => all.iter().any(|a| a == audience),
-        }
-    }
 }
 
 /// The audience of a token for `agent`: the `requested` resources, each on
@@ -112,20 +105,20 @@ pub async fn authenticate_client(
     let keys = services.keys.get();
     let client_id = creds.client_id.trim();
     let found = agents::for_client(&services.db, &services.clients, client_id, now).await?;
-    let secret = found
+    let secret = found.as_ref().and_then(|c| {
+        c.secrets.iter().find(|s| {
+            s.works_at(now) && agents::secret_matches(&keys, creds.client_secret, &s.secret_hash)
+        })
+    });
+    let active = found
         .as_ref()
-        .filter(|c| c.agent.status == AgentStatus::Active)
-        .and_then(|c| {
-            c.secrets.iter().find(|s| {
-                s.works_at(now)
-                    && agents::secret_matches(&keys, creds.client_secret, &s.secret_hash)
-            })
-        });
-    let (Some(client), Some(secret)) = (&found, secret) else {
+        .filter(|c| c.agent.status == AgentStatus::Active);
+    let (Some(client), Some(secret)) = (active, secret) else {
         let attempt = agents::failed_auth::Attempt {
             client_id,
             secret: creds.client_secret,
             address: creds.from,
+            right_secret: secret.is_some(),
         };
         let blocks = &services.auth_blocks;
         return Err(agents::failed_auth::refuse(

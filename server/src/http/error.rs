@@ -148,7 +148,7 @@ impl IntoResponse for PageError {
 }
 
 /// Headers every rendering of a problem carries.
-fn decorate(res: &mut Response, p: &Problem) {
+pub(crate) fn decorate(res: &mut Response, p: &Problem) {
     if let Some(secs) = p.retry_after_secs {
         res.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from(secs));

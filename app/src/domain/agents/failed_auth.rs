@@ -36,7 +36,7 @@ use super::secrets::secret_matches;
 use crate::domain::keys::ServerKeys;
 use crate::domain::sign_in::{reserve, WINDOW_SECS};
 use crate::domain::{Db, Error, Result};
-use crate::model::{AgentStatus, AuthFailure, AuthFailureReason, AuthFailures, ThrottleScope};
+use crate::model::{AuthFailure, AuthFailureReason, AuthFailures, ThrottleScope};
 
 pub const PER_CLIENT_AND_ADDRESS: i64 = 10;
 pub const PER_CLIENT: i64 = 100;
@@ -110,12 +110,9 @@ impl Kind {
         }
     }
 
+    /// Every prefix ends with its `:`, so no one is another's start.
     fn of_key(key: &str) -> Option<Kind> {
-        // Longest prefix first: `client-auth-former-client:` also starts
-        // like `client-auth-former` and `client-auth`.
-        let mut kinds = Kind::ALL;
-        kinds.sort_by_key(|k| std::cmp::Reverse(k.prefix().len()));
-        kinds.into_iter().find(|k| key.starts_with(k.prefix()))
+        Kind::ALL.into_iter().find(|k| key.starts_with(k.prefix()))
     }
 }
 
@@ -180,41 +177,53 @@ impl AuthBlocks {
         self.any.store(true, Ordering::Release);
     }
 
+    /// Seconds until the later of the wide blocks (the client id's, the
+    /// address's) ends, if one is in force.
+    fn wide_retry_after(&self, keys: &Keys, now: i64) -> Option<i64> {
+        [&keys.client, &keys.address]
+            .into_iter()
+            .filter_map(|key| self.retry_after(key, now))
+            .max()
+    }
+
     /// Refuses a client that authenticated correctly: always while its
     /// pair's counter is full; while its client id's or its address's is,
-    /// only if this pair failed in the window.
+    /// only if this pair failed in the window. Past the blocks memory keeps,
+    /// the counters themselves are read.
     pub async fn check(&self, db: &Db, client_id: &str, address: &str, now: i64) -> Result<()> {
         let overflow = self.overflow.load(Ordering::Acquire);
         if !self.any.load(Ordering::Acquire) && !overflow {
             return Ok(());
         }
         let keys = Keys::of(client_id, &counted_address(address));
-        let throttled = |retry_after_secs| Err(Error::ClientAuthThrottled { retry_after_secs });
-        if overflow {
-            let (pair, pair_end) = counter(db, &keys.pair, now).await?;
-            if pair > PER_CLIENT_AND_ADDRESS {
-                return throttled((pair_end - now).max(1));
+        // The pair's own count, when it was read already.
+        let (pair, wide, pair_attempts) = if overflow {
+            let (attempts, end) = counter(db, &keys.pair, now).await?;
+            let full = |(attempts, end): (i64, i64), limit| (attempts > limit).then_some(end - now);
+            let client = full(counter(db, &keys.client, now).await?, PER_CLIENT);
+            let address = full(counter(db, &keys.address, now).await?, PER_ADDRESS);
+            let pair = full((attempts, end), PER_CLIENT_AND_ADDRESS);
+            (pair, client.max(address), Some(attempts))
+        } else {
+            let pair = self.retry_after(&keys.pair, now);
+            (pair, self.wide_retry_after(&keys, now), None)
+        };
+        let refused = match (pair, wide) {
+            (Some(retry_after), _) => Some(retry_after),
+            (None, Some(retry_after)) => {
+                let failed_here = match pair_attempts {
+                    Some(attempts) => attempts,
+                    None => counter(db, &keys.pair, now).await?.0,
+                };
+                (failed_here > 0).then_some(retry_after)
             }
-            for (key, limit) in [(&keys.client, PER_CLIENT), (&keys.address, PER_ADDRESS)] {
-                let (attempts, end) = counter(db, key, now).await?;
-                if attempts > limit && pair > 0 {
-                    return throttled((end - now).max(1));
-                }
-            }
-            return Ok(());
-        }
-        if let Some(retry_after) = self.retry_after(&keys.pair, now) {
-            return throttled(retry_after);
-        }
-        let wide = [&keys.client, &keys.address]
-            .into_iter()
-            .filter_map(|key| self.retry_after(key, now))
-            .max();
-        match wide {
-            Some(retry_after) if counter(db, &keys.pair, now).await?.0 > 0 => {
-                throttled(retry_after)
-            }
-            _ => Ok(()),
+            (None, None) => None,
+        };
+        match refused {
+            Some(retry_after) => Err(Error::ClientAuthThrottled {
+                retry_after_secs: retry_after.max(1),
+            }),
+            None => Ok(()),
         }
     }
 
@@ -269,6 +278,9 @@ pub(crate) struct Attempt<'a> {
     pub client_id: &'a str,
     pub secret: &'a str,
     pub address: &'a str,
+    /// The secret is one of the agent's live ones (the agent may not get
+    /// tokens): no guess.
+    pub right_secret: bool,
 }
 
 /// What a failed authentication is answered with, once it is counted:
@@ -312,11 +324,7 @@ async fn counted(
     if let Some(retry_after_secs) = blocks.retry_after(&keys.pair, now) {
         return Ok(Error::ClientAuthThrottled { retry_after_secs });
     }
-    let wide = [&keys.client, &keys.address]
-        .into_iter()
-        .filter_map(|key| blocks.retry_after(key, now))
-        .max();
-    if let Some(retry_after_secs) = wide {
+    if let Some(retry_after_secs) = blocks.wide_retry_after(&keys, now) {
         // The pair is still counted, so that its right secret is refused
         // from now on (see `AuthBlocks::check`); at most its limit of writes.
         let (attempts, window_start) = reserve(db, &keys.pair, WINDOW_SECS, now).await?;
@@ -325,12 +333,7 @@ async fn counted(
         }
         return Ok(Error::ClientAuthThrottled { retry_after_secs });
     }
-    // The right secret of an agent that may not get tokens: no guess.
-    let right = client
-        .secrets
-        .iter()
-        .any(|s| s.works_at(now) && secret_matches(server_keys, attempt.secret, &s.secret_hash));
-    if right && client.agent.status != AgentStatus::Active {
+    if attempt.right_secret {
         return Ok(Error::InvalidClient);
     }
     if let Some(label) =

@@ -23,7 +23,7 @@ pub use clients::{for_client, Client, ClientCache, Secret, CLIENT_CACHE_TTL};
 pub use failed_auth::AuthBlocks;
 pub use secrets::{hash_secret, secret_matches, ClientSecret};
 use validation::validate;
-pub use validation::{check_resource, parse_resources, MAX_RESOURCES};
+pub use validation::{check_resource, parse_resources};
 
 #[derive(Debug, Clone, Default)]
 pub struct NewAgent {
@@ -370,21 +370,22 @@ pub async fn set_resources(
     now: i64,
     by: &By,
 ) -> Result<Agent> {
-    let resources = parse_resources(raw).map_err(|e| Error::invalid_field("resources", e))?;
-    let detail = if resources.is_empty() {
-        "none: the default audience only".to_owned()
-    } else {
-        resources.join(" ")
+    let resources = parse_resources(raw)
+        .map_err(|e| Error::invalid_field("resources", e))?
+        .join(" ");
+    let detail = match resources.as_str() {
+        "" => "none: the default audience only",
+        listed => listed,
     };
     let changed = update_live(
         db,
         tenant_id,
         agent_id,
         "resources",
-        &resources.join(" "),
+        &resources,
         now,
         by,
-        (AuditAction::AgentResourcesChanged, &detail),
+        (AuditAction::AgentResourcesChanged, detail),
     )
     .await?;
     if !changed {

@@ -134,14 +134,11 @@ impl IntoResponse for OAuthError {
         };
         let body = OAuthErrorBody {
             error,
-            error_description: p.message,
+            error_description: p.message.clone(),
         };
         let mut res = (p.status, Json(body)).into_response();
         no_store(res.headers_mut());
-        if let Some(secs) = p.retry_after_secs {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
-        }
+        crate::http::error::decorate(&mut res, &p);
         if p.status == StatusCode::UNAUTHORIZED {
             res.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
