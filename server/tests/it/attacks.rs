@@ -231,11 +231,7 @@ async fn absurd_page_numbers_are_not_errors(app: TestApp) {
 /// Two clients behind a trusted proxy: the stranger's guesses lock only the
 /// stranger out.
 async fn a_stranger_cannot_lock_out_a_known_admin(db: TestDb) {
-    let app = TestApp::start_configured(db, |c| {
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
-    })
-    .await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Free).await;
     app.member(&tenant, "ada@acme.example", Role::Owner).await;
     let stranger = app.client();
@@ -649,14 +645,7 @@ async fn a_copy_of_the_database_alone_holds_no_usable_key(db: TestDb) {
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let jwks: serde_json::Value = crate::common::http_client()
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: serde_json::Value = app.get_json("/.well-known/jwks.json").await;
     jwks["keys"]
         .as_array()
         .unwrap()
@@ -766,11 +755,7 @@ async fn secure_cookies_and_hsts_follow_the_public_url(db: TestDb) {
 /// its own `Forwarded` header and garbage before the proxy's entry, a new
 /// address each guess: the per-client limit still counts it as one client.
 async fn a_client_behind_the_proxy_cannot_pick_its_own_address(db: TestDb) {
-    let app = TestApp::start_configured(db, |c| {
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
-    })
-    .await;
+    let app = TestApp::start_behind_proxy(db).await;
     let client = app.client();
     let mut statuses = Vec::new();
     for i in 0..=PER_CLIENT {

@@ -142,6 +142,12 @@ impl TestApp {
         Self::launch(&url, key_file, clock, Some(database), configure).await
     }
 
+    /// Behind a trusted proxy on loopback that names each client's address
+    /// in `X-Forwarded-For`.
+    pub async fn start_behind_proxy(database: TestDb) -> TestApp {
+        Self::start_configured(database, behind_a_proxy).await
+    }
+
     /// A second portal on this one's database, keys and clock, as another
     /// instance behind the same load balancer (PostgreSQL only: SQLite
     /// serves one instance).
@@ -358,6 +364,18 @@ impl TestApp {
         (agent.id, secret.0)
     }
 
+    /// A public JSON document of the portal (JWKS, metadata).
+    pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> T {
+        http_client()
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    }
+
     /// `POST /api/v1/token` with HTTP Basic client authentication.
     pub async fn token(
         &self,
@@ -433,6 +451,13 @@ macro_rules! on_both_backends {
             }
         )*
     };
+}
+
+/// The configuration of a portal behind a trusted proxy on loopback that
+/// names each client's address in `X-Forwarded-For`.
+pub fn behind_a_proxy(c: &mut Config) {
+    c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+    c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
 }
 
 /// A plain client (no cookies) that fails a test instead of hanging it.

@@ -11,7 +11,7 @@ use app::model::{Role, Tier};
 use reqwest::StatusCode;
 
 use crate::agents_pages::test_id;
-use crate::common::{http_client, Backend, TestApp, TestDb};
+use crate::common::{behind_a_proxy, http_client, Backend, TestApp, TestDb};
 use crate::on_both_backends;
 use crate::signup::{get, post};
 
@@ -27,16 +27,6 @@ on_both_backends!(
 
 const GUESSER: &str = "203.0.113.66";
 const AGENT_HOST: &str = "198.51.100.7";
-
-/// The portal behind a trusted proxy that names each client's address.
-async fn behind_proxy(db: TestDb) -> TestApp {
-    TestApp::start_configured(db, behind_a_proxy).await
-}
-
-fn behind_a_proxy(c: &mut server::config::Config) {
-    c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-    c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
-}
 
 /// `POST /api/v1/token` from `address`.
 async fn token_from(app: &TestApp, address: &str, id: &str, secret: &str) -> reqwest::Response {
@@ -59,7 +49,7 @@ fn guess(i: i64) -> String {
 }
 
 async fn guesses_stop_at_the_limit_and_then_even_the_right_secret_waits(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "jobs:run").await;
     for i in 0..PER_CLIENT_AND_ADDRESS {
@@ -113,7 +103,7 @@ async fn guesses_stop_at_the_limit_and_then_even_the_right_secret_waits(db: Test
 /// Forty wrong secrets at once: exactly the limit of them are answered
 /// "wrong", whatever their order.
 async fn racing_guesses_get_no_more_wrong_answers_than_the_limit(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, _) = app.agent(&tenant, "jobs:run").await;
     let guesses = (0..40).map(|i| {
@@ -143,7 +133,7 @@ async fn racing_guesses_get_no_more_wrong_answers_than_the_limit(db: TestDb) {
 /// not exist: its failures are refused; the agent's right secret from
 /// there still works, until the agent itself fails from there.
 async fn one_address_guessing_many_agents_is_throttled_without_locking_out_its_agents(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "jobs:run").await;
     let made_up = |i: i64| uuid::Uuid::from_u128(i as u128 + 1).to_string();
@@ -189,7 +179,7 @@ async fn one_address_guessing_many_agents_is_throttled_without_locking_out_its_a
 /// every failure is refused wherever it comes from, and the right secret
 /// from the addresses that failed; the agent's own host is not locked out.
 async fn many_addresses_guessing_one_agent_are_throttled_without_locking_it_out(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, secret) = app.agent(&tenant, "jobs:run").await;
     let addresses = PER_CLIENT / PER_CLIENT_AND_ADDRESS;
@@ -233,7 +223,7 @@ async fn many_addresses_guessing_one_agent_are_throttled_without_locking_it_out(
 /// it is told so (401), then throttled, while the copies on the same host
 /// that switched keep getting tokens, and no guessing budget is spent.
 async fn a_copy_on_a_former_secret_never_locks_out_the_copies_that_switched(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, old) = app.agent(&tenant, "jobs:run").await;
     let admin = app
@@ -281,7 +271,7 @@ async fn a_copy_on_a_former_secret_never_locks_out_the_copies_that_switched(db: 
 }
 
 async fn the_agent_page_shows_failed_authentications(db: TestDb) {
-    let app = behind_proxy(db).await;
+    let app = TestApp::start_behind_proxy(db).await;
     let tenant = app.tenant("Acme", Tier::Pro).await;
     let (id, _) = app.agent(&tenant, "jobs:run").await;
     let viewer = app
@@ -337,7 +327,7 @@ async fn a_throttle_holds_on_every_instance() {
     let Some(db) = TestDb::start(Backend::Postgres).await else {
         return;
     };
-    let first = behind_proxy(db).await;
+    let first = TestApp::start_behind_proxy(db).await;
     let second = first.another_instance(behind_a_proxy).await;
     let tenant = first.tenant("Acme", Tier::Pro).await;
     let (id, secret) = first.agent(&tenant, "jobs:run").await;

@@ -101,11 +101,7 @@ async fn a_backup_taken_under_write_load_holds_every_counted_token(app: TestApp)
 }
 
 async fn every_answer_carries_a_request_id_a_proxy_may_set(db: TestDb) {
-    let app = TestApp::start_configured(db, |c| {
-        c.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
-        c.client_ip_header = Some(server::config::ClientIpHeader::XForwardedFor);
-    })
-    .await;
+    let app = TestApp::start_behind_proxy(db).await;
     let client = crate::common::http_client();
     let mut seen = std::collections::HashSet::new();
     for path in [

@@ -212,14 +212,9 @@ async fn a_parameter_given_twice_is_refused_but_resource_repeats(app: TestApp) {
     );
 
     // The metadata names only what the token endpoint accepts.
-    let meta: serde_json::Value = http_client()
-        .get(app.url("/.well-known/oauth-authorization-server"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let meta: serde_json::Value = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(
         meta["token_endpoint_auth_methods_supported"],
         serde_json::json!(["client_secret_basic", "client_secret_post"])

@@ -88,14 +88,7 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
     assert_eq!(body["scope"], "files:write tokens:read");
 
     // Verify with nothing but the published JWKS.
-    let jwks: JwkSet = crate::common::http_client()
-        .get(app.url("/.well-known/jwks.json"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let jwks: JwkSet = app.get_json("/.well-known/jwks.json").await;
     let token = body["access_token"].as_str().unwrap();
     let kid = jsonwebtoken::decode_header(token).unwrap().kid.unwrap();
     let jwk = jwks.find(&kid).expect("kid published");
@@ -128,14 +121,9 @@ async fn a_token_verifies_against_the_jwks_alone(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(res.status(), StatusCode::OK);
-    let meta = json(
-        crate::common::http_client()
-            .get(app.url("/.well-known/oauth-authorization-server"))
-            .send()
-            .await
-            .unwrap(),
-    )
-    .await;
+    let meta: serde_json::Value = app
+        .get_json("/.well-known/oauth-authorization-server")
+        .await;
     assert_eq!(meta["issuer"], app.base.as_str());
     assert_eq!(meta["token_endpoint"], app.url("/api/v1/token").as_str());
     assert_eq!(meta["jwks_uri"], app.url("/.well-known/jwks.json").as_str());
